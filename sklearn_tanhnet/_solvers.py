@@ -1,0 +1,248 @@
+"""Optimisers: a scipy ``least_squares`` driver and an adam loop.
+
+Each takes a starting ``theta`` and plain callables and returns a
+:class:`SolverResult`; nothing here knows about scikit-learn or the network.
+
+Both stop early by the same plateau rule as scikit-learn's MLP: training ends
+once the objective has failed to improve on its best value by more than
+``tol * loss_scale`` for ``n_iter_no_change`` consecutive iterations, where
+``loss_scale`` is the objective of predicting the weighted mean (so ``tol`` is
+relative to the variance of the target, whatever its units).
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns.
+
+    ``status`` is one of ``'converged'`` (the solver's own tolerances were
+    met), ``'plateau'`` (the plateau rule stopped it), ``'max_iter'`` or
+    ``'diverged'`` (a non-finite or exploding objective; ``theta`` is then the
+    best finite point seen).
+    """
+
+    theta: np.ndarray
+    loss: float
+    n_iter: int
+    loss_curve: list = field(default_factory=list)
+    status: str = "converged"
+    message: str = ""
+    nfev: int = 0
+    seconds: float = 0.0
+
+    @property
+    def converged(self):
+        return self.status in ("converged", "plateau")
+
+
+class _Stop(Exception):
+    """Raised inside a scipy callable to end ``least_squares`` early."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class _Plateau:
+    """The plateau rule; ``update`` returns True when training should stop."""
+
+    def __init__(self, tol, loss_scale, n_iter_no_change):
+        self.threshold = tol * loss_scale
+        self.n_iter_no_change = n_iter_no_change
+        self.best = np.inf
+        self.count = 0
+
+    def update(self, loss):
+        if loss > self.best - self.threshold:
+            self.count += 1
+        else:
+            self.count = 0
+        self.best = min(self.best, loss)
+        return self.count >= self.n_iter_no_change
+
+    def message(self):
+        return (
+            f"The objective improved by less than tol * loss_scale = "
+            f"{self.threshold:.3g} for {self.n_iter_no_change} consecutive iterations."
+        )
+
+
+def _report(verbose, it, loss):
+    if verbose and (it % max(int(verbose), 1) == 0):
+        print(f"Iteration {it}, loss = {loss:.8g}")
+
+
+def fit_least_squares(
+    residuals,
+    jacobian,
+    theta0,
+    *,
+    method="trf",
+    max_iter=200,
+    tol=1e-6,
+    n_iter_no_change=10,
+    loss_scale=1.0,
+    verbose=0,
+):
+    """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
+
+    One iteration is one evaluation of ``jacobian``: scipy asks for it once per
+    accepted step, so ``loss_curve`` holds the objective at every accepted
+    iterate. ``max_iter`` bounds the iterations, and ``2 * max_iter`` the
+    residual evaluations.
+    """
+    start = time.perf_counter()
+    plateau = _Plateau(tol, loss_scale, n_iter_no_change)
+    curve, state = [], {"theta": np.array(theta0, dtype=float), "loss": np.inf}
+
+    def fun(theta):
+        r = residuals(theta)
+        if not np.all(np.isfinite(r)):
+            # trf and dogbox treat a non-finite cost as a rejected step.
+            return np.full_like(r, np.inf) if curve else r
+        return r
+
+    def jac(theta):
+        r = residuals(theta)
+        loss = 0.5 * float(r @ r)
+        curve.append(loss)
+        if loss < state["loss"]:
+            state["theta"], state["loss"] = np.array(theta, copy=True), loss
+        _report(verbose, len(curve) - 1, loss)
+        if plateau.update(loss):
+            raise _Stop("plateau", plateau.message())
+        if len(curve) > max_iter:
+            raise _Stop("max_iter", f"Reached max_iter={max_iter} iterations.")
+        return jacobian(theta)
+
+    status, message = "converged", ""
+    options = {} if method == "lm" else {"tr_solver": "exact"}
+    try:
+        res = least_squares(
+            fun,
+            theta0,
+            jac=jac,
+            method=method,
+            max_nfev=2 * max_iter + 1,
+            ftol=1e-12,
+            xtol=1e-12,
+            gtol=1e-10,
+            x_scale=1.0,
+            **options,
+        )
+    except _Stop as stop:
+        status, message = stop.status, stop.message
+        nfev = None
+    else:
+        message, nfev = res.message, res.nfev
+        if res.status == 0:
+            status = "max_iter"
+        elif res.status < 0:
+            status = "diverged"
+        # The last accepted point may not have had its Jacobian taken yet.
+        r = residuals(res.x)
+        loss = 0.5 * float(r @ r)
+        if np.isfinite(loss) and loss <= state["loss"]:
+            state["theta"], state["loss"] = np.array(res.x, copy=True), loss
+            if not curve or curve[-1] != loss:
+                curve.append(loss)
+    return SolverResult(
+        theta=state["theta"],
+        loss=state["loss"],
+        n_iter=len(curve) - 1,
+        loss_curve=curve,
+        status=status,
+        message=message,
+        nfev=nfev if nfev is not None else len(curve),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def fit_adam(
+    value_and_grad,
+    loss,
+    theta0,
+    n_samples,
+    *,
+    rng,
+    learning_rate=1e-3,
+    batch_size=None,
+    shuffle=True,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    max_iter=200,
+    tol=1e-6,
+    n_iter_no_change=10,
+    loss_scale=1.0,
+    divergence_factor=1e6,
+    verbose=0,
+):
+    """Adam (Kingma and Ba, 2015) over minibatches; one iteration is one epoch.
+
+    ``value_and_grad(theta, idx)`` returns an unbiased estimate of the whole
+    objective and its gradient from the rows ``idx`` (``None`` for all rows);
+    ``loss(theta)`` is the objective on all rows.
+    The epoch's loss is the mean of its batch estimates, as in scikit-learn's
+    MLP. A non-finite loss, or one ``divergence_factor`` times the first, ends
+    the fit with the best parameters seen.
+    """
+    start = time.perf_counter()
+    theta = np.array(theta0, dtype=float)
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    batch = n_samples if batch_size is None else min(batch_size, n_samples)
+    plateau = _Plateau(tol, loss_scale, n_iter_no_change)
+    curve, best_theta, best_loss = [], theta.copy(), np.inf
+    status, message, t = "max_iter", f"Reached max_iter={max_iter} iterations.", 0
+    order = np.arange(n_samples)
+    for epoch in range(max_iter):
+        if batch < n_samples and shuffle:
+            order = rng.permutation(n_samples)
+        epoch_loss, epoch_start = 0.0, theta.copy()
+        for begin in range(0, n_samples, batch):
+            idx = None if batch == n_samples else order[begin : begin + batch]
+            batch_loss, g = value_and_grad(theta, idx)
+            weight = (n_samples if idx is None else len(idx)) / n_samples
+            epoch_loss += weight * batch_loss
+            t += 1
+            m = beta_1 * m + (1 - beta_1) * g
+            v = beta_2 * v + (1 - beta_2) * g**2
+            lr = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+            theta = theta - lr * m / (np.sqrt(v) + epsilon)
+        if not np.isfinite(epoch_loss) or not np.all(np.isfinite(theta)) or (
+            curve and epoch_loss > divergence_factor * max(curve[0], loss_scale)
+        ):
+            status = "diverged"
+            message = (
+                f"The objective diverged at iteration {epoch + 1} (loss "
+                f"{epoch_loss:.3g}); learning_rate={learning_rate!r} is probably too "
+                "large. The best parameters seen were kept."
+            )
+            break
+        curve.append(epoch_loss)
+        _report(verbose, epoch, epoch_loss)
+        if epoch_loss < best_loss:
+            # With one batch the loss belongs to the parameters before the step.
+            best_loss = epoch_loss
+            best_theta = epoch_start if batch == n_samples else theta.copy()
+        if plateau.update(epoch_loss):
+            status, message = "plateau", plateau.message()
+            break
+    if status == "diverged":
+        theta = best_theta
+    return SolverResult(
+        theta=theta,
+        loss=float(loss(theta)),
+        n_iter=len(curve),
+        loss_curve=curve,
+        status=status,
+        message=message,
+        nfev=t,
+        seconds=time.perf_counter() - start,
+    )
