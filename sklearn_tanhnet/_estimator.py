@@ -307,6 +307,15 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         )
         loss_scale = loss_scale if loss_scale > 0 else 1.0
 
+        n_residuals = n_samples * n_outputs + problem.n_reg
+        lm = self.solver == "least_squares" and self.method == "lm"
+        if lm and n_residuals < problem.n_params:
+            raise ValueError(
+                "method='lm' needs at least as many residuals as parameters, got "
+                f"n_samples={n_samples} and n_outputs={n_outputs} giving "
+                f"{n_residuals} residuals for {problem.n_params} parameters. "
+                "Use method='trf', more data or a smaller network."
+            )
         if self.solver == "least_squares":
             result = fit_least_squares(
                 problem.residuals,
