@@ -92,10 +92,10 @@ def fit_least_squares(
 ):
     """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
 
-    One iteration is one evaluation of ``jacobian``: scipy asks for it once per
-    accepted step, so ``loss_curve`` holds the objective at every accepted
-    iterate. ``max_iter`` bounds the iterations, and ``2 * max_iter`` the
-    residual evaluations.
+    scipy asks for ``jacobian`` at the start and once per accepted step: one
+    iteration is one accepted step, and ``loss_curve`` holds the objective
+    after each. ``max_iter`` bounds the iterations, and ``2 * max_iter + 1``
+    the residual evaluations.
     """
     start = time.perf_counter()
     plateau = _Plateau(tol, loss_scale, n_iter_no_change)
@@ -112,6 +112,7 @@ def fit_least_squares(
         r = residuals(theta)
         loss = 0.5 * float(r @ r)
         curve.append(loss)
+        state["last"] = theta
         if loss < state["loss"]:
             state["theta"], state["loss"] = np.array(theta, copy=True), loss
         _report(verbose, len(curve) - 1, loss)
@@ -145,18 +146,19 @@ def fit_least_squares(
             status = "max_iter"
         elif res.status < 0:
             status = "diverged"
-        # The last accepted point may not have had its Jacobian taken yet.
+        # scipy may stop at an accepted point whose Jacobian it never asked for.
         r = residuals(res.x)
         loss = 0.5 * float(r @ r)
-        if np.isfinite(loss) and loss <= state["loss"]:
-            state["theta"], state["loss"] = np.array(res.x, copy=True), loss
-            if not curve or curve[-1] != loss:
-                curve.append(loss)
+        if not np.array_equal(res.x, state.get("last")) and np.isfinite(loss):
+            curve.append(loss)
+            if loss <= state["loss"]:
+                state["theta"], state["loss"] = np.array(res.x, copy=True), loss
+    # curve[0] is the starting point; every later entry is one iteration.
     return SolverResult(
         theta=state["theta"],
         loss=state["loss"],
         n_iter=len(curve) - 1,
-        loss_curve=curve,
+        loss_curve=curve[1:],
         status=status,
         message=message,
         nfev=nfev if nfev is not None else len(curve),

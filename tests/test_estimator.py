@@ -1,0 +1,203 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_tanhnet import TanhNetRegressor
+from sklearn_tanhnet._network import forward_numpy, unpack
+
+
+@pytest.fixture(scope="module")
+def fitted_multi(small_regression):
+    X, Y, w = small_regression
+    return TanhNetRegressor((4,), random_state=0).fit(X, Y, sample_weight=w)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lecture_least_squares_defaults_reach_target(lecture_data, seed):
+    """The lecture's 1-3-1 fit, defaults otherwise, reaches training MSE <= 2e-5."""
+    X, y = lecture_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = TanhNetRegressor((3,), random_state=seed).fit(X, y)
+    assert np.mean((est.predict(X) - y) ** 2) <= 2e-5
+    assert est.status_ in ("converged", "plateau")
+
+
+@pytest.mark.parametrize("method", ["trf", "lm", "dogbox"])
+def test_least_squares_methods_fit_lecture(lecture_data, method):
+    X, y = lecture_data
+    est = TanhNetRegressor((3,), method=method, random_state=0, max_iter=500)
+    est.fit(X, y)
+    assert np.mean((est.predict(X) - y) ** 2) <= 1e-4
+
+
+def test_prediction_equals_independent_scaled_network(fitted_multi, small_regression):
+    """coefs_/intercepts_ fold the scaling exactly: recompute from the raw solution."""
+    X, Y, w = small_regression
+    x_mean = np.average(X, axis=0, weights=w)
+    x_std = np.sqrt(np.average((X - x_mean) ** 2, axis=0, weights=w))
+    y_mean = np.average(Y, axis=0, weights=w)
+    y_std = np.sqrt(np.average((Y - y_mean) ** 2, axis=0, weights=w))
+    params = unpack(fitted_multi._theta, [3, 4, 2])
+    expected = y_mean + y_std * forward_numpy(params, (X - x_mean) / x_std)
+    np.testing.assert_allclose(fitted_multi.predict(X), expected, rtol=1e-10)
+
+
+def test_fitted_attributes(fitted_multi, small_regression):
+    X, Y, w = small_regression
+    est = fitted_multi
+    assert [W.shape for W in est.coefs_] == [(3, 4), (4, 2)]
+    assert [b.shape for b in est.intercepts_] == [(4,), (2,)]
+    assert est.n_outputs_ == 2 and est.n_features_in_ == 3 and est.n_layers_ == 3
+    assert len(est.loss_curve_) == est.n_iter_
+    assert est.loss_ == pytest.approx(min(est.loss_curve_))
+    assert est.predict(X).shape == (40, 2)
+    # loss_ is the objective of the docstring, recomputed by hand in scaled units.
+    x_mean, x_scale, y_mean, y_scale = est._scaling
+    pred = forward_numpy(unpack(est._theta, [3, 4, 2]), (X - x_mean) / x_scale)
+    resid = pred - (Y - y_mean) / y_scale
+    weights = np.concatenate([W.ravel() for W, _ in unpack(est._theta, [3, 4, 2])])
+    expected = (np.sum(w[:, None] * resid**2) / 2 + est.alpha * weights @ weights) / (
+        2 * w.sum()
+    )
+    assert est.loss_ == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["least_squares", "adam"])
+def test_same_random_state_bit_identical(small_regression, solver):
+    X, Y, w = small_regression
+    kw = dict(solver=solver, random_state=3, max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = TanhNetRegressor((4,), batch_size=16, **kw).fit(X, Y, sample_weight=w)
+        b = TanhNetRegressor((4,), batch_size=16, **kw).fit(X, Y, sample_weight=w)
+    assert np.array_equal(a.predict(X), b.predict(X))
+    c = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(a.predict(X), c.predict(X))
+
+
+def test_one_dimensional_target_gives_one_dimensional_prediction(lecture_data):
+    X, y = lecture_data
+    est = TanhNetRegressor((2,), random_state=0).fit(X, y)
+    assert est.predict(X).shape == (50,)
+    est = TanhNetRegressor((2,), random_state=0).fit(X, y.reshape(-1, 1))
+    assert est.predict(X).shape == (50, 1)
+
+
+def test_integer_weights_equal_repeated_rows(small_regression):
+    X, Y, _ = small_regression
+    w = np.arange(40) % 3
+    a = TanhNetRegressor((3,), random_state=0).fit(X, Y, sample_weight=w)
+    b = TanhNetRegressor((3,), random_state=0).fit(np.repeat(X, w, 0), np.repeat(Y, w, 0))
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
+
+
+def test_standardize_off_matches_raw_network(lecture_data):
+    X, y = lecture_data
+    est = TanhNetRegressor((3,), standardize=False, random_state=0).fit(X, y)
+    params = unpack(est._theta, [1, 3, 1])
+    np.testing.assert_allclose(est.predict(X), forward_numpy(params, X).ravel())
+
+
+@pytest.mark.parametrize("activation", ["logistic", "relu", "sin", "identity"])
+def test_other_activations_fit(small_regression, activation):
+    X, Y, _ = small_regression
+    est = TanhNetRegressor((5,), activation=activation, random_state=0).fit(X, Y[:, 0])
+    assert est.score(X, Y[:, 0]) > 0.8
+
+
+def test_callable_activation_and_no_hidden_layer(small_regression):
+    import autograd.numpy as anp
+
+    X, Y, _ = small_regression
+    est = TanhNetRegressor((4,), activation=anp.arctan, random_state=0)
+    assert est.fit(X, Y).score(X, Y) > 0.8
+    linear = TanhNetRegressor((), alpha=0.0).fit(X, Y)
+    A = np.c_[X, np.ones(len(X))]
+    coef = np.linalg.lstsq(A, Y, rcond=None)[0]
+    np.testing.assert_allclose(linear.predict(X), A @ coef, rtol=1e-7, atol=1e-9)
+
+
+def test_max_iter_warns_convergence(small_regression):
+    X, Y, _ = small_regression
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        est = TanhNetRegressor((8,), max_iter=2, random_state=0).fit(X, Y)
+    assert est.status_ == "max_iter" and est.n_iter_ <= 2
+
+
+def test_adam_divergence_keeps_finite_weights(small_regression):
+    X, Y, _ = small_regression
+    est = TanhNetRegressor((8,), solver="adam", learning_rate=1e8, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="learning_rate"):
+        est.fit(X, Y)
+    assert all(np.all(np.isfinite(W)) for W in est.coefs_)
+    assert np.all(np.isfinite(est.predict(X)))
+
+
+def test_lm_with_too_few_residuals_errors():
+    X, y = np.ones((2, 3)), np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match="method='lm' needs at least"):
+        TanhNetRegressor((10,), method="lm").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, err, match",
+    [
+        ({"hidden_layer_sizes": (0,)}, ValueError, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (3, -1)}, ValueError, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": "abc"}, ValueError, "hidden_layer_sizes"),
+        ({"learning_rate": "adaptive"}, ValueError, "learning_rate"),
+        ({"learning_rate": 0.0}, ValueError, "learning_rate"),
+        ({"solver": "lbfgs"}, ValueError, "solver"),
+        ({"method": "exact"}, ValueError, "method"),
+        ({"alpha": -1.0}, ValueError, "alpha"),
+        ({"activation": "swish"}, ValueError, "activation"),
+    ],
+)
+def test_invalid_parameters_name_the_parameter(params, err, match):
+    X, y = np.random.RandomState(0).normal(size=(10, 2)), np.arange(10.0)
+    with pytest.raises(err, match=match):
+        TanhNetRegressor(**params).fit(X, y)
+
+
+def test_bad_sample_weight_is_rejected():
+    X, y = np.random.RandomState(0).normal(size=(10, 2)), np.arange(10.0)
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        TanhNetRegressor().fit(X, y, sample_weight=-np.ones(10))
+
+
+def test_verbose_prints_loss(lecture_data, capsys):
+    X, y = lecture_data
+    TanhNetRegressor((3,), verbose=10, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Iteration 0, loss = " in out and "Iteration 10, loss = " in out
+
+
+def test_works_in_pipeline_search_cv_and_transformed_target(small_regression):
+    X, Y, _ = small_regression
+    y = Y[:, 0]
+    pipe = make_pipeline(StandardScaler(), TanhNetRegressor(random_state=0))
+    search = GridSearchCV(
+        pipe,
+        {"tanhnetregressor__hidden_layer_sizes": [(2,), (4,)],
+         "tanhnetregressor__solver": ["least_squares", "adam"]},
+        cv=KFold(3, shuffle=True, random_state=0),
+        n_jobs=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    assert search.best_params_["tanhnetregressor__solver"] == "least_squares"
+    res = cross_validate(TanhNetRegressor((4,), random_state=0), X, y, cv=3, n_jobs=2)
+    assert np.all(res["test_score"] > 0.8)
+    ttr = TransformedTargetRegressor(
+        regressor=TanhNetRegressor((4,), random_state=0), func=np.exp, inverse_func=np.log
+    )
+    assert ttr.fit(X, y).score(X, y) > 0.9
