@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import autograd
 import numpy as np
+from autograd.numpy import sum as anp_sum
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -15,6 +16,7 @@ from ._derivatives import LeastSquaresProblem
 from ._network import (
     ACTIVATIONS,
     check_layer_sizes,
+    forward,
     forward_numpy,
     get_activation,
     init_params,
@@ -23,6 +25,13 @@ from ._network import (
     unpack,
 )
 from ._solvers import fit_adam, fit_least_squares
+from ._uncertainty import (
+    RCOND,
+    diagnose,
+    fit_statistics,
+    prediction_std,
+    t_quantile,
+)
 
 
 def _weighted_mean_std(A, w):
@@ -372,10 +381,114 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         self.n_layers_ = len(sizes)
         self._theta = result.theta
         self._scaling = (x_mean, x_scale, y_mean, y_scale)
+        try:
+            self._statistics = fit_statistics(problem, result.theta)
+        except ValueError as exc:  # no residual degrees of freedom
+            self._statistics = str(exc)
         return self
 
-    def predict(self, X):
+    def _layer_sizes(self):
+        return [self.n_features_in_, *(W.shape[1] for W in self.coefs_)]
+
+    def _scaled_inputs(self, X):
+        x_mean, x_scale, _, _ = self._scaling
+        return (X - x_mean) / x_scale
+
+    def _delta_method(self, X):
+        """Prediction, standard error of the mean and noise std, original units."""
+        if isinstance(self._statistics, str):
+            raise ValueError(
+                "Uncertainty is not available for this fit: " + self._statistics
+            )
+        y_scale = self._scaling[3]
+        se = prediction_std(
+            self._statistics, self._theta, self._scaled_inputs(X),
+            self._layer_sizes(), self.activation,
+        )
+        return se * y_scale, np.sqrt(self._statistics.noise_variance) * y_scale
+
+    def _shape_like_y(self, A):
+        return A.ravel() if self._y_1d else A
+
+    def predict(self, X, return_std=False):
         """Predict with the fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        return_std : bool, default=False
+            Also return the standard deviation of the predictive distribution
+            of a new observation (delta method: the standard error of the
+            fitted mean and the noise, added in quadrature), as
+            :class:`~sklearn.linear_model.BayesianRidge` does.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, 1-D when the network was fitted on a 1-D target.
+
+        y_std : ndarray of the same shape as y_pred
+            Predictive standard deviation; only when ``return_std=True``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        act = get_activation(self.activation, numpy=True)
+        with np.errstate(over="ignore"):
+            out = forward_numpy(list(zip(self.coefs_, self.intercepts_)), X, act)
+        if not return_std:
+            return self._shape_like_y(out)
+        se, noise = self._delta_method(X)
+        return self._shape_like_y(out), self._shape_like_y(np.sqrt(se**2 + noise**2))
+
+    def predict_interval(self, X, confidence=0.95, kind="prediction"):
+        """Delta-method confidence or prediction intervals.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        confidence : float, default=0.95
+            Coverage probability, in (0, 1).
+
+        kind : {'prediction', 'confidence'}, default='prediction'
+            ``'prediction'``: where a new observation at X will fall.
+            ``'confidence'``: where the true mean response lies.
+
+        Returns
+        -------
+        lower, upper : ndarray of the same shape as :meth:`predict`'s output
+            Interval bounds, ``y_pred -/+ t * se`` with the Student-t quantile
+            on the residual degrees of freedom.
+
+        Notes
+        -----
+        The intervals are local (linearised) and assume the fit is a
+        well-determined local minimum and the noise is independent with a
+        constant variance per output. They say nothing about extrapolation
+        error beyond what the linearisation sees: far outside the training
+        range trust neither the network nor its interval.
+        """
+        if not (isinstance(confidence, Real) and 0 < confidence < 1):
+            raise ValueError(
+                f"confidence must be a float in (0, 1), got {confidence!r}"
+            )
+        if kind not in ("prediction", "confidence"):
+            raise ValueError(
+                f"kind must be 'prediction' or 'confidence', got {kind!r}"
+            )
+        y_pred = self.predict(X)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        se, noise = self._delta_method(X)
+        if kind == "prediction":
+            se = np.sqrt(se**2 + noise**2)
+        half = t_quantile(confidence, self._statistics.dof) * self._shape_like_y(se)
+        return y_pred - half, y_pred + half
+
+    def predict_gradient(self, X):
+        """Derivative of each prediction with respect to the inputs.
 
         Parameters
         ----------
@@ -384,12 +497,63 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions, 1-D when the network was fitted on a 1-D target.
+        dydx : ndarray of shape (n_samples, n_features) or \
+                (n_samples, n_outputs, n_features)
+            ``dydx[i, j]`` (or ``dydx[i, k, j]``) is the derivative of output
+            ``k`` at row ``i`` with respect to feature ``j``, computed by
+            autograd.
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        act = get_activation(self.activation, numpy=True)
-        with np.errstate(over="ignore"):
-            out = forward_numpy(list(zip(self.coefs_, self.intercepts_)), X, act)
-        return out.ravel() if self._y_1d else out
+        params = list(zip(self.coefs_, self.intercepts_))
+        act = get_activation(self.activation)
+        # Rows do not interact, so the gradient of a summed output holds every
+        # row's derivative.
+        grads = [
+            autograd.grad(lambda Z, k=k: anp_sum(forward(params, Z, act)[:, k]))(X)
+            for k in range(self.n_outputs_)
+        ]
+        out = np.stack(grads, axis=1)
+        return out[:, 0, :] if self._y_1d else out
+
+    def diagnose(self, X, y, sample_weight=None, rcond=RCOND):
+        """Hessian spectrum, rank, conditioning and standard errors of the fit.
+
+        Pass the training data: the estimator does not keep it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Training targets.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Training sample weights.
+
+        rcond : float, default=1e-6
+            Relative cutoff: a Hessian eigenvalue below ``rcond`` times the
+            largest counts as zero (a direction the data do not determine).
+
+        Returns
+        -------
+        diagnostics : Diagnostics
+            A result whose ``str`` is a readable report; see
+            :class:`sklearn_tanhnet.Diagnostics`.
+        """
+        check_is_fitted(self)
+        X, y = validate_data(
+            self, X, y, reset=False, multi_output=True, y_numeric=True,
+            dtype=np.float64,
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        _, _, y_mean, y_scale = self._scaling
+        problem = LeastSquaresProblem(
+            self._scaled_inputs(X), (Y - y_mean) / y_scale, sample_weight,
+            self.alpha, self._layer_sizes(), self.activation,
+        )
+        return diagnose(problem, self._theta, rcond)

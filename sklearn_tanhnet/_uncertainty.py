@@ -1,0 +1,202 @@
+"""Delta-method uncertainty and Hessian diagnostics from exact derivatives.
+
+All quantities live in the units the network was fitted in (standardised
+ones when ``standardize=True``); the estimator scales predictions back.
+
+Conventions (documented in the estimator's Notes):
+
+* Sample weights are frequency weights: the number of observations is
+  ``S = sum(w)``, as for the objective, where an integer weight repeats a row.
+* Each output ``k`` has its own noise variance
+  ``sigma_k^2 = sum_i w_i e_ik^2 / (S - p_eff / K)``, where ``p_eff`` is the
+  effective number of parameters (the trace of the hat matrix; the rank when
+  ``alpha = 0``).
+* The parameter covariance is the pseudo-inverse of the Fisher information
+  ``sum_k J_k' W J_k / sigma_k^2 + K alpha D / mean(sigma^2)`` (``D`` selects
+  the weights) restricted to its eigenvalues above ``rcond`` times the
+  largest: directions the data do not determine (the zero Hessian eigenvalues
+  of an over-parameterised network) are left out instead of blowing up.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ._derivatives import LeastSquaresProblem
+
+RCOND = 1e-6
+
+
+def output_jacobian(theta, X, layer_sizes, activation):
+    """Derivatives of every network output w.r.t. ``theta``, shape (n, K, P)."""
+    n, K = X.shape[0], layer_sizes[-1]
+    unit = LeastSquaresProblem(X, np.zeros((n, K)), np.ones(n), 0.0, layer_sizes,
+                               activation)
+    # The problem's rows are scaled by 1 / sqrt(n K) for unit weights.
+    return unit.jacobian(theta).reshape(n, K, -1) * np.sqrt(n * K)
+
+
+def _pinv_psd(A, rcond):
+    """Pseudo-inverse of a symmetric PSD matrix on eigenvalues > rcond * max."""
+    evals, evecs = np.linalg.eigh(A)
+    keep = evals > rcond * max(evals[-1], 0.0)
+    V = evecs[:, keep]
+    return (V / evals[keep]) @ V.T, int(keep.sum()), evals
+
+
+@dataclass
+class FitStatistics:
+    """Noise and parameter covariance at a fitted ``theta`` (plain arrays).
+
+    Attributes
+    ----------
+    covariance : ndarray of shape (n_params, n_params)
+        Parameter covariance.
+    noise_variance : ndarray of shape (n_outputs,)
+        Residual variance per output.
+    dof : float
+        Residual degrees of freedom per output, ``S - p_eff / K``.
+    effective_n_params : float
+        Trace of the hat matrix.
+    rank : int
+        Number of information eigenvalues above ``rcond`` times the largest.
+    rcond : float
+        The relative cutoff.
+    """
+
+    covariance: np.ndarray
+    noise_variance: np.ndarray
+    dof: float
+    effective_n_params: float
+    rank: int
+    rcond: float
+
+
+def fit_statistics(problem, theta, rcond=RCOND):
+    """Delta-method statistics of ``problem`` at ``theta``."""
+    n, K, S = problem.n_samples, problem.n_outputs, problem.weight_sum
+    J = problem.jacobian(theta)[: n * K].reshape(n, K, -1)
+    # Rows of the problem's Jacobian carry sqrt(w / (S K)); sqrt(w) is wanted.
+    Jw = J * np.sqrt(S * K)
+    H = np.einsum("nkp,nkq->kpq", Jw, Jw)
+    E = problem.residuals(theta)[: n * K].reshape(n, K) / problem.row_scale[:, None]
+    rss = problem.sample_weight @ E**2
+    penalty = np.diag(K * problem.alpha * problem.mask.astype(float))
+
+    # First pass with one common variance gives p_eff and so the dof.
+    A, _, _ = _pinv_psd(H.sum(0) + penalty, rcond)
+    p_eff = float(np.trace(A @ H.sum(0)))
+    dof = S - p_eff / K
+    if dof <= 0:
+        raise ValueError(
+            f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
+            f"{p_eff:.3g} effective parameters for {K} output(s)."
+        )
+    sigma2 = np.maximum(rss / dof, np.finfo(float).tiny)
+    info_data = np.einsum("kpq,k->pq", H, 1.0 / sigma2)
+    cov, rank, _ = _pinv_psd(info_data + penalty / sigma2.mean(), rcond)
+    p_eff = float(np.trace(cov @ info_data))
+    return FitStatistics(cov, sigma2, S - p_eff / K, p_eff, rank, rcond)
+
+
+def prediction_std(statistics, theta, X, layer_sizes, activation):
+    """Standard error of the fitted mean at each row of ``X``, shape (n, K)."""
+    G = output_jacobian(theta, X, layer_sizes, activation)
+    var = np.einsum("nkp,pq,nkq->nk", G, statistics.covariance, G)
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+def t_quantile(confidence, dof):
+    """Two-sided Student-t quantile for ``confidence``."""
+    return stats.t.ppf(0.5 + confidence / 2.0, dof)
+
+
+@dataclass
+class Diagnostics:
+    """What :meth:`TanhNetRegressor.diagnose` reports.
+
+    Attributes
+    ----------
+    gradient_norm : float
+        Euclidean norm of the objective's gradient at the solution.
+    hessian_eigenvalues : ndarray of shape (n_params,)
+        Eigenvalues of the exact (autograd) Hessian of the objective,
+        descending.
+    gauss_newton_eigenvalues : ndarray of shape (n_params,)
+        Eigenvalues of the Gauss-Newton matrix ``J' J``, descending.
+    rank : int
+        Hessian eigenvalues above ``rcond`` times the largest.
+    rcond : float
+        The relative cutoff.
+    condition_number : float
+        Largest over smallest Hessian eigenvalue (inf when not positive).
+    n_params : int
+        Number of parameters.
+    effective_n_params : float
+        Trace of the hat matrix (the rank when ``alpha = 0``).
+    standard_errors : ndarray of shape (n_params,)
+        Delta-method standard errors of the (fitted-units) parameters; zero
+        along undetermined directions.
+    loss : float
+        Objective at the solution.
+    """
+
+    gradient_norm: float
+    hessian_eigenvalues: np.ndarray
+    gauss_newton_eigenvalues: np.ndarray
+    rank: int
+    rcond: float
+    condition_number: float
+    n_params: int
+    effective_n_params: float
+    standard_errors: np.ndarray
+    loss: float
+
+    def __str__(self):
+        rel = self.hessian_eigenvalues / self.hessian_eigenvalues[0]
+        lines = [
+            "TanhNet diagnostics",
+            f"  objective               {self.loss:.6g}",
+            f"  gradient norm           {self.gradient_norm:.3e}",
+            f"  parameters              {self.n_params}",
+            f"  numerical rank          {self.rank} "
+            f"(Hessian eigenvalues > {self.rcond:g} x largest)",
+            f"  effective parameters    {self.effective_n_params:.2f}",
+            f"  condition number        {self.condition_number:.3e}",
+            "  Hessian eigenvalues / largest:",
+            "    " + np.array2string(rel, precision=2, separator=", ",
+                                     max_line_width=76).replace("\n", "\n    "),
+        ]
+        if self.rank < self.n_params:
+            lines.append(
+                f"  {self.n_params - self.rank} direction(s) are not determined by "
+                "the data: the model has more parameters than it needs."
+            )
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.__str__()
+
+
+def diagnose(problem, theta, rcond=RCOND):
+    """Hessian spectrum, rank, conditioning and standard errors at ``theta``."""
+    theta = np.asarray(theta, dtype=float)
+    Hess = problem.hessian(theta)
+    h = np.linalg.eigvalsh((Hess + Hess.T) / 2)[::-1]
+    J = problem.jacobian(theta)
+    gn = np.linalg.eigvalsh(J.T @ J)[::-1]
+    rank = int(np.sum(h > rcond * h[0]))
+    statistics = fit_statistics(problem, theta, rcond)
+    return Diagnostics(
+        gradient_norm=float(np.linalg.norm(problem.gradient(theta))),
+        hessian_eigenvalues=h,
+        gauss_newton_eigenvalues=gn,
+        rank=rank,
+        rcond=rcond,
+        condition_number=float(h[0] / h[-1]) if h[-1] > 0 else np.inf,
+        n_params=theta.size,
+        effective_n_params=statistics.effective_n_params,
+        standard_errors=np.sqrt(np.maximum(np.diag(statistics.covariance), 0.0)),
+        loss=problem.loss(theta),
+    )
