@@ -16,8 +16,9 @@ def build_parser():
         "print a report and write a plot",
     )
     demo.add_argument(
-        "--output", default="tanhnet_demo.png", help="PNG file to write "
-        "(default: %(default)s)"
+        "--output",
+        default="tanhnet_demo.png",
+        help="PNG file to write (default: %(default)s)",
     )
     demo.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     return parser

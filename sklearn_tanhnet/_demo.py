@@ -12,7 +12,10 @@ from ._estimator import TanhNetRegressor
 DEMO_SOLVERS = {
     "least_squares": dict(solver="least_squares"),
     "adam": dict(
-        solver="adam", learning_rate=0.01, max_iter=30_000, tol=1e-9,
+        solver="adam",
+        learning_rate=0.01,
+        max_iter=30_000,
+        tol=1e-9,
         n_iter_no_change=100,
     ),
 }
@@ -43,9 +46,13 @@ def run_demo(output="tanhnet_demo.png", random_state=0, hidden_layer_sizes=(3,))
     """
     X, y = lecture_data()
     fits = {}
-    print("Fitting y = x^(1/3) on 50 points in [0, 1] with a "
-          f"1-{'-'.join(map(str, hidden_layer_sizes))}-1 tanh network.\n")
-    header = f"{'solver':<14}{'train MSE':>12}{'iterations':>12}{'seconds':>10}  stopped"
+    print(
+        "Fitting y = x^(1/3) on 50 points in [0, 1] with a "
+        f"1-{'-'.join(map(str, hidden_layer_sizes))}-1 tanh network.\n"
+    )
+    header = (
+        f"{'solver':<14}{'train MSE':>12}{'iterations':>12}{'seconds':>10}  stopped"
+    )
     print(header)
     print("-" * len(header))
     for name, params in DEMO_SOLVERS.items():
@@ -56,8 +63,10 @@ def run_demo(output="tanhnet_demo.png", random_state=0, hidden_layer_sizes=(3,))
             est.fit(X, y)
         seconds = time.perf_counter() - start
         mse = float(np.mean((est.predict(X) - y) ** 2))
-        print(f"{name:<14}{mse:>12.2e}{est.n_iter_:>12d}{seconds:>10.3f}  "
-              f"{est.status_}: {est.message_}")
+        print(
+            f"{name:<14}{mse:>12.2e}{est.n_iter_:>12d}{seconds:>10.3f}  "
+            f"{est.status_}: {est.message_}"
+        )
         for w in caught:
             print(f"  warning: {w.message}")
         fits[name] = est

@@ -31,8 +31,9 @@ RCOND = 1e-6
 def output_jacobian(theta, X, layer_sizes, activation):
     """Derivatives of every network output w.r.t. ``theta``, shape (n, K, P)."""
     n, K = X.shape[0], layer_sizes[-1]
-    unit = LeastSquaresProblem(X, np.zeros((n, K)), np.ones(n), 0.0, layer_sizes,
-                               activation)
+    unit = LeastSquaresProblem(
+        X, np.zeros((n, K)), np.ones(n), 0.0, layer_sizes, activation
+    )
     # The problem's rows are scaled by 1 / sqrt(n K) for unit weights.
     return unit.jacobian(theta).reshape(n, K, -1) * np.sqrt(n * K)
 
@@ -165,8 +166,10 @@ class Diagnostics:
             f"  effective parameters    {self.effective_n_params:.2f}",
             f"  condition number        {self.condition_number:.3e}",
             "  Hessian eigenvalues / largest:",
-            "    " + np.array2string(rel, precision=2, separator=", ",
-                                     max_line_width=76).replace("\n", "\n    "),
+            "    "
+            + np.array2string(
+                rel, precision=2, separator=", ", max_line_width=76
+            ).replace("\n", "\n    "),
         ]
         if self.rank < self.n_params:
             lines.append(

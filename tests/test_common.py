@@ -41,6 +41,8 @@ def test_default_estimators_pass_regressors_train():
     """The defaults of both solvers learn the check's data (R^2 > 0.5)."""
     from sklearn.utils.estimator_checks import check_regressors_train
 
-    for est in (TanhNetRegressor(random_state=0),
-                TanhNetRegressor(solver="adam", random_state=0)):
+    for est in (
+        TanhNetRegressor(random_state=0),
+        TanhNetRegressor(solver="adam", random_state=0),
+    ):
         check_regressors_train(type(est).__name__, est)

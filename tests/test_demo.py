@@ -31,7 +31,9 @@ def test_demo_writes_png_and_reports_both_solvers(demo_run):
     png, text, _ = demo_run
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in ("least_squares", "adam"):
-        assert re.search(rf"^{name}\s+\d\.\d\de-\d\d\s+\d+\s+\d+\.\d+\s+\w+", text, re.M)
+        assert re.search(
+            rf"^{name}\s+\d\.\d\de-\d\d\s+\d+\s+\d+\.\d+\s+\w+", text, re.M
+        )
 
 
 def test_demo_fits_reach_lecture_tolerance(demo_run):
@@ -50,7 +52,9 @@ def test_cli_rejects_unknown_command(capsys):
 def test_python_dash_m_help():
     res = subprocess.run(
         [sys.executable, "-m", "sklearn_tanhnet", "--help"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "demo" in res.stdout
 

@@ -95,7 +95,9 @@ def test_integer_weights_equal_repeated_rows(small_regression):
     X, Y, _ = small_regression
     w = np.arange(40) % 3
     a = TanhNetRegressor((3,), random_state=0).fit(X, Y, sample_weight=w)
-    b = TanhNetRegressor((3,), random_state=0).fit(np.repeat(X, w, 0), np.repeat(Y, w, 0))
+    b = TanhNetRegressor((3,), random_state=0).fit(
+        np.repeat(X, w, 0), np.repeat(Y, w, 0)
+    )
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
 
 
@@ -186,8 +188,10 @@ def test_works_in_pipeline_search_cv_and_transformed_target(small_regression):
     pipe = make_pipeline(StandardScaler(), TanhNetRegressor(random_state=0))
     search = GridSearchCV(
         pipe,
-        {"tanhnetregressor__hidden_layer_sizes": [(2,), (4,)],
-         "tanhnetregressor__solver": ["least_squares", "adam"]},
+        {
+            "tanhnetregressor__hidden_layer_sizes": [(2,), (4,)],
+            "tanhnetregressor__solver": ["least_squares", "adam"],
+        },
         cv=KFold(3, shuffle=True, random_state=0),
         n_jobs=2,
     )
@@ -198,6 +202,8 @@ def test_works_in_pipeline_search_cv_and_transformed_target(small_regression):
     res = cross_validate(TanhNetRegressor((4,), random_state=0), X, y, cv=3, n_jobs=2)
     assert np.all(res["test_score"] > 0.8)
     ttr = TransformedTargetRegressor(
-        regressor=TanhNetRegressor((4,), random_state=0), func=np.exp, inverse_func=np.log
+        regressor=TanhNetRegressor((4,), random_state=0),
+        func=np.exp,
+        inverse_func=np.log,
     )
     assert ttr.fit(X, y).score(X, y) > 0.9
