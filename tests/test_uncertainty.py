@@ -1,0 +1,181 @@
+import warnings
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import hessian, jacobian
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_tanhnet import TanhNetRegressor
+from sklearn_tanhnet._network import forward, unpack
+
+
+def _ols_half_widths(A, y, A0, confidence=0.95):
+    """Hand-computed OLS half-widths of the mean and of a new observation."""
+    beta = np.linalg.lstsq(A, y, rcond=None)[0]
+    r = y - A @ beta
+    dof = A.shape[0] - A.shape[1]
+    s2 = r @ r / dof
+    lev = np.einsum("ij,jk,ik->i", A0, np.linalg.inv(A.T @ A), A0)
+    t = stats.t.ppf(0.5 + confidence / 2, dof)
+    return t * np.sqrt(s2 * lev), t * np.sqrt(s2 * (1 + lev))
+
+
+@pytest.fixture(scope="module")
+def linear_data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 2))
+    Y = np.c_[X @ [1.0, -2.0] + 0.5, X @ [0.3, 0.1] - 1.0] + 0.3 * rng.normal(
+        size=(30, 2)
+    )
+    return X, Y, rng.normal(size=(7, 2))
+
+
+@pytest.mark.parametrize("hidden", [(), (3,)])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_linear_network_intervals_equal_ols(linear_data, hidden, standardize):
+    X, Y, X0 = linear_data
+    y = Y[:, 0]
+    est = TanhNetRegressor(
+        hidden, activation="identity", alpha=0.0, standardize=standardize
+    ).fit(X, y)
+    A, A0 = np.c_[np.ones(30), X], np.c_[np.ones(7), X0]
+    conf, pred = _ols_half_widths(A, y, A0)
+    lo, hi = est.predict_interval(X0, kind="confidence")
+    np.testing.assert_allclose((hi - lo) / 2, conf, rtol=1e-6)
+    lo, hi = est.predict_interval(X0, kind="prediction")
+    np.testing.assert_allclose((hi - lo) / 2, pred, rtol=1e-6)
+    ols = A0 @ np.linalg.lstsq(A, y, rcond=None)[0]
+    np.testing.assert_allclose((hi + lo) / 2, ols, rtol=1e-5)
+    assert est._statistics.rank == 3
+
+
+def test_multi_output_linear_intervals_equal_per_output_ols(linear_data):
+    X, Y, X0 = linear_data
+    est = TanhNetRegressor((), activation="identity", alpha=0.0).fit(X, Y)
+    A, A0 = np.c_[np.ones(30), X], np.c_[np.ones(7), X0]
+    lo, hi = est.predict_interval(X0, confidence=0.9, kind="prediction")
+    for k in range(2):
+        _, pred = _ols_half_widths(A, Y[:, k], A0, confidence=0.9)
+        np.testing.assert_allclose((hi - lo)[:, k] / 2, pred, rtol=1e-6)
+
+
+def test_integer_weights_give_the_intervals_of_repeated_rows(linear_data):
+    X, Y, X0 = linear_data
+    w = np.arange(30) % 3 + 1
+    kw = dict(hidden_layer_sizes=(), activation="identity", alpha=0.0)
+    a = TanhNetRegressor(**kw).fit(X, Y[:, 0], sample_weight=w)
+    b = TanhNetRegressor(**kw).fit(np.repeat(X, w, 0), np.repeat(Y[:, 0], w))
+    for kind in ("confidence", "prediction"):
+        np.testing.assert_allclose(
+            a.predict_interval(X0, kind=kind),
+            b.predict_interval(X0, kind=kind),
+            rtol=1e-8,
+        )
+
+
+@pytest.fixture(scope="module")
+def sin_fit():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (60, 1))
+    y = np.sin(3 * X.ravel()) + 0.1 * rng.normal(size=60)
+    return X, y, TanhNetRegressor((4,), alpha=0.0, random_state=0).fit(X, y)
+
+
+def test_return_std_matches_independent_delta_method(sin_fit):
+    """Recompute the delta method with autograd.jacobian and a plain pinv."""
+    X, y, est = sin_fit
+    x_mean, x_scale, y_mean, y_scale = est._scaling
+    sizes = [1, 4, 1]
+
+    def net(theta, Z):
+        return forward(unpack(theta, sizes), (Z - x_mean) / x_scale)[:, 0]
+
+    theta = est._theta
+    J = jacobian(net)(theta, X)
+    r = (y - y_mean) / y_scale - net(theta, X)
+    evals, evecs = np.linalg.eigh(J.T @ J)
+    keep = evals > 1e-6 * evals[-1]
+    dof = len(y) - keep.sum()
+    s2 = r @ r / dof
+    cov = s2 * (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
+    X0 = np.linspace(-1.5, 1.5, 9).reshape(-1, 1)
+    G = jacobian(net)(theta, X0)
+    expected = y_scale * np.sqrt(np.einsum("ip,pq,iq->i", G, cov, G) + s2)
+    _, std = est.predict(X0, return_std=True)
+    np.testing.assert_allclose(std, expected, rtol=1e-6)
+    assert est._statistics.dof == pytest.approx(dof)
+
+
+def test_intervals_widen_outside_training_range(sin_fit):
+    _, _, est = sin_fit
+    lo, hi = est.predict_interval(np.array([[0.0], [3.0]]), kind="confidence")
+    assert (hi - lo)[1] > 2 * (hi - lo)[0]
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+def test_interval_coverage_on_noisy_sine():
+    """Mean coverage over seeds: 95% prediction and confidence intervals."""
+    pred_cov, conf_cov = [], []
+    for seed in range(20):
+        rng = np.random.RandomState(seed)
+        X = rng.uniform(-1, 1, (200, 1))
+        y = np.sin(3 * X.ravel()) + 0.1 * rng.normal(size=200)
+        est = TanhNetRegressor((10,), random_state=seed).fit(X, y)
+        Xn = rng.uniform(-1, 1, (2000, 1))
+        truth = np.sin(3 * Xn.ravel())
+        yn = truth + 0.1 * rng.normal(size=2000)
+        lo, hi = est.predict_interval(Xn)
+        pred_cov.append(np.mean((yn >= lo) & (yn <= hi)))
+        lo, hi = est.predict_interval(Xn, kind="confidence")
+        conf_cov.append(np.mean((truth >= lo) & (truth <= hi)))
+    assert 0.93 <= np.mean(pred_cov) <= 0.97
+    assert 0.85 <= np.mean(conf_cov) <= 0.99
+
+
+def test_predict_gradient_matches_central_differences(small_regression):
+    X, Y, _ = small_regression
+    est = TanhNetRegressor((4,), random_state=0).fit(X, Y)
+    G = est.predict_gradient(X[:5])
+    assert G.shape == (5, 2, 3)
+    h = 1e-6
+    for j in range(3):
+        E = np.zeros(3)
+        E[j] = h
+        fd = (est.predict(X[:5] + E) - est.predict(X[:5] - E)) / (2 * h)
+        np.testing.assert_allclose(G[:, :, j], fd, rtol=1e-6, atol=1e-8)
+    est1 = TanhNetRegressor((4,), random_state=0).fit(X, Y[:, 0])
+    assert est1.predict_gradient(X[:5]).shape == (5, 3)
+
+
+def test_diagnose_hessian_agrees_with_independent_autograd_hessian(lecture_data):
+    X, y = lecture_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = TanhNetRegressor(
+            (3,), standardize=False, alpha=0.0, tol=0.0, max_iter=300, random_state=0
+        ).fit(X, y)
+
+    def sse(theta):
+        return anp.sum((forward(unpack(theta, [1, 3, 1]), X)[:, 0] - y) ** 2)
+
+    H = np.linalg.eigvalsh(hessian(sse)(est._theta))[::-1]
+    diag = est.diagnose(X, y)
+    # The objective is SSE / (2 n) here.
+    np.testing.assert_allclose(diag.hessian_eigenvalues[:5], H[:5] / 100, rtol=1e-6)
+    assert diag.n_params == 10
+    assert diag.gradient_norm < 1e-4
+    text = str(diag)
+    assert "numerical rank" in text and "not determined" in text
+
+
+def test_uncertainty_errors(sin_fit):
+    X, _, est = sin_fit
+    with pytest.raises(ValueError, match="confidence must be"):
+        est.predict_interval(X, confidence=1.5)
+    with pytest.raises(ValueError, match="kind must be"):
+        est.predict_interval(X, kind="bayes")
+    one = TanhNetRegressor((2,), alpha=0.0).fit(np.ones((1, 1)), [1.0])
+    with pytest.raises(ValueError, match="Uncertainty is not available"):
+        one.predict(np.ones((1, 1)), return_std=True)
