@@ -85,20 +85,23 @@ def fit_statistics(problem, theta, rcond=RCOND):
     rss = problem.sample_weight @ E**2
     penalty = np.diag(K * problem.alpha * problem.mask.astype(float))
 
+    def residual_dof(p_eff):
+        # Rounding leaves p_eff a hair off an integer: demand a real margin.
+        dof = S - p_eff / K
+        if dof <= 1e-6 * S:
+            raise ValueError(
+                f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
+                f"{p_eff:.3g} effective parameters for {K} output(s)."
+            )
+        return dof
+
     # First pass with one common variance gives p_eff and so the dof.
     A, _, _ = _pinv_psd(H.sum(0) + penalty, rcond)
-    p_eff = float(np.trace(A @ H.sum(0)))
-    dof = S - p_eff / K
-    if dof <= 0:
-        raise ValueError(
-            f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
-            f"{p_eff:.3g} effective parameters for {K} output(s)."
-        )
-    sigma2 = np.maximum(rss / dof, np.finfo(float).tiny)
+    sigma2 = np.maximum(rss / residual_dof(np.trace(A @ H.sum(0))), 1e-300)
     info_data = np.einsum("kpq,k->pq", H, 1.0 / sigma2)
     cov, rank, _ = _pinv_psd(info_data + penalty / sigma2.mean(), rcond)
     p_eff = float(np.trace(cov @ info_data))
-    return FitStatistics(cov, sigma2, S - p_eff / K, p_eff, rank, rcond)
+    return FitStatistics(cov, sigma2, residual_dof(p_eff), p_eff, rank, rcond)
 
 
 def prediction_std(statistics, theta, X, layer_sizes, activation):
