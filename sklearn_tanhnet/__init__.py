@@ -1,7 +1,16 @@
 """Small tanh neural-network regression for scikit-learn, with exact derivatives."""
 
 from ._estimator import TanhNetRegressor
+from ._plotting import FitDisplay, HessianSpectrumDisplay, LossCurveDisplay
+from ._uncertainty import Diagnostics
 
 __version__ = "0.1.0"
 
-__all__ = ["TanhNetRegressor", "__version__"]
+__all__ = [
+    "Diagnostics",
+    "FitDisplay",
+    "HessianSpectrumDisplay",
+    "LossCurveDisplay",
+    "TanhNetRegressor",
+    "__version__",
+]

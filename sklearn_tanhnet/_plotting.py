@@ -1,0 +1,794 @@
+"""Displays in scikit-learn's style: loss curve, 1-D fit, Hessian spectrum.
+
+Each display's ``__init__`` only stores data, ``plot`` draws it and keeps the
+artists, and ``from_estimator`` computes what is needed from a fitted
+:class:`~sklearn_tanhnet.TanhNetRegressor` and delegates to ``plot``.
+matplotlib is imported inside the functions that draw, so importing the
+package does not import it.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+
+def _pyplot(caller):
+    """Import pyplot, or say which display needed it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
+        raise ImportError(f"{caller} requires matplotlib.") from exc
+    return plt
+
+
+def _axes(ax, caller):
+    if ax is None:
+        _, ax = _pyplot(caller).subplots()
+    return ax
+
+
+def _final_estimator(estimator):
+    """The last step of a Pipeline (which holds the fitted attributes), else itself."""
+    return estimator[-1] if hasattr(estimator, "steps") else estimator
+
+
+def _name_of(estimator):
+    return _final_estimator(estimator).__class__.__name__
+
+
+class LossCurveDisplay:
+    """Training (and validation) loss per iteration, on a log scale.
+
+    Use :meth:`from_estimator` to create one from a fitted estimator; the
+    constructor only stores the curves.
+
+    Parameters
+    ----------
+    loss_curve : array-like of shape (n_iter,)
+        Training objective at each iteration.
+
+    validation_loss_curve : array-like of shape (n_iter_val,), default=None
+        Validation loss at each iteration, if any.
+
+    estimator_name : str, default=None
+        Name shown in the title.
+
+    iteration_label : str, default="iteration"
+        Label of the x axis (for adam, an iteration is an epoch).
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        The training curve.
+
+    validation_line_ : matplotlib Line2D or None
+        The validation curve, None when there is none.
+
+    ax_ : matplotlib Axes
+        Axes with the curves.
+
+    figure_ : matplotlib Figure
+        Figure containing the axes.
+
+    See Also
+    --------
+    FitDisplay : Data, prediction and interval band for one input.
+    HessianSpectrumDisplay : Hessian eigenvalues with the rank cutoff.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_tanhnet import LossCurveDisplay, TanhNetRegressor
+    >>> X = np.linspace(0, 1, 50).reshape(-1, 1)
+    >>> est = TanhNetRegressor((3,), random_state=0).fit(X, X.ravel() ** (1 / 3))
+    >>> disp = LossCurveDisplay.from_estimator(est)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        loss_curve,
+        validation_loss_curve=None,
+        estimator_name=None,
+        iteration_label="iteration",
+    ):
+        self.loss_curve = loss_curve
+        self.validation_loss_curve = validation_loss_curve
+        self.estimator_name = estimator_name
+        self.iteration_label = iteration_label
+
+    def plot(self, ax=None, *, title=None, line_kw=None, validation_line_kw=None):
+        """Plot the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        title : str, default=None
+            Axes title; by default names the estimator.
+
+        line_kw : dict, default=None
+            Keyword arguments of the training curve's ``ax.plot``.
+
+        validation_line_kw : dict, default=None
+            Keyword arguments of the validation curve's ``ax.plot``.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+            The display, with its artists set.
+        """
+        ax = _axes(ax, f"{type(self).__name__}.plot")
+        loss = np.asarray(self.loss_curve, dtype=float)
+        self.line_ = ax.plot(
+            np.arange(1, loss.size + 1),
+            loss,
+            **{"color": "tab:blue", "label": "training loss", **(line_kw or {})},
+        )[0]
+        self.validation_line_ = None
+        if self.validation_loss_curve is not None:
+            val = np.asarray(self.validation_loss_curve, dtype=float)
+            self.validation_line_ = ax.plot(
+                np.arange(1, val.size + 1),
+                val,
+                **{
+                    "color": "tab:orange",
+                    "label": "validation loss",
+                    **(validation_line_kw or {}),
+                },
+            )[0]
+        ax.set_yscale("log")
+        ax.set_xlabel(self.iteration_label)
+        ax.set_ylabel("loss")
+        if title is None:
+            name = self.estimator_name or "training"
+            title = f"Loss curve of {name}"
+        ax.set_title(title)
+        ax.legend()
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        *,
+        ax=None,
+        title=None,
+        line_kw=None,
+        validation_line_kw=None,
+    ):
+        """Plot the loss curve of a fitted estimator.
+
+        Parameters
+        ----------
+        estimator : TanhNetRegressor or Pipeline ending in one
+            Fitted estimator with a ``loss_curve_``; its
+            ``validation_loss_curve_`` is drawn too when it has one.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        title : str, default=None
+            Axes title; by default names the estimator, solver and status.
+
+        line_kw : dict, default=None
+            Keyword arguments of the training curve's ``ax.plot``.
+
+        validation_line_kw : dict, default=None
+            Keyword arguments of the validation curve's ``ax.plot``.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+            The display, with its artists set.
+        """
+        est = _final_estimator(estimator)
+        check_is_fitted(est)
+        solver = getattr(est, "solver", None)
+        label = "epoch" if solver == "adam" else "iteration"
+        if title is None:
+            details = ", ".join(
+                str(v) for v in (solver, getattr(est, "status_", None)) if v is not None
+            )
+            title = f"Loss curve of {_name_of(est)}"
+            title += f" ({details})" if details else ""
+        disp = cls(
+            loss_curve=est.loss_curve_,
+            validation_loss_curve=getattr(est, "validation_loss_curve_", None),
+            estimator_name=_name_of(est),
+            iteration_label=label,
+        )
+        return disp.plot(
+            ax=ax,
+            title=title,
+            line_kw=line_kw,
+            validation_line_kw=validation_line_kw,
+        )
+
+
+class FitDisplay:
+    """Data, fitted curve and interval band of a model with one input.
+
+    The grid may reach beyond the training data: the training range is shaded
+    so that the extrapolated part of the curve stands out. Use
+    :meth:`from_estimator` to create one; the constructor only stores data.
+
+    Parameters
+    ----------
+    x_grid : ndarray of shape (n_grid,)
+        Inputs at which the prediction is drawn.
+
+    y_pred : ndarray of shape (n_grid,)
+        Predictions at ``x_grid``.
+
+    x : ndarray of shape (n_samples,), default=None
+        Observed inputs, drawn as points.
+
+    y : ndarray of shape (n_samples,), default=None
+        Observed targets.
+
+    interval : tuple of two ndarray of shape (n_grid,), default=None
+        Lower and upper bounds at ``x_grid``, drawn as a band.
+
+    interval_label : str, default="interval"
+        Legend entry of the band.
+
+    training_range : tuple of float, default=None
+        ``(low, high)`` range of the training inputs, shaded.
+
+    y_true : ndarray of shape (n_grid,), default=None
+        True function at ``x_grid``, drawn dashed.
+
+    estimator_name : str, default=None
+        Name shown in the legend and title.
+
+    feature_name : str, default="x"
+        Label of the x axis.
+
+    target_name : str, default="y"
+        Label of the y axis.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        The prediction.
+
+    scatter_ : matplotlib PathCollection or None
+        The data points.
+
+    band_ : matplotlib PolyCollection or None
+        The interval band.
+
+    span_ : matplotlib Rectangle or Polygon, or None
+        The shaded training range.
+
+    true_line_ : matplotlib Line2D or None
+        The true function.
+
+    ax_ : matplotlib Axes
+        Axes with the plot.
+
+    figure_ : matplotlib Figure
+        Figure containing the axes.
+
+    See Also
+    --------
+    LossCurveDisplay : Loss per iteration.
+    HessianSpectrumDisplay : Hessian eigenvalues with the rank cutoff.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_tanhnet import FitDisplay, TanhNetRegressor
+    >>> X = np.linspace(0, 1, 50).reshape(-1, 1)
+    >>> y = X.ravel() ** (1 / 3)
+    >>> est = TanhNetRegressor((3,), random_state=0).fit(X, y)
+    >>> disp = FitDisplay.from_estimator(  # doctest: +SKIP
+    ...     est, X, y, x_range=(0, 10), true_function=np.cbrt
+    ... )
+    """
+
+    def __init__(
+        self,
+        *,
+        x_grid,
+        y_pred,
+        x=None,
+        y=None,
+        interval=None,
+        interval_label="interval",
+        training_range=None,
+        y_true=None,
+        estimator_name=None,
+        feature_name="x",
+        target_name="y",
+    ):
+        self.x_grid = x_grid
+        self.y_pred = y_pred
+        self.x = x
+        self.y = y
+        self.interval = interval
+        self.interval_label = interval_label
+        self.training_range = training_range
+        self.y_true = y_true
+        self.estimator_name = estimator_name
+        self.feature_name = feature_name
+        self.target_name = target_name
+
+    def plot(
+        self,
+        ax=None,
+        *,
+        title=None,
+        line_kw=None,
+        scatter_kw=None,
+        band_kw=None,
+        span_kw=None,
+        true_line_kw=None,
+    ):
+        """Plot the fit.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        title : str, default=None
+            Axes title; by default names the estimator.
+
+        line_kw, scatter_kw, band_kw, span_kw, true_line_kw : dict, default=None
+            Keyword arguments of the prediction's ``ax.plot``, the data's
+            ``ax.scatter``, the band's ``ax.fill_between``, the training
+            range's ``ax.axvspan`` and the true function's ``ax.plot``.
+
+        Returns
+        -------
+        display : FitDisplay
+            The display, with its artists set.
+        """
+        ax = _axes(ax, f"{type(self).__name__}.plot")
+        name = self.estimator_name or "model"
+        self.span_ = None
+        if self.training_range is not None:
+            low, high = self.training_range
+            self.span_ = ax.axvspan(
+                low,
+                high,
+                **{
+                    "color": "0.9",
+                    "zorder": 0,
+                    "label": "training range",
+                    **(span_kw or {}),
+                },
+            )
+        self.band_ = None
+        if self.interval is not None:
+            lower, upper = self.interval
+            self.band_ = ax.fill_between(
+                self.x_grid,
+                lower,
+                upper,
+                **{
+                    "color": "tab:orange",
+                    "alpha": 0.3,
+                    "linewidth": 0,
+                    "label": self.interval_label,
+                    **(band_kw or {}),
+                },
+            )
+        self.true_line_ = None
+        if self.y_true is not None:
+            self.true_line_ = ax.plot(
+                self.x_grid,
+                self.y_true,
+                **{
+                    "color": "k",
+                    "linestyle": "--",
+                    "linewidth": 1,
+                    "label": "true function",
+                    **(true_line_kw or {}),
+                },
+            )[0]
+        self.scatter_ = None
+        if self.x is not None and self.y is not None:
+            self.scatter_ = ax.scatter(
+                self.x,
+                self.y,
+                **{"color": "tab:blue", "s": 12, "label": "data", **(scatter_kw or {})},
+            )
+        self.line_ = ax.plot(
+            self.x_grid,
+            self.y_pred,
+            **{"color": "tab:orange", "label": f"{name} prediction", **(line_kw or {})},
+        )[0]
+        ax.set_xlabel(self.feature_name)
+        ax.set_ylabel(self.target_name)
+        if title is None:
+            title = f"Fit of {name}"
+            if self.training_range is not None and (
+                np.min(self.x_grid) < self.training_range[0]
+                or np.max(self.x_grid) > self.training_range[1]
+            ):
+                title += ", extrapolated beyond the training range"
+        ax.set_title(title)
+        ax.legend()
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y=None,
+        *,
+        x_range=None,
+        n_grid=200,
+        interval=None,
+        confidence=0.95,
+        true_function=None,
+        ax=None,
+        title=None,
+        line_kw=None,
+        scatter_kw=None,
+        band_kw=None,
+        span_kw=None,
+        true_line_kw=None,
+    ):
+        """Predict on a grid over ``x_range`` and plot it with the data.
+
+        Parameters
+        ----------
+        estimator : fitted regressor with one input and one output
+            A :class:`TanhNetRegressor` (needed for ``interval``) or any
+            fitted regressor, e.g. a Pipeline.
+
+        X : array-like of shape (n_samples, 1)
+            Training inputs: drawn as points, and their range is shaded.
+
+        y : array-like of shape (n_samples,), default=None
+            Training targets; the points are not drawn when None.
+
+        x_range : tuple of float, default=None
+            ``(low, high)`` of the prediction grid, which may reach beyond
+            the data; by default the range of ``X``.
+
+        n_grid : int, default=200
+            Number of grid points.
+
+        interval : {'prediction', 'confidence'} or None, default=None
+            Draw the delta-method interval of this kind from
+            ``estimator.predict_interval``.
+
+        confidence : float, default=0.95
+            Coverage of the interval.
+
+        true_function : callable, default=None
+            Maps a 1-D array of inputs to the true mean response, drawn
+            dashed for comparison.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        title : str, default=None
+            Axes title.
+
+        line_kw, scatter_kw, band_kw, span_kw, true_line_kw : dict, default=None
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : FitDisplay
+            The display, with its artists set.
+        """
+        check_is_fitted(estimator)
+        x = np.asarray(X, dtype=float)
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1:
+            raise ValueError(
+                f"FitDisplay needs a single input feature, got X of shape "
+                f"{np.shape(X)}."
+            )
+        if interval not in (None, "prediction", "confidence"):
+            raise ValueError(
+                f"interval must be None, 'prediction' or 'confidence', got {interval!r}"
+            )
+        low, high = (x.min(), x.max()) if x_range is None else x_range
+        grid = np.linspace(low, high, n_grid)
+        # Keep feature names so that a model fitted on a DataFrame does not warn.
+        columns = getattr(X, "columns", None)
+        X_grid = (
+            grid.reshape(-1, 1)
+            if columns is None
+            else type(X)(grid.reshape(-1, 1), columns=columns)
+        )
+        y_pred = np.asarray(estimator.predict(X_grid))
+        if y_pred.ndim == 2 and y_pred.shape[1] == 1:
+            y_pred = y_pred[:, 0]
+        if y_pred.ndim != 1:
+            raise ValueError(
+                f"FitDisplay needs a single output, got predictions of shape "
+                f"{y_pred.shape}."
+            )
+        bounds, interval_label = None, "interval"
+        if interval is not None:
+            if not hasattr(estimator, "predict_interval"):
+                raise ValueError(
+                    f"interval={interval!r} needs an estimator with "
+                    f"predict_interval, got {_name_of(estimator)}."
+                )
+            lower, upper = estimator.predict_interval(
+                X_grid, confidence=confidence, kind=interval
+            )
+            bounds = (np.ravel(lower), np.ravel(upper))
+            interval_label = f"{confidence:.0%} {interval} interval"
+        disp = cls(
+            x_grid=grid,
+            y_pred=y_pred,
+            x=x,
+            y=None if y is None else np.ravel(np.asarray(y, dtype=float)),
+            interval=bounds,
+            interval_label=interval_label,
+            training_range=(x.min(), x.max()),
+            y_true=None if true_function is None else true_function(grid),
+            estimator_name=_name_of(estimator),
+            feature_name="x" if columns is None else str(columns[0]),
+            target_name="y" if getattr(y, "name", None) is None else str(y.name),
+        )
+        return disp.plot(
+            ax=ax,
+            title=title,
+            line_kw=line_kw,
+            scatter_kw=scatter_kw,
+            band_kw=band_kw,
+            span_kw=span_kw,
+            true_line_kw=true_line_kw,
+        )
+
+
+class HessianSpectrumDisplay:
+    """Hessian eigenvalues relative to the largest, with the rank cutoff.
+
+    Eigenvalues below ``rcond`` times the largest (below the horizontal line)
+    are directions of parameter space the data do not determine. Negative
+    eigenvalues (not a minimum, or rounding) are drawn by magnitude in their
+    own colour. Use :meth:`from_estimator` or :meth:`from_diagnostics` to
+    create one; the constructor only stores data.
+
+    Parameters
+    ----------
+    eigenvalues : array-like of shape (n_params,)
+        Hessian eigenvalues, in any order (they are sorted, descending).
+
+    rcond : float
+        Relative cutoff.
+
+    rank : int, default=None
+        Number of eigenvalues above ``rcond`` times the largest; computed
+        when None.
+
+    estimator_name : str, default=None
+        Name shown in the title.
+
+    Attributes
+    ----------
+    determined_ : matplotlib container or None
+        Bars or stems of the eigenvalues above the cutoff.
+
+    undetermined_ : matplotlib container or None
+        Bars or stems of the eigenvalues whose magnitude is below the cutoff.
+
+    negative_ : matplotlib container or None
+        Bars or stems of negative eigenvalues above the cutoff in magnitude.
+
+    cutoff_line_ : matplotlib Line2D
+        Horizontal line at ``rcond``.
+
+    ax_ : matplotlib Axes
+        Axes with the plot.
+
+    figure_ : matplotlib Figure
+        Figure containing the axes.
+
+    See Also
+    --------
+    TanhNetRegressor.diagnose : Computes the eigenvalues.
+    Diagnostics : What ``diagnose`` returns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_tanhnet import HessianSpectrumDisplay, TanhNetRegressor
+    >>> X = np.linspace(0, 1, 50).reshape(-1, 1)
+    >>> y = X.ravel() ** (1 / 3)
+    >>> est = TanhNetRegressor((3,), random_state=0).fit(X, y)
+    >>> disp = HessianSpectrumDisplay.from_estimator(est, X, y)  # doctest: +SKIP
+    """
+
+    def __init__(self, *, eigenvalues, rcond, rank=None, estimator_name=None):
+        self.eigenvalues = eigenvalues
+        self.rcond = rcond
+        self.rank = rank
+        self.estimator_name = estimator_name
+
+    def plot(self, ax=None, *, kind="bar", title=None):
+        """Plot the spectrum.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        kind : {'bar', 'stem'}, default='bar'
+            Bars or stems.
+
+        title : str, default=None
+            Axes title; by default gives the rank.
+
+        Returns
+        -------
+        display : HessianSpectrumDisplay
+            The display, with its artists set.
+        """
+        if kind not in ("bar", "stem"):
+            raise ValueError(f"kind must be 'bar' or 'stem', got {kind!r}")
+        ax = _axes(ax, f"{type(self).__name__}.plot")
+        h = np.sort(np.asarray(self.eigenvalues, dtype=float))[::-1]
+        n = h.size
+        if not h[0] > 0:
+            raise ValueError(f"The largest eigenvalue must be positive, got {h[0]!r}.")
+        rel = h / h[0]
+        mag = np.abs(rel)
+        rank = int(np.sum(rel > self.rcond)) if self.rank is None else self.rank
+        # Exact zeros have no place on a log axis: draw them at a floor well
+        # below both the cutoff and the smallest non-zero magnitude.
+        nonzero = mag[mag > 0]
+        floor = 1e-3 * min(self.rcond, nonzero.min())
+        mag = np.maximum(mag, floor)
+        index = np.arange(1, n + 1)
+        groups = [
+            ("determined_", rel > self.rcond, "tab:blue", "above cutoff (determined)"),
+            (
+                "undetermined_",
+                np.abs(rel) <= self.rcond,
+                "tab:gray",
+                "below cutoff (undetermined)",
+            ),
+            (
+                "negative_",
+                rel < -self.rcond,
+                "tab:red",
+                "negative (magnitude shown)",
+            ),
+        ]
+        handles = []
+        for attr, mask, color, label in groups:
+            artist = None
+            if mask.any():
+                if kind == "bar":
+                    # Bars grow from the floor so that tiny values stay visible.
+                    artist = ax.bar(
+                        index[mask],
+                        mag[mask] - floor,
+                        bottom=floor,
+                        color=color,
+                        label=label,
+                    )
+                else:
+                    artist = ax.stem(index[mask], mag[mask], bottom=floor, label=label)
+                    artist.markerline.set_color(color)
+                    artist.stemlines.set_color(color)
+                    artist.baseline.set_visible(False)
+            setattr(self, attr, artist)
+            handles += [] if artist is None else [artist]
+        self.cutoff_line_ = ax.axhline(
+            self.rcond,
+            color="k",
+            linestyle="--",
+            linewidth=1,
+            label=f"cutoff rcond = {self.rcond:g}",
+        )
+        ax.set_yscale("log")
+        ax.set_xticks(index)
+        ax.set_xlabel("eigenvalue index (descending)")
+        ax.set_ylabel("Hessian eigenvalue / largest")
+        if title is None:
+            name = f" of {self.estimator_name}" if self.estimator_name else ""
+            title = f"Hessian spectrum{name}: rank {rank} of {n}"
+        ax.set_title(title)
+        ax.legend(handles=[*handles, self.cutoff_line_])
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_diagnostics(
+        cls, diagnostics, *, estimator_name=None, ax=None, kind="bar", title=None
+    ):
+        """Plot the spectrum held by a :class:`Diagnostics`.
+
+        Parameters
+        ----------
+        diagnostics : Diagnostics
+            What :meth:`TanhNetRegressor.diagnose` returned.
+
+        estimator_name : str, default=None
+            Name shown in the title.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        kind : {'bar', 'stem'}, default='bar'
+            Bars or stems.
+
+        title : str, default=None
+            Axes title; by default gives the rank.
+
+        Returns
+        -------
+        display : HessianSpectrumDisplay
+            The display, with its artists set.
+        """
+        disp = cls(
+            eigenvalues=diagnostics.hessian_eigenvalues,
+            rcond=diagnostics.rcond,
+            rank=diagnostics.rank,
+            estimator_name=estimator_name,
+        )
+        return disp.plot(ax=ax, kind=kind, title=title)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        rcond=1e-6,
+        ax=None,
+        kind="bar",
+        title=None,
+    ):
+        """Diagnose a fitted estimator on its training data and plot the spectrum.
+
+        Parameters
+        ----------
+        estimator : TanhNetRegressor
+            Fitted estimator.
+
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Training targets.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Training sample weights.
+
+        rcond : float, default=1e-6
+            Relative cutoff of the rank.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        kind : {'bar', 'stem'}, default='bar'
+            Bars or stems.
+
+        title : str, default=None
+            Axes title; by default gives the rank.
+
+        Returns
+        -------
+        display : HessianSpectrumDisplay
+            The display, with its artists set.
+        """
+        diagnostics = estimator.diagnose(X, y, sample_weight=sample_weight, rcond=rcond)
+        return cls.from_diagnostics(
+            diagnostics,
+            estimator_name=_name_of(estimator),
+            ax=ax,
+            kind=kind,
+            title=title,
+        )
