@@ -10,6 +10,7 @@ once the objective has failed to improve on its best value by more than
 relative to the variance of the target, whatever its units).
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -206,19 +207,27 @@ def fit_adam(
     for epoch in range(max_iter):
         if batch < n_samples and shuffle:
             order = rng.permutation(n_samples)
-        epoch_loss, epoch_start = 0.0, theta.copy()
+        # theta is only ever rebound, never written in place, so holding a
+        # reference keeps the epoch's starting point without a copy.
+        epoch_loss, epoch_start = 0.0, theta
         for begin in range(0, n_samples, batch):
             idx = None if batch == n_samples else order[begin : begin + batch]
             batch_loss, g = value_and_grad(theta, idx)
             weight = (n_samples if idx is None else len(idx)) / n_samples
             epoch_loss += weight * batch_loss
             t += 1
-            m = beta_1 * m + (1 - beta_1) * g
-            v = beta_2 * v + (1 - beta_2) * g**2
-            lr = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+            # In place, the moments skip two allocations per step; the
+            # arithmetic, and so every bit of the result, is unchanged.
+            m *= beta_1
+            m += (1 - beta_1) * g
+            v *= beta_2
+            v += (1 - beta_2) * g**2
+            lr = learning_rate * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
             theta = theta - lr * m / (np.sqrt(v) + epsilon)
-        if not np.isfinite(epoch_loss) or not np.all(np.isfinite(theta)) or (
-            curve and epoch_loss > divergence_factor * max(curve[0], loss_scale)
+        if (
+            not math.isfinite(epoch_loss)
+            or not np.isfinite(theta).all()
+            or (curve and epoch_loss > divergence_factor * max(curve[0], loss_scale))
         ):
             status = "diverged"
             message = (
