@@ -691,7 +691,12 @@ class HessianSpectrumDisplay:
             label=f"cutoff rcond = {self.rcond:g}",
         )
         ax.set_yscale("log")
-        ax.set_xticks(index)
+        if n <= 20:
+            ax.set_xticks(index)
+        else:
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("eigenvalue index (descending)")
         ax.set_ylabel("Hessian eigenvalue / largest")
         if title is None:
