@@ -1,0 +1,516 @@
+"""The ``tanhnet`` command line: ``demo``, ``fit`` and ``predict``.
+
+CSV files are read with the standard library's :mod:`csv` module (a header row
+naming the columns, numeric values), so the command line needs no pandas. User
+errors (a missing file or column, a non-numeric value, a file that is not a
+model) raise :class:`CLIError`; :func:`main` prints its message as one line on
+stderr and returns exit status 2.
+"""
+
+import argparse
+import csv
+import math
+import sys
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ._estimator import TanhNetRegressor
+
+#: Marks a model file written by ``tanhnet fit``.
+MODEL_FORMAT = "sklearn_tanhnet.cli.model/1"
+
+_DEFAULTS = TanhNetRegressor().get_params()
+
+
+class CLIError(Exception):
+    """A user error, reported as one line on stderr with exit status 2."""
+
+
+# --- argument types ---------------------------------------------------------
+
+
+def _number(kind, check, requirement):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {requirement}, got {text!r}")
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"expected {requirement}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _number(int, lambda v: v > 0, "a positive integer")
+_nonnegative_float = _number(
+    float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0"
+)
+_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
+_probability = _number(float, lambda v: 0 < v < 1, "a number between 0 and 1")
+
+
+def build_parser():
+    """The ``tanhnet`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="tanhnet",
+        description="Small tanh neural-network regression for scikit-learn.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    demo = sub.add_parser(
+        "demo",
+        help="fit the lecture's y = x^(1/3) problem with both solvers, "
+        "print a report and write a plot",
+    )
+    demo.add_argument(
+        "--output",
+        default="tanhnet_demo.png",
+        help="PNG file to write (default: %(default)s)",
+    )
+    demo.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+
+    fit = sub.add_parser(
+        "fit",
+        help="fit a network to a CSV file, cross-validate, report and save it",
+        description="Fit a TanhNetRegressor on every column of DATA except the "
+        "target, print its 5-fold cross-validated R^2 and the diagnostics of "
+        "the fit on all rows, save the model (joblib) and a plot of predicted "
+        "against actual values.",
+    )
+    fit.add_argument("data", help="CSV file with a header row and numeric columns")
+    fit.add_argument(
+        "--target",
+        required=True,
+        metavar="COLUMN",
+        help="name of the column to predict",
+    )
+    fit.add_argument(
+        "--hidden",
+        type=_positive_int,
+        nargs="+",
+        metavar="UNITS",
+        help="units per hidden layer, e.g. --hidden 10 10 for two layers "
+        f"(default: {' '.join(map(str, _DEFAULTS['hidden_layer_sizes']))})",
+    )
+    fit.add_argument(
+        "--solver",
+        choices=["least_squares", "adam"],
+        help=f"(default: {_DEFAULTS['solver']})",
+    )
+    fit.add_argument(
+        "--alpha",
+        type=_nonnegative_float,
+        metavar="A",
+        help=f"L2 penalty on the weights (default: {_DEFAULTS['alpha']:g})",
+    )
+    fit.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="LR",
+        help=f"adam's step size (default: {_DEFAULTS['learning_rate']:g})",
+    )
+    fit.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        metavar="N",
+        help=f"iteration limit (default: {_DEFAULTS['max_iter']})",
+    )
+    fit.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the initial weights and of the folds (default: %(default)s)",
+    )
+    fit.add_argument(
+        "--output",
+        default="model.joblib",
+        help="model file to write (default: %(default)s)",
+    )
+    plot = fit.add_mutually_exclusive_group()
+    plot.add_argument(
+        "--plot",
+        default="fit.png",
+        help="plot of predicted against actual values (default: %(default)s)",
+    )
+    plot.add_argument("--no-plot", action="store_true", help="write no plot")
+
+    predict = sub.add_parser(
+        "predict",
+        help="predict with a model saved by 'tanhnet fit'",
+        description="Predict the target for every row of DATA with a model "
+        "saved by 'tanhnet fit' and write the predictions as CSV. DATA needs "
+        "the model's feature columns (by name, in any order); other columns "
+        "are ignored. A model file is a pickle: load only files you trust.",
+    )
+    predict.add_argument("model", help="model file written by 'tanhnet fit'")
+    predict.add_argument("data", help="CSV file with a header row")
+    predict.add_argument(
+        "--output",
+        metavar="CSV",
+        help="file to write the predictions to (default: standard output)",
+    )
+    predict.add_argument(
+        "--interval",
+        type=_probability,
+        metavar="CONFIDENCE",
+        help="also write the lower and upper bounds of the prediction interval "
+        "at this confidence, e.g. 0.95 (delta method)",
+    )
+    return parser
+
+
+def main(argv=None):
+    """Run the ``tanhnet`` command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    command = args.command or "demo"
+    try:
+        return _COMMANDS[command](args)
+    except CLIError as exc:
+        message = " ".join(str(exc).split())
+        print(f"tanhnet {command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+# --- CSV input --------------------------------------------------------------
+
+
+class Table:
+    """The text of a CSV file: column names and, per column, the raw values."""
+
+    def __init__(self, path, names, rows, lines):
+        self.path = path
+        self.names = names
+        self.rows = rows
+        self.lines = lines
+
+    def __len__(self):
+        return len(self.rows)
+
+    def require(self, names):
+        """Raise CLIError naming the columns of ``names`` the file lacks."""
+        missing = [name for name in names if name not in self.names]
+        if missing:
+            which = ", ".join(map(repr, missing))
+            noun = "column" if len(missing) == 1 else "columns"
+            raise CLIError(
+                f"{noun} {which} not found in {self.path}; available columns: "
+                f"{', '.join(self.names)}{self._header_hint()}"
+            )
+
+    def _header_hint(self):
+        try:
+            [float(name) for name in self.names]
+        except ValueError:
+            return ""
+        return " (the first line looks like data: the file needs a header row)"
+
+    def numeric(self, names):
+        """The columns ``names`` as a float array of shape (n_rows, len(names))."""
+        self.require(names)
+        out = np.empty((len(self.rows), len(names)))
+        for j, name in enumerate(names):
+            k = self.names.index(name)
+            for i, row in enumerate(self.rows):
+                text = row[k].strip()
+                where = f"in column {name!r} at line {self.lines[i]} of {self.path}"
+                if not text:
+                    raise CLIError(f"missing value {where}")
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise CLIError(f"non-numeric value {text!r} {where}") from None
+                if not math.isfinite(value):
+                    raise CLIError(f"non-finite value {text!r} {where}")
+                out[i, j] = value
+        return out
+
+
+def read_csv(path):
+    """Read a CSV file with a header row into a :class:`Table`."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header, rows, lines = None, [], []
+            for row in reader:
+                if not any(field.strip() for field in row):
+                    continue  # blank line
+                if header is None:
+                    header = [name.strip() for name in row]
+                    width = len(header)
+                elif len(row) != width:
+                    raise CLIError(
+                        f"line {reader.line_num} of {path} has {len(row)} fields, "
+                        f"the header has {width}"
+                    )
+                else:
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except FileNotFoundError:
+        raise CLIError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path} is a directory, not a CSV file") from None
+    except UnicodeDecodeError:
+        raise CLIError(f"{path} is not a UTF-8 text (CSV) file") from None
+    except csv.Error as exc:
+        raise CLIError(f"{path} is not valid CSV: {exc}") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    if header is None:
+        raise CLIError(f"{path} is empty: expected a header row and data rows")
+    if not all(header):
+        raise CLIError(f"{path}: the header row has an empty column name")
+    duplicates = [name for name, n in Counter(header).items() if n > 1]
+    if duplicates:
+        raise CLIError(f"{path}: duplicate column name(s) {', '.join(duplicates)}")
+    if not rows:
+        raise CLIError(f"{path} has a header row but no data rows")
+    return Table(path, header, rows, lines)
+
+
+# --- commands -----------------------------------------------------------------
+
+
+def _run_demo(args):
+    from ._demo import run_demo
+
+    run_demo(
+        output=getattr(args, "output", "tanhnet_demo.png"),
+        random_state=getattr(args, "random_state", 0),
+    )
+    return 0
+
+
+def _estimator_from_args(args):
+    params = {"random_state": args.random_state}
+    if args.hidden is not None:
+        params["hidden_layer_sizes"] = tuple(args.hidden)
+    for name in ("solver", "alpha", "learning_rate", "max_iter"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    return TanhNetRegressor(**params)
+
+
+def _report_warnings(caught, context):
+    """Print each distinct warning once on stderr, with how often it occurred."""
+    for message, count in Counter(str(w.message) for w in caught).items():
+        times = f" ({count} times)" if count > 1 else ""
+        print(f"warning ({context}){times}: {message}", file=sys.stderr)
+
+
+def _fit(args):
+    import joblib
+    from sklearn.base import clone
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold, cross_validate
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    table = read_csv(args.data)
+    table.require([args.target])
+    features = [name for name in table.names if name != args.target]
+    if not features:
+        raise CLIError(f"{args.data} has no feature columns besides {args.target!r}")
+    X = table.numeric(features)
+    y = table.numeric([args.target])[:, 0]
+    n_folds = 5
+    if len(y) < n_folds:
+        raise CLIError(
+            f"{n_folds}-fold cross-validation needs at least {n_folds} rows, "
+            f"{args.data} has {len(y)}"
+        )
+    est = _estimator_from_args(args)
+    # Fail before the fits, not after them, when an output cannot be written.
+    for out in [args.output] + ([] if args.no_plot else [args.plot]):
+        if not Path(out).resolve().parent.is_dir():
+            raise CLIError(f"cannot write {out}: its directory does not exist")
+    print(
+        f"Data: {args.data}, {len(y)} rows, target {args.target!r}, "
+        f"{len(features)} feature(s): {', '.join(features)}"
+    )
+    print(f"Model: {est!r}\n")
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            final = clone(est).fit(X, y)
+        folds = KFold(n_folds, shuffle=True, random_state=args.random_state)
+        with warnings.catch_warnings(record=True) as caught_cv:
+            warnings.simplefilter("always")
+            cv = cross_validate(
+                est,
+                X,
+                y,
+                cv=folds,
+                scoring="r2",
+                return_estimator=True,
+                return_indices=True,
+                error_score="raise",
+            )
+    except (InvalidParameterError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+
+    scores = cv["test_score"]
+    print(
+        f"{n_folds}-fold cross-validated R^2: {scores.mean():.4f} ± "
+        f"{scores.std():.4f}  (folds: {', '.join(f'{s:.4f}' for s in scores)})"
+    )
+    _report_warnings(caught_cv, f"{n_folds}-fold cross-validation")
+    out_of_fold = np.empty_like(y)
+    for fold_est, test in zip(cv["estimator"], cv["indices"]["test"]):
+        out_of_fold[test] = fold_est.predict(X[test])
+
+    fitted = final.predict(X)
+    print(
+        f"\nFit on all {len(y)} rows: R^2 {r2_score(y, fitted):.4f}, "
+        f"{final.n_iter_} iterations, stopped: {final.status_} ({final.message_})"
+    )
+    _report_warnings(caught, "fit on all rows")
+    try:
+        print(final.diagnose(X, y))
+    except ValueError as exc:
+        print(f"Diagnostics unavailable: {exc}")
+
+    model = {
+        "format": MODEL_FORMAT,
+        "estimator": final,
+        "feature_names": features,
+        "target": args.target,
+    }
+    try:
+        joblib.dump(model, args.output)
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(f"\nSaved the model to {args.output}")
+    if not args.no_plot:
+        _plot_fit(args.plot, y, fitted, out_of_fold, args.target, args.data)
+        print(f"Wrote {args.plot}")
+    return 0
+
+
+def _plot_fit(path, y, fitted, out_of_fold, target, data):
+    """Predicted against actual values: out-of-fold and in-sample."""
+    from matplotlib.figure import Figure
+    from sklearn.metrics import r2_score
+
+    # A bare Figure draws with Agg and leaves pyplot's global state alone.
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    lo = min(y.min(), fitted.min(), out_of_fold.min())
+    hi = max(y.max(), fitted.max(), out_of_fold.max())
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = actual")
+    ax.scatter(
+        y,
+        out_of_fold,
+        s=16,
+        alpha=0.7,
+        label=f"5-fold CV, out of fold (R$^2$ = {r2_score(y, out_of_fold):.3f})",
+    )
+    ax.scatter(
+        y,
+        fitted,
+        s=16,
+        marker="x",
+        alpha=0.7,
+        label=f"fit on all rows (R$^2$ = {r2_score(y, fitted):.3f})",
+    )
+    ax.set_xlabel(f"actual {target}")
+    ax.set_ylabel(f"predicted {target}")
+    ax.set_title(f"TanhNetRegressor on {Path(data).name}")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def load_model(path):
+    """Load a model file; return ``(estimator, feature_names or None)``."""
+    import joblib
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"no such file: {path}")
+    try:
+        obj = joblib.load(path)
+    except Exception as exc:
+        raise CLIError(
+            f"{path} is not a model file written by 'tanhnet fit' "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    features = None
+    if isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT:
+        est, features = obj.get("estimator"), obj.get("feature_names")
+    else:
+        est = obj  # also accept an estimator saved from Python with joblib.dump
+    if not isinstance(est, TanhNetRegressor):
+        raise CLIError(
+            f"{path} holds a {type(est).__module__}.{type(est).__qualname__}, "
+            "not a TanhNetRegressor"
+        )
+    try:
+        check_is_fitted(est)
+    except NotFittedError:
+        raise CLIError(f"{path} holds a TanhNetRegressor that is not fitted") from None
+    if features is None and hasattr(est, "feature_names_in_"):
+        features = [str(name) for name in est.feature_names_in_]
+    return est, features
+
+
+def _predict(args):
+    est, features = load_model(args.model)
+    table = read_csv(args.data)
+    if features is None:
+        # Fitted in Python on an array: the columns, in order, are the features.
+        if len(table.names) != est.n_features_in_:
+            raise CLIError(
+                f"the model has no feature names and expects {est.n_features_in_} "
+                f"columns; {args.data} has {len(table.names)}"
+            )
+        features = table.names
+    X = table.numeric(features)
+    with warnings.catch_warnings():
+        # The columns were picked by name above; an array has none to check.
+        warnings.filterwarnings("ignore", "X does not have valid feature names")
+        pred = est.predict(X).reshape(len(X), -1)
+        if args.interval is not None:
+            try:
+                bounds = est.predict_interval(X, confidence=args.interval)
+            except ValueError as exc:
+                raise CLIError(f"cannot compute --interval: {exc}") from None
+    suffixes = [""] if pred.shape[1] == 1 else [f"_{k}" for k in range(pred.shape[1])]
+    columns = {f"prediction{s}": pred[:, k] for k, s in enumerate(suffixes)}
+    if args.interval is not None:
+        lower, upper = (b.reshape(len(X), -1) for b in bounds)
+        for k, s in enumerate(suffixes):
+            columns[f"lower{s}"] = lower[:, k]
+            columns[f"upper{s}"] = upper[:, k]
+    _write_csv(args.output, columns)
+    if args.output is not None:
+        print(f"Wrote {len(X)} predictions to {args.output}")
+    return 0
+
+
+def _write_csv(path, columns):
+    """Write equal-length float columns; ``repr`` round-trips every value."""
+    rows = zip(*(map(float, values) for values in columns.values()))
+    lines = [list(columns)] + [[repr(v) for v in row] for row in rows]
+    if path is None:
+        csv.writer(sys.stdout, lineterminator="\n").writerows(lines)
+        return
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, lineterminator="\n").writerows(lines)
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror}") from None
+
+
+_COMMANDS = {"demo": _run_demo, "fit": _fit, "predict": _predict}

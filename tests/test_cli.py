@@ -1,0 +1,406 @@
+"""The ``tanhnet fit`` / ``tanhnet predict`` command line, end to end on CSV files."""
+
+import contextlib
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.model_selection import KFold, cross_val_score
+
+from sklearn_tanhnet import TanhNetRegressor
+from sklearn_tanhnet.__main__ import main
+
+RNG = np.random.RandomState(0)
+X = RNG.uniform(-1, 1, size=(40, 3))
+Y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + 0.05 * RNG.normal(size=40)
+# The target sits between the features: every other column is a feature.
+HEADER = ["temp", "pressure", "yield", "noise"]
+FEATURES = ["temp", "pressure", "noise"]
+FIT_OPTIONS = ["--hidden", "4", "--max-iter", "100"]
+
+
+def expected_estimator():
+    return TanhNetRegressor((4,), max_iter=100, random_state=0)
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+def read_csv(path_or_text):
+    text = (
+        Path(path_or_text).read_text()
+        if isinstance(path_or_text, Path)
+        else (path_or_text)
+    )
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    return header, np.array(rows, dtype=float)
+
+
+def run(argv):
+    """``main(argv)`` in-process: exit status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in argv])
+    return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def data_csv(tmp_path_factory):
+    rows = [[repr(float(v)) for v in (x[0], x[1], y, x[2])] for x, y in zip(X, Y)]
+    return write_csv(tmp_path_factory.mktemp("data") / "data.csv", HEADER, rows)
+
+
+@pytest.fixture(scope="module")
+def fitted(data_csv):
+    """One ``tanhnet fit`` run shared by the tests that read its results."""
+    folder = data_csv.parent
+    model, plot = folder / "model.joblib", folder / "fit.png"
+    argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS]
+    rc, out, err = run([*argv, "--output", model, "--plot", plot])
+    return {"rc": rc, "out": out, "err": err, "model": model, "plot": plot}
+
+
+# --- fit ----------------------------------------------------------------------
+
+
+def test_fit_prints_cross_validated_r2(fitted):
+    assert fitted["rc"] == 0, fitted["err"]
+    scores = cross_val_score(
+        expected_estimator(), X, Y, cv=KFold(5, shuffle=True, random_state=0)
+    )
+    line = f"5-fold cross-validated R^2: {scores.mean():.4f} ± {scores.std():.4f}"
+    assert line in fitted["out"]
+    assert scores.mean() > 0.9
+
+
+def test_fit_prints_the_diagnostics_of_the_full_fit(fitted):
+    est = expected_estimator().fit(X, Y)
+    assert str(est.diagnose(X, Y)) in fitted["out"]
+    assert re.search(r"Fit on all 40 rows: R\^2 0\.9\d+", fitted["out"])
+
+
+def test_fit_saves_model_with_feature_and_target_names(fitted):
+    saved = joblib.load(fitted["model"])
+    assert saved["feature_names"] == FEATURES
+    assert saved["target"] == "yield"
+    # The CSV holds the exact floats, so the fit is the same fit.
+    np.testing.assert_array_equal(
+        saved["estimator"].predict(X), expected_estimator().fit(X, Y).predict(X)
+    )
+
+
+def test_fit_writes_a_png(fitted):
+    assert fitted["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_passes_options_to_the_estimator(data_csv, tmp_path):
+    model = tmp_path / "adam.joblib"
+    rc, out, err = run(
+        [
+            "fit",
+            data_csv,
+            "--target",
+            "yield",
+            "--hidden",
+            "3",
+            "2",
+            "--solver",
+            "adam",
+            "--alpha",
+            "0.01",
+            "--learning-rate",
+            "0.02",
+            "--max-iter",
+            "20",
+            "--random-state",
+            "3",
+            "--output",
+            model,
+            "--no-plot",
+        ]
+    )
+    assert rc == 0, err
+    params = joblib.load(model)["estimator"].get_params()
+    expected = dict(hidden_layer_sizes=(3, 2), solver="adam", alpha=0.01)
+    expected.update(learning_rate=0.02, max_iter=20, random_state=3)
+    assert {k: params[k] for k in expected} == expected
+    # 20 adam epochs stop at max_iter: said once per context on stderr.
+    assert "warning (5-fold cross-validation) (5 times): adam stopped" in err
+    assert "warning (fit on all rows): adam stopped" in err
+    assert not list(tmp_path.glob("*.png"))
+
+
+# --- predict ------------------------------------------------------------------
+
+
+def new_data(tmp_path):
+    """Features in another order, plus an ID column the model does not use."""
+    rows = [[f"s{i}", *map(repr, x[[2, 0, 1]].tolist())] for i, x in enumerate(X)]
+    return write_csv(tmp_path / "new.csv", ["id", "noise", "temp", "pressure"], rows)
+
+
+def test_predict_writes_the_models_predictions(fitted, tmp_path):
+    out = tmp_path / "predictions.csv"
+    rc, _, err = run(["predict", fitted["model"], new_data(tmp_path), "--output", out])
+    assert rc == 0, err
+    header, values = read_csv(out)
+    assert header == ["prediction"]
+    est = joblib.load(fitted["model"])["estimator"]
+    np.testing.assert_array_equal(values[:, 0], est.predict(X))
+
+
+def test_predict_interval_to_stdout(fitted, tmp_path):
+    argv = ["predict", fitted["model"], new_data(tmp_path), "--interval", "0.9"]
+    rc, out, err = run(argv)
+    assert rc == 0, err
+    header, values = read_csv(out)
+    assert header == ["prediction", "lower", "upper"]
+    est = joblib.load(fitted["model"])["estimator"]
+    lower, upper = est.predict_interval(X, confidence=0.9)
+    np.testing.assert_array_equal(values, np.c_[est.predict(X), lower, upper])
+    assert np.all(values[:, 1] < values[:, 0]) and np.all(values[:, 0] < values[:, 2])
+
+
+def test_predict_with_an_estimator_saved_from_python(tmp_path):
+    """A bare fitted TanhNetRegressor works too: by column order, or by name."""
+    est = expected_estimator().fit(X, Y)
+    joblib.dump(est, tmp_path / "bare.joblib")
+    data = write_csv(tmp_path / "x.csv", ["a", "b", "c"], X.tolist())
+    rc, out, err = run(["predict", tmp_path / "bare.joblib", data])
+    assert rc == 0, err
+    np.testing.assert_array_equal(read_csv(out)[1][:, 0], est.predict(X))
+
+    pd = pytest.importorskip("pandas")
+    named = expected_estimator().fit(pd.DataFrame(X, columns=FEATURES), Y)
+    joblib.dump(named, tmp_path / "named.joblib")
+    rc, out, err = run(["predict", tmp_path / "named.joblib", new_data(tmp_path)])
+    assert rc == 0, err
+    expected = named.predict(pd.DataFrame(X, columns=FEATURES))
+    np.testing.assert_array_equal(read_csv(out)[1][:, 0], expected)
+
+
+def test_predict_with_a_two_output_estimator(tmp_path):
+    Y2 = np.c_[Y, X[:, 0] * X[:, 1]]
+    est = expected_estimator().fit(X, Y2)
+    joblib.dump(est, tmp_path / "two.joblib")
+    data = write_csv(tmp_path / "x.csv", ["a", "b", "c"], X.tolist())
+    rc, out, err = run(["predict", tmp_path / "two.joblib", data, "--interval", "0.8"])
+    assert rc == 0, err
+    header, values = read_csv(out)
+    assert header == [
+        "prediction_0",
+        "prediction_1",
+        "lower_0",
+        "upper_0",
+        "lower_1",
+        "upper_1",
+    ]
+    lower, upper = est.predict_interval(X, confidence=0.8)
+    np.testing.assert_array_equal(values[:, :2], est.predict(X))
+    np.testing.assert_array_equal(values[:, [2, 4]], lower)
+    np.testing.assert_array_equal(values[:, [3, 5]], upper)
+
+
+# --- errors -------------------------------------------------------------------
+
+
+def _files(tmp_path):
+    """Bad inputs, by name."""
+    files = {
+        "empty": "",
+        "header_only": "a,b\n",
+        "non_numeric": "a,b\n1,2\n3,4\n5,abc\n",
+        "missing_value": "a,b\n1,2\n3,\n",
+        "infinite": "a,b\n1,2\n3,inf\n",
+        "ragged": "a,b,c\n1,2,3\n4,5\n",
+        "no_header": "1,2\n3,4\n",
+        "few_rows": "a,b\n1,2\n3,4\n",
+        "one_column": "a\n1\n2\n3\n4\n5\n6\n",
+        "text_model": "not a model\n",
+    }
+    paths = {}
+    for name, text in files.items():
+        paths[name] = tmp_path / f"{name}.csv"
+        paths[name].write_text(text)
+    from sklearn.linear_model import Ridge
+
+    paths["ridge_model"] = tmp_path / "ridge.joblib"
+    joblib.dump(Ridge().fit(X, Y), paths["ridge_model"])
+    paths["unfitted_model"] = tmp_path / "unfitted.joblib"
+    joblib.dump(TanhNetRegressor(), paths["unfitted_model"])
+    paths["no_dof_model"] = tmp_path / "no_dof.joblib"
+    no_dof = TanhNetRegressor((5,), alpha=0.0, random_state=0).fit(X[:4], Y[:4])
+    joblib.dump(no_dof, paths["no_dof_model"])
+    paths["three_columns"] = write_csv(tmp_path / "x.csv", ["a", "b", "c"], X.tolist())
+    paths["dict_model"] = tmp_path / "dict.joblib"
+    joblib.dump({"coefs": [1, 2]}, paths["dict_model"])
+    return paths
+
+
+ERRORS = {
+    "fit_missing_file": (["fit", "{tmp}/nope.csv", "--target", "y"], "no such file"),
+    "fit_missing_column": (
+        ["fit", "{data}", "--target", "y"],
+        "column 'y' not found in {data}; available columns: temp, pressure, "
+        "yield, noise",
+    ),
+    "non_numeric": (
+        ["fit", "{non_numeric}", "--target", "a"],
+        "non-numeric value 'abc' in column 'b' at line 4 of {non_numeric}",
+    ),
+    "missing_value": (
+        ["fit", "{missing_value}", "--target", "a"],
+        "missing value in column 'b' at line 3",
+    ),
+    "infinite": (
+        ["fit", "{infinite}", "--target", "a"],
+        "non-finite value 'inf' in column 'b' at line 3",
+    ),
+    "empty_csv": (["fit", "{empty}", "--target", "a"], "{empty} is empty"),
+    "header_only": (["fit", "{header_only}", "--target", "a"], "no data rows"),
+    "ragged": (["fit", "{ragged}", "--target", "a"], "line 3 of {ragged} has 2 fields"),
+    "no_header": (
+        ["fit", "{no_header}", "--target", "y"],
+        "available columns: 1, 2 (the first line looks like data",
+    ),
+    "few_rows": (["fit", "{few_rows}", "--target", "a"], "needs at least 5 rows"),
+    "only_target": (
+        ["fit", "{one_column}", "--target", "a"],
+        "{one_column} has no feature columns besides 'a'",
+    ),
+    "unwritable_output": (
+        ["fit", "{data}", "--target", "yield", "--output", "{tmp}/no/m.joblib"],
+        "cannot write {tmp}/no/m.joblib: its directory does not exist",
+    ),
+    "predict_missing_model": (
+        ["predict", "{tmp}/nope.joblib", "{data}"],
+        "no such file: {tmp}/nope.joblib",
+    ),
+    "predict_missing_data": (
+        ["predict", "{model}", "{tmp}/nope.csv"],
+        "no such file: {tmp}/nope.csv",
+    ),
+    "model_not_a_pickle": (
+        ["predict", "{text_model}", "{data}"],
+        "is not a model file written by 'tanhnet fit'",
+    ),
+    "model_is_ridge": (
+        ["predict", "{ridge_model}", "{data}"],
+        "holds a sklearn.linear_model._ridge.Ridge, not a TanhNetRegressor",
+    ),
+    "model_is_a_dict": (
+        ["predict", "{dict_model}", "{data}"],
+        "holds a builtins.dict, not a TanhNetRegressor",
+    ),
+    "model_unfitted": (
+        ["predict", "{unfitted_model}", "{data}"],
+        "holds a TanhNetRegressor that is not fitted",
+    ),
+    "predict_wrong_column_count": (
+        ["predict", "{no_dof_model}", "{data}"],
+        "the model has no feature names and expects 3 columns; {data} has 4",
+    ),
+    "no_interval": (
+        ["predict", "{no_dof_model}", "{three_columns}", "--interval", "0.9"],
+        "cannot compute --interval: Uncertainty is not available",
+    ),
+    "predict_missing_features": (
+        ["predict", "{model}", "{non_numeric}"],
+        "columns 'temp', 'pressure', 'noise' not found in {non_numeric}; "
+        "available columns: a, b",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_user_errors_exit_2_with_one_line(case, tmp_path, data_csv, fitted):
+    argv, message = ERRORS[case]
+    names = {k: str(v) for k, v in _files(tmp_path).items()}
+    names.update(tmp=str(tmp_path), data=str(data_csv), model=str(fitted["model"]))
+    rc, out, err = run([a.format(**names) for a in argv])
+    assert rc == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    command = argv[0]
+    assert err.startswith(f"tanhnet {command}: error: ")
+    assert message.format(**names) in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--alpha", "-1"], "argument --alpha: expected a number >= 0, got '-1'"),
+        (["--hidden", "0"], "argument --hidden: expected a positive integer"),
+        (["--solver", "lbfgs"], "argument --solver: invalid choice"),
+    ],
+)
+def test_bad_options_are_usage_errors(argv, message, data_csv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", str(data_csv), "--target", "yield", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_predict_rejects_confidence_outside_0_1(fitted, data_csv, capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", str(fitted["model"]), str(data_csv), "--interval", "95"])
+    assert "expected a number between 0 and 1" in capsys.readouterr().err
+
+
+# --- entry points -------------------------------------------------------------
+
+
+def test_demo_stays_the_default_command(monkeypatch):
+    calls = []
+    monkeypatch.setattr("sklearn_tanhnet._demo.run_demo", lambda **kw: calls.append(kw))
+    assert main([]) == 0
+    assert main(["demo", "--output", "x.png", "--random-state", "3"]) == 0
+    assert calls == [
+        {"output": "tanhnet_demo.png", "random_state": 0},
+        {"output": "x.png", "random_state": 3},
+    ]
+
+
+def _entry_point():
+    """The installed ``tanhnet`` script, else ``python -m sklearn_tanhnet``."""
+    script = Path(sys.executable).with_name("tanhnet")
+    return (
+        [str(script)] if script.exists() else [sys.executable, "-m", "sklearn_tanhnet"]
+    )
+
+
+def test_console_script_fit_and_predict(data_csv, tmp_path):
+    model = tmp_path / "model.joblib"
+    argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS, "--output", model]
+    res = subprocess.run(
+        [*_entry_point(), *map(str, argv), "--plot", str(tmp_path / "fit.png")],
+        capture_output=True,
+        encoding="utf-8",
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "5-fold cross-validated R^2" in res.stdout
+    assert "TanhNet diagnostics" in res.stdout
+    assert (tmp_path / "fit.png").exists()
+
+
+def test_python_dash_m_reports_errors_without_traceback(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "sklearn_tanhnet", "predict", "nope.joblib", "x.csv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert res.returncode == 2
+    assert res.stderr == "tanhnet predict: error: no such file: nope.joblib\n"
