@@ -64,8 +64,9 @@ for name, est in fits.items():
 # a hundred epochs in a row bring no improvement. Note the different
 # horizontal scales.
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
-LossCurveDisplay.from_estimator(fits["adam"], ax=ax0)
-LossCurveDisplay.from_estimator(fits["least_squares"], ax=ax1)
+for ax, (name, est) in zip((ax0, ax1), fits.items()):
+    title = f"{name}: {est.status_} after {est.n_iter_} iterations"
+    LossCurveDisplay.from_estimator(est, ax=ax, title=title)
 fig.tight_layout()
 plt.show()
 

@@ -87,7 +87,8 @@ for name, model in models.items():
 
 # %%
 fig, ax = plt.subplots()
-ax.boxplot([scores[name]["test_r2"] for name in models], tick_labels=list(models))
+ax.boxplot([scores[name]["test_r2"] for name in models])
+ax.set_xticks(range(1, len(models) + 1), list(models))
 ax.set_xlabel("model")
 ax.set_ylabel("$R^2$ on the held-out fold")
 ax.set_title("Diabetes progression: 5-fold cross-validation")

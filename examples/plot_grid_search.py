@@ -142,10 +142,8 @@ for name, model in candidates.items():
 # data this small, ``least_squares`` is the better choice; adam pays off when
 # the data are too large for the full Jacobian.
 fig, ax = plt.subplots()
-ax.boxplot(
-    [-scores[name]["test_neg_root_mean_squared_error"] for name in scores],
-    tick_labels=list(scores),
-)
+ax.boxplot([-scores[name]["test_neg_root_mean_squared_error"] for name in scores])
+ax.set_xticks(range(1, len(scores) + 1), list(scores))
 ax.axhline(0.05, color="k", ls="--", lw=1, label="noise standard deviation")
 ax.set_xlabel("solver")
 ax.set_ylabel("test RMSE per fold")

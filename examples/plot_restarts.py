@@ -132,8 +132,9 @@ ax.set_yscale("log")
 ax.set_xticks(np.arange(10), names)
 ax.set_xlabel("parameter (canonical form)")
 ax.set_ylabel("|value|")
-ax.set_title("Six equally good fits, six parameter vectors")
-ax.legend(fontsize="small", ncols=2)
+ax.set_title("Six excellent fits, six parameter vectors")
+ax.set_ylim(top=100 * ax.get_ylim()[1])  # room for the legend above the bars
+ax.legend(fontsize="small", ncols=3, loc="upper left")
 plt.show()
 
 # %%
