@@ -65,8 +65,8 @@ def _forward_pass(theta, X, Y, c, reg2, mask, layer_sizes, scale, activation, xp
     W, b = params[-1]
     R = (xp.dot(inputs[-1], W) + b - Y) * c[:, None]
     data = scale * xp.sum(R**2)
-    if reg2:
-        data = data + reg2 * xp.sum(theta[mask] ** 2)
+    if reg2 is not None:
+        data = data + xp.sum(reg2 * theta**2)
     return 0.5 * data, (params, inputs, R)
 
 
@@ -89,8 +89,8 @@ def _backward_pass(theta, state, c, reg2, mask, scale, activation, xp):
                 # tanh' = 1 - tanh**2, from the stored output: no cosh overflow.
                 delta = delta * (1.0 - A**2)
     g = xp.concatenate(blocks[::-1])
-    if reg2:
-        g = g + reg2 * (theta * mask)
+    if reg2 is not None:
+        g = g + reg2 * theta
     return g
 
 
@@ -134,8 +134,9 @@ def fused_objective(theta, X, Y, c, reg2, mask, layer_sizes, scale, activation):
         Their targets.
     c : ndarray of shape (n_rows,)
         Their residual scales ``sqrt(w_i / (S K))``.
-    reg2 : float
-        Coefficient of ``||W||^2`` (``alpha / S``), or 0 for no penalty.
+    reg2 : ndarray of shape (n_params,) or None
+        Penalty coefficient of each parameter (``alpha / S`` on the weights,
+        0 on the biases), or None for no penalty.
     mask : ndarray of shape (n_params,), dtype=bool
         True for the weights of ``theta``, False for the biases.
     layer_sizes : list of int
@@ -148,7 +149,7 @@ def fused_objective(theta, X, Y, c, reg2, mask, layer_sizes, scale, activation):
     Returns
     -------
     value : float
-        ``0.5 * (scale * sum(((f(X) - Y) * c[:, None]) ** 2) + reg2 * ||W||^2)``.
+        ``0.5 * (scale * sum(((f(X) - Y) * c[:, None]) ** 2) + sum(reg2 * theta**2))``.
     """
     # A primitive's own body only ever sees unboxed arguments.
     value, state = _forward_pass(
@@ -191,8 +192,9 @@ class LeastSquaresProblem:
         Targets, already scaled.
     sample_weight : ndarray of shape (n_samples,)
         Non-negative weights with a positive sum.
-    alpha : float
-        L2 penalty on the weights.
+    alpha : float or ndarray of shape (n_weights,)
+        L2 penalty on the weights, one for all or one per weight (in the
+        order of ``theta[weight_mask(layer_sizes)]``).
     layer_sizes : list of int
         ``[n_features, *hidden_layer_sizes, n_outputs]``.
     activation : str or callable
@@ -205,7 +207,7 @@ class LeastSquaresProblem:
         self.layer_sizes = list(layer_sizes)
         self.activation = get_activation(activation)
         self.np_activation = get_activation(activation, numpy=True)
-        self.alpha = float(alpha)
+        self.alpha = alpha
         n_samples, n_outputs = Y.shape
         self.n_samples, self.n_outputs = n_samples, n_outputs
         self.weight_sum = float(np.sum(sample_weight))
@@ -213,9 +215,12 @@ class LeastSquaresProblem:
         self.row_scale = np.sqrt(sample_weight / (self.weight_sum * n_outputs))
         self.mask = weight_mask(self.layer_sizes)
         self.n_params = self.mask.size
-        self.n_reg = int(self.mask.sum()) if self.alpha > 0 else 0
-        self.reg_scale = np.sqrt(self.alpha / self.weight_sum)
-        self._reg2 = self.reg_scale**2 if self.n_reg else 0.0
+        # The penalty of every parameter (zero for biases), over the weight sum.
+        self.penalty = np.zeros(self.n_params)
+        self.penalty[self.mask] = alpha
+        self.n_reg = int(self.mask.sum()) if np.any(self.penalty > 0) else 0
+        self.reg_scale = np.sqrt(self.penalty[self.mask] / self.weight_sum)
+        self._reg2 = self.penalty / self.weight_sum if self.n_reg else None
         fused = isinstance(activation, str) and activation in FUSED_ACTIVATIONS
         self._fused = activation if fused else None
         self._cache_theta = None
@@ -277,7 +282,7 @@ class LeastSquaresProblem:
         pred = forward(unpack(theta, self.layer_sizes), X, self.activation)
         data = scale * anp.sum(((pred - Y) * c[:, None]) ** 2)
         if self.n_reg:
-            data = data + self.reg_scale**2 * anp.sum(theta[self.mask] ** 2)
+            data = data + anp.sum(self._reg2 * theta**2)
         return 0.5 * data
 
     # -- derivatives ------------------------------------------------------------

@@ -388,7 +388,7 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         batch = self.batch_size
         batch = min(200, n_samples) if batch == "auto" else batch
         return fit_adam(
-            autograd.value_and_grad(problem.objective),
+            problem.value_and_grad,
             problem.loss,
             theta0,
             n_samples,

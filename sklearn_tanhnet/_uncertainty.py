@@ -83,7 +83,7 @@ def fit_statistics(problem, theta, rcond=RCOND):
     H = np.einsum("nkp,nkq->kpq", Jw, Jw)
     E = problem.residuals(theta)[: n * K].reshape(n, K) / problem.row_scale[:, None]
     rss = problem.sample_weight @ E**2
-    penalty = np.diag(K * problem.alpha * problem.mask.astype(float))
+    penalty = np.diag(K * problem.penalty)
 
     def residual_dof(p_eff):
         # Rounding leaves p_eff a hair off an integer: demand a real margin.
