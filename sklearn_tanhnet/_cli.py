@@ -99,7 +99,8 @@ def build_parser():
     fit.add_argument(
         "--solver",
         choices=["least_squares", "adam"],
-        help=f"(default: {_DEFAULTS['solver']})",
+        help="least_squares: Gauss-Newton/Levenberg-Marquardt; adam: minibatch "
+        f"gradient descent (default: {_DEFAULTS['solver']})",
     )
     fit.add_argument(
         "--alpha",

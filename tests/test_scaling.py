@@ -6,6 +6,7 @@ does not change its score: the comparisons below are exact.
 
 import contextlib
 import signal
+import threading
 
 import joblib
 import numpy as np
@@ -54,8 +55,12 @@ def assert_same_search(a, b):
 
 @contextlib.contextmanager
 def time_limit(seconds):
-    """Raise TimeoutError in the main thread after ``seconds`` (POSIX only)."""
-    if not hasattr(signal, "setitimer"):  # pragma: no cover - Windows
+    """Raise TimeoutError in the main thread after ``seconds`` (POSIX only).
+
+    Elsewhere (Windows, or pytest run outside the main thread) there is no limit.
+    """
+    usable = hasattr(signal, "setitimer")  # not on Windows
+    if not usable or threading.current_thread() is not threading.main_thread():
         yield
         return
 
