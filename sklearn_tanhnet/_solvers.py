@@ -23,9 +23,10 @@ class SolverResult:
     """What a solver returns.
 
     ``status`` is one of ``'converged'`` (the solver's own tolerances were
-    met), ``'plateau'`` (the plateau rule stopped it), ``'max_iter'`` or
-    ``'diverged'`` (a non-finite or exploding objective; ``theta`` is then the
-    best finite point seen).
+    met), ``'plateau'`` (the plateau rule stopped it), ``'stopped'`` (the
+    callback asked to stop), ``'max_iter'`` or ``'diverged'`` (a non-finite or
+    exploding objective; ``theta`` is then the best finite point seen).
+    ``state`` is adam's ``(m, v, t)`` to continue from.
     """
 
     theta: np.ndarray
@@ -36,10 +37,11 @@ class SolverResult:
     message: str = ""
     nfev: int = 0
     seconds: float = 0.0
+    state: tuple = None
 
     @property
     def converged(self):
-        return self.status in ("converged", "plateau")
+        return self.status in ("converged", "plateau", "stopped")
 
 
 class _Stop(Exception):
@@ -90,13 +92,16 @@ def fit_least_squares(
     n_iter_no_change=10,
     loss_scale=1.0,
     verbose=0,
+    callback=None,
 ):
     """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
 
     scipy asks for ``jacobian`` at the start and once per accepted step: one
     iteration is one accepted step, and ``loss_curve`` holds the objective
     after each. ``max_iter`` bounds the iterations, and ``2 * max_iter + 1``
-    the residual evaluations.
+    the residual evaluations. ``callback(theta, loss)`` is called after every
+    iteration; a truthy return (a message) stops the fit with status
+    ``'stopped'``.
     """
     start = time.perf_counter()
     plateau = _Plateau(tol, loss_scale, n_iter_no_change)
@@ -117,6 +122,10 @@ def fit_least_squares(
         if loss < state["loss"]:
             state["theta"], state["loss"] = np.array(theta, copy=True), loss
         _report(verbose, len(curve) - 1, loss)
+        if len(curve) > 1 and callback is not None:
+            stop = callback(theta, loss)
+            if stop:
+                raise _Stop("stopped", str(stop))
         if plateau.update(loss):
             raise _Stop("plateau", plateau.message())
         if len(curve) > max_iter:
@@ -152,6 +161,8 @@ def fit_least_squares(
         loss = 0.5 * float(r @ r)
         if not np.array_equal(res.x, state.get("last")) and np.isfinite(loss):
             curve.append(loss)
+            if callback is not None:
+                callback(res.x, loss)
             if loss <= state["loss"]:
                 state["theta"], state["loss"] = np.array(res.x, copy=True), loss
     # curve[0] is the starting point; every later entry is one iteration.
@@ -186,6 +197,8 @@ def fit_adam(
     loss_scale=1.0,
     divergence_factor=1e6,
     verbose=0,
+    callback=None,
+    state=None,
 ):
     """Adam (Kingma and Ba, 2015) over minibatches; one iteration is one epoch.
 
@@ -194,15 +207,21 @@ def fit_adam(
     ``loss(theta)`` is the objective on all rows.
     The epoch's loss is the mean of its batch estimates, as in scikit-learn's
     MLP. A non-finite loss, or one ``divergence_factor`` times the first, ends
-    the fit with the best parameters seen.
+    the fit with the best parameters seen. ``callback(theta, loss)`` is called
+    after every epoch; a truthy return (a message) stops with status
+    ``'stopped'``. ``state``, adam's ``(m, v, t)`` from an earlier result,
+    continues that run.
     """
     start = time.perf_counter()
     theta = np.array(theta0, dtype=float)
-    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    if state is None:
+        m, v, t = np.zeros_like(theta), np.zeros_like(theta), 0
+    else:
+        m, v, t = state[0].copy(), state[1].copy(), state[2]
     batch = n_samples if batch_size is None else min(batch_size, n_samples)
     plateau = _Plateau(tol, loss_scale, n_iter_no_change)
     curve, best_theta, best_loss = [], theta.copy(), np.inf
-    status, message, t = "max_iter", f"Reached max_iter={max_iter} iterations.", 0
+    status, message = "max_iter", f"Reached max_iter={max_iter} iterations."
     order = np.arange(n_samples)
     for epoch in range(max_iter):
         if batch < n_samples and shuffle:
@@ -242,6 +261,10 @@ def fit_adam(
             # With one batch the loss belongs to the parameters before the step.
             best_loss = epoch_loss
             best_theta = epoch_start if batch == n_samples else theta.copy()
+        stop = callback(theta, epoch_loss) if callback is not None else None
+        if stop:
+            status, message = "stopped", str(stop)
+            break
         if plateau.update(epoch_loss):
             status, message = "plateau", plateau.message()
             break
@@ -256,4 +279,5 @@ def fit_adam(
         message=message,
         nfev=t,
         seconds=time.perf_counter() - start,
+        state=(m, v, t),
     )
