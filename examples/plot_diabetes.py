@@ -97,7 +97,7 @@ plt.show()
 # %%
 # The three are within each other's fold-to-fold spread: on this data set a
 # neural network brings little over a linear model, which is worth knowing
-# before reaching for one. The network needs the penalty: with the default
+# before reaching for one. The network needs the penalty: with
 # ``alpha=1e-4`` its cross-validated :math:`R^2` drops to about 0.33, as 61
 # parameters overfit 442 samples.
 

@@ -20,7 +20,7 @@ from sklearn_tanhnet import FitDisplay, TanhNetRegressor
 
 X = np.linspace(0, 1, 50).reshape(-1, 1)
 y = X.ravel() ** (1 / 3)
-est = TanhNetRegressor((3,), random_state=0).fit(X, y)
+est = TanhNetRegressor((3,), alpha=1e-4, random_state=0).fit(X, y)
 
 disp = FitDisplay.from_estimator(
     est,

@@ -43,7 +43,11 @@ pipe = Pipeline(
         (
             "net",
             TanhNetRegressor(
-                solver="adam", batch_size=32, max_iter=1000, random_state=0
+                solver="adam",
+                alpha=1e-4,
+                batch_size=32,
+                max_iter=1000,
+                random_state=0,
             ),
         ),
     ]
@@ -117,7 +121,7 @@ candidates = {
     "least_squares": Pipeline(
         [
             ("scale", StandardScaler()),
-            ("net", TanhNetRegressor(best_hidden, random_state=0)),
+            ("net", TanhNetRegressor(best_hidden, alpha=1e-4, random_state=0)),
         ]
     ),
 }

@@ -140,5 +140,5 @@ plt.show()
 # * Individual weights are not meaningful, only the function they build
 #   (see :ref:`sphx_glr_auto_examples_plot_restarts.py`).
 # * A smaller penalty-free network would do: try ``hidden_layer_sizes=(2,)``.
-#   Alternatively a small ``alpha`` (the default ``1e-4``) lifts the zero
+#   Alternatively a small ``alpha`` (for example ``1e-4``) lifts the zero
 #   eigenvalues and makes the fit well-posed.

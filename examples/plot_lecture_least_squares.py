@@ -42,10 +42,11 @@ print(f"message        {est.message_}")
 
 # %%
 # In the lecture, ``least_squares`` ran into its evaluation limit and reported
-# failure although the cost was tiny. Here the fit stops as soon as the
-# objective stops improving (``status_='plateau'``): an excellent fit counts
-# as a success. The loss falls by more than two decades in a few dozen
-# Gauss-Newton steps:
+# failure although the cost was tiny. Here the fit also stops, as a success,
+# once the objective stops improving (``status_='plateau'``), not only when
+# scipy's own tight tolerances are met (``'converged'``); ``message_`` says
+# which rule ended it. The loss curve shows the objective at every
+# Gauss-Newton step:
 LossCurveDisplay.from_estimator(est)
 plt.show()
 

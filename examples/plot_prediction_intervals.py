@@ -30,7 +30,7 @@ def sample(n, low=-3.0, high=3.0):
 
 
 X, y = sample(100)
-est = TanhNetRegressor((5,), random_state=0).fit(X, y)
+est = TanhNetRegressor((5,), alpha=1e-4, random_state=0).fit(X, y)
 
 # %%
 # The fit with its 95% prediction interval. The band is about
@@ -76,7 +76,7 @@ hits = np.zeros(len(x_fixed))
 n_repeats = 50
 for _ in range(n_repeats):
     X_rep, y_rep = sample(100)
-    rep = TanhNetRegressor((5,), random_state=0).fit(X_rep, y_rep)
+    rep = TanhNetRegressor((5,), alpha=1e-4, random_state=0).fit(X_rep, y_rep)
     lower, upper = rep.predict_interval(x_fixed, kind="confidence")
     truth = np.sin(x_fixed.ravel())
     hits += (lower <= truth) & (truth <= upper)
