@@ -49,6 +49,13 @@ _positive_int = _number(int, lambda v: v > 0, "a positive integer")
 _nonnegative_float = _number(
     float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0"
 )
+
+
+def _alpha(text):
+    """``'auto'`` or a number >= 0."""
+    return "auto" if text == "auto" else _nonnegative_float(text)
+
+
 _positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
 _probability = _number(float, lambda v: 0 < v < 1, "a number between 0 and 1")
 
@@ -104,9 +111,10 @@ def build_parser():
     )
     fit.add_argument(
         "--alpha",
-        type=_nonnegative_float,
+        type=_alpha,
         metavar="A",
-        help=f"L2 penalty on the weights (default: {_DEFAULTS['alpha']:g})",
+        help="L2 penalty on the weights, a number >= 0 or 'auto' for "
+        f"evidence-based penalties (default: {_DEFAULTS['alpha']})",
     )
     fit.add_argument(
         "--learning-rate",

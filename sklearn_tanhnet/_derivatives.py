@@ -30,9 +30,10 @@ import threading
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad, hessian, make_vjp, value_and_grad
+from autograd.core import make_vjp as _make_vjp
 from autograd.differential_operators import hessian_tensor_product
 from autograd.extend import defjvp, defvjp, primitive
-from autograd.tracer import getval
+from autograd.tracer import Box, getval
 
 from ._network import (
     forward,
@@ -181,6 +182,221 @@ defvjp(fused_objective, _fused_vjp)
 defjvp(fused_objective, _fused_jvp)
 
 
+# -- hidden layers as one primitive, for the residual Jacobian ---------------------
+
+
+def _layer_starts(layer_sizes):
+    """Offset in ``theta`` of each layer's ``W`` (its ``b`` follows it)."""
+    starts, start = [], 0
+    for m, h in zip(layer_sizes[:-1], layer_sizes[1:]):
+        starts.append(start)
+        start += (m + 1) * h
+    return starts
+
+
+def _weight(theta, layer_sizes, j, xp=np):
+    """``W`` of layer ``j`` as a view of ``theta``."""
+    s, m, h = _layer_starts(layer_sizes)[j], layer_sizes[j], layer_sizes[j + 1]
+    return xp.reshape(theta[s : s + m * h], (m, h))
+
+
+def _bias(theta, layer_sizes, j):
+    s, m, h = _layer_starts(layer_sizes)[j], layer_sizes[j], layer_sizes[j + 1]
+    return theta[s + m * h : s + (m + 1) * h]
+
+
+def hidden_blocks(flat, layer_sizes, xp=np):
+    """Views of a flat hidden-layer array as one (n_rows, width) array per layer.
+
+    :func:`hidden_activations` lays its result out layer after layer, each
+    layer's (n_rows, width) block in C order, so that every block is
+    contiguous: elementwise numpy on a column slice of a wider array runs a
+    short inner loop per row, several times slower.
+    """
+    hidden = layer_sizes[1:-1]
+    n_rows = flat.shape[0] // sum(hidden)
+    blocks, start = [], 0
+    for h in hidden:
+        blocks.append(xp.reshape(flat[start : start + n_rows * h], (n_rows, h)))
+        start += n_rows * h
+    return blocks
+
+
+def _flatten(blocks):
+    if len(blocks) == 1:
+        return anp.ravel(blocks[0])
+    return anp.concatenate([anp.ravel(B) for B in blocks])
+
+
+def zero_offsets(n_rows, layer_sizes):
+    """Zero offsets ``D`` for :func:`hidden_activations`, without memory.
+
+    A read-only broadcast of one zero: the primitive recognises it and skips
+    adding it, and autograd only needs its shape.
+    """
+    return np.broadcast_to(0.0, (n_rows * sum(layer_sizes[1:-1]),))
+
+
+def _is_zero(D):
+    # Every entry of an array whose strides are all 0 is its first entry.
+    return D is None or (not any(D.strides) and D.flat[0] == 0.0)
+
+
+@primitive
+def hidden_activations(D, theta, X, layer_sizes, activation):
+    """Every hidden layer's activations, with offsets added to its pre-activations.
+
+    The hidden part of a tanh or linear-hidden network as one autograd
+    primitive, for the residual Jacobian: tracing it records one node instead
+    of some five per layer. Its derivatives are hand-written back- and
+    forward-propagation in autograd.numpy, so they can be differentiated
+    again.
+
+    Parameters
+    ----------
+    D : ndarray of shape (n_rows * sum(layer_sizes[1:-1]),) or None
+        Offsets added to the pre-activations of the hidden layers, laid out
+        as the result (see :func:`zero_offsets`); None for none. With ``D``
+        zero, the gradient of a sum over rows with respect to ``D`` holds
+        every row's own deltas.
+    theta : ndarray of shape (n_params,)
+        Flat parameters of the whole network (the output layer's are unused).
+    X : ndarray of shape (n_rows, n_features)
+        Inputs.
+    layer_sizes : list of int
+        ``[n_features, *hidden_layer_sizes, n_outputs]``, at least one hidden.
+    activation : {'tanh', 'identity'}
+        Hidden-layer activation.
+
+    Returns
+    -------
+    A : ndarray of shape (n_rows * sum(layer_sizes[1:-1]),)
+        The activations of the hidden layers: the (n_rows, width) array of
+        each layer in C order, layer after layer (:func:`hidden_blocks`).
+    """
+    out = np.empty(X.shape[0] * sum(layer_sizes[1:-1]))
+    blocks = hidden_blocks(out, layer_sizes)
+    offsets = None if _is_zero(D) else hidden_blocks(D, layer_sizes)
+    A = X
+    for j, dest in enumerate(blocks):
+        # Each layer is computed in its block of the result: no temporaries.
+        np.dot(A, _weight(theta, layer_sizes, j), out=dest)
+        dest += _bias(theta, layer_sizes, j)
+        if offsets is not None:
+            dest += offsets[j]
+        if activation == "tanh":
+            np.tanh(dest, out=dest)
+        A = dest
+    return out
+
+
+def _hidden_deltas(G, ans, theta, layer_sizes, activation):
+    """Cotangent ``G`` of :func:`hidden_activations` back to the pre-activations.
+
+    Returns the deltas, one (n_rows, width) array per hidden layer;
+    autograd.numpy throughout, so it can be differentiated again.
+    """
+    G_blocks = hidden_blocks(G, layer_sizes, anp)
+    A_blocks = hidden_blocks(ans, layer_sizes, anp)
+    deltas, delta = [], None
+    for j in range(len(G_blocks) - 1, -1, -1):
+        g = G_blocks[j]
+        if delta is not None:
+            W_next = _weight(theta, layer_sizes, j + 1, anp)
+            g = g + anp.dot(delta, anp.transpose(W_next))
+        if activation == "tanh":
+            # tanh' = 1 - tanh**2, from the stored output: no cosh overflow.
+            g = g * (1.0 - A_blocks[j] ** 2)
+        deltas.append(g)
+        delta = g
+    return deltas[::-1]
+
+
+def _hidden_deltas_numpy(G, ans, theta, layer_sizes, activation):
+    """:func:`_hidden_deltas`, flattened, for arguments that are not boxed.
+
+    The same arithmetic in place in plain numpy: each pass over an
+    (n_rows, width) temporary avoided counts on a large batch.
+    """
+    out = np.empty_like(G)
+    G_blocks, A_blocks = hidden_blocks(G, layer_sizes), hidden_blocks(ans, layer_sizes)
+    delta = None
+    for j, dest in reversed(list(enumerate(hidden_blocks(out, layer_sizes)))):
+        src = G_blocks[j]
+        if delta is not None:
+            np.dot(delta, _weight(theta, layer_sizes, j + 1).T, out=dest)
+            dest += src
+            src = dest
+        if activation == "tanh":
+            slope = np.multiply(A_blocks[j], A_blocks[j])
+            np.subtract(1.0, slope, out=slope)
+            np.multiply(src, slope, out=dest)
+        elif src is not dest:
+            dest[...] = src
+        delta = dest
+    return out
+
+
+def _unboxed(*args):
+    return not any(isinstance(a, Box) for a in args)
+
+
+def _hidden_vjp_D(ans, D, theta, X, layer_sizes, activation):
+    def vjp(G):
+        if _unboxed(G, ans, theta):
+            return _hidden_deltas_numpy(G, ans, theta, layer_sizes, activation)
+        return _flatten(_hidden_deltas(G, ans, theta, layer_sizes, activation))
+
+    return vjp
+
+
+def _hidden_vjp_theta(ans, D, theta, X, layer_sizes, activation):
+    def vjp(G):
+        deltas = _hidden_deltas(G, ans, theta, layer_sizes, activation)
+        inputs = [X, *hidden_blocks(ans, layer_sizes, anp)[:-1]]
+        blocks = []
+        for A, delta in zip(inputs, deltas):
+            blocks += [anp.ravel(anp.dot(anp.transpose(A), delta)), anp.sum(delta, 0)]
+        # The output layer's parameters do not act on the hidden layers.
+        blocks.append(anp.zeros((layer_sizes[-2] + 1) * layer_sizes[-1]))
+        return anp.concatenate(blocks)
+
+    return vjp
+
+
+def _hidden_tangent(dD, dtheta, ans, theta, X, layer_sizes, activation):
+    """Forward-mode tangent of :func:`hidden_activations`; autograd.numpy."""
+    A_blocks = hidden_blocks(ans, layer_sizes, anp)
+    dD_blocks = None if dD is None else hidden_blocks(dD, layer_sizes, anp)
+    tangents, A, dA = [], X, None
+    for j in range(len(A_blocks)):
+        dZ = 0.0
+        if dA is not None:
+            dZ = dZ + anp.dot(dA, _weight(theta, layer_sizes, j, anp))
+        if dtheta is not None:
+            dZ = dZ + anp.dot(A, _weight(dtheta, layer_sizes, j, anp))
+            dZ = dZ + _bias(dtheta, layer_sizes, j)
+        if dD_blocks is not None:
+            dZ = dZ + dD_blocks[j]
+        if activation == "tanh":
+            dZ = dZ * (1.0 - A_blocks[j] ** 2)
+        tangents.append(dZ)
+        A, dA = A_blocks[j], dZ
+    return _flatten(tangents)
+
+
+defvjp(hidden_activations, _hidden_vjp_D, _hidden_vjp_theta)
+defjvp(
+    hidden_activations,
+    lambda g, ans, D, theta, X, sizes, act: _hidden_tangent(
+        g, None, ans, theta, X, sizes, act
+    ),
+    lambda g, ans, D, theta, X, sizes, act: _hidden_tangent(
+        None, g, ans, theta, X, sizes, act
+    ),
+)
+
+
 class LeastSquaresProblem:
     """The weighted, penalised least-squares objective of one network and data set.
 
@@ -224,6 +440,9 @@ class LeastSquaresProblem:
         fused = isinstance(activation, str) and activation in FUSED_ACTIVATIONS
         self._fused = activation if fused else None
         self._cache_theta = None
+        self._weight_cols = np.flatnonzero(self.mask)
+        self._reg_rows = np.arange(self._weight_cols.size)
+        self._starts = _layer_starts(self.layer_sizes)
 
     # -- values -----------------------------------------------------------------
 
@@ -234,6 +453,10 @@ class LeastSquaresProblem:
             self._cache_theta = np.array(theta, copy=True)
         return self._cache_out
 
+    def output(self, theta):
+        """Network output at ``theta`` for every row, shape (n_samples, n_outputs)."""
+        return self._forward_cached(np.asarray(theta, dtype=float))
+
     def residuals(self, theta):
         """Residual vector ``r``; ``0.5 * r @ r`` is the objective."""
         theta = np.asarray(theta, dtype=float)
@@ -241,6 +464,12 @@ class LeastSquaresProblem:
         if self.n_reg:
             return np.concatenate([data.ravel(), self.reg_scale * theta[self.mask]])
         return data.ravel()
+
+    def penalty_loss(self, theta):
+        """The penalty's share of the objective, ``0.5 * sum(reg2 * theta**2)``."""
+        if not self.n_reg:
+            return 0.0
+        return 0.5 * float(self._reg2 @ np.asarray(theta) ** 2)
 
     def loss(self, theta):
         """Objective value without autograd tracing."""
@@ -327,16 +556,34 @@ class LeastSquaresProblem:
             np.asarray(theta, dtype=float), np.asarray(v, dtype=float)
         )
 
-    def jacobian(self, theta):
-        """Jacobian of :meth:`residuals`.
+    def _hidden_backprop(self, theta, params):
+        """Inputs of every layer and a map from output cotangents to deltas.
 
-        Its shape is (n_samples * n_outputs + n_reg, n_params).
+        Returns ``inputs`` (``X`` then each hidden layer's activations) and
+        ``backprop(G)`` taking the cotangent ``G`` of the last hidden layer's
+        activations, shape (n_samples, layer_sizes[-2]), to the list of every
+        hidden layer's per-row deltas, from one autograd reverse pass.
         """
-        theta = np.asarray(theta, dtype=float)
-        sizes = self.layer_sizes
-        params = unpack(theta, sizes)
-        n, K, P = self.n_samples, self.n_outputs, self.n_params
-        c = self.row_scale
+        sizes, n = self.layer_sizes, self.n_samples
+        if self._fused is not None:
+            # One primitive: tracing it costs one node instead of some five
+            # per layer, and its hand-written VJP runs straight in numpy.
+            X, act = self.X, self._fused
+            vjp, ans = _make_vjp(
+                lambda D: hidden_activations(D, theta, X, sizes, act),
+                zero_offsets(n, sizes),
+            )
+            inputs = [X, *hidden_blocks(ans, sizes)]
+
+            def backprop(G):
+                if len(sizes) > 3:  # cotangent zero on all but the last layer
+                    full = np.zeros_like(ans)
+                    full[ans.size - G.size :] = G.ravel()
+                    G = full
+                return hidden_blocks(vjp(G.ravel()), sizes)
+
+            return inputs, backprop
+
         inputs = []
 
         def last_hidden(offsets):
@@ -347,37 +594,61 @@ class LeastSquaresProblem:
             inputs.append(getval(A))
             return A
 
+        offsets = [np.zeros((n, m)) for m in sizes[1:-1]]
+        vjp, _ = make_vjp(last_hidden)(offsets)
+        return inputs, vjp
+
+    def jacobian(self, theta):
+        """Jacobian of :meth:`residuals`.
+
+        Its shape is (n_samples * n_outputs + n_reg, n_params). Every block is
+        written straight into a view of the result: a layer's weight block is
+        the row-wise outer product of its inputs with its deltas.
+        """
+        theta = np.asarray(theta, dtype=float)
+        sizes, starts = self.layer_sizes, self._starts
+        params = [
+            (theta[s : s + m * h].reshape(m, h), theta[s + m * h : s + (m + 1) * h])
+            for s, m, h in zip(starts, sizes[:-1], sizes[1:])
+        ]
+        n, K, P = self.n_samples, self.n_outputs, self.n_params
+        c = self.row_scale
         n_hidden = len(sizes) - 2
         if n_hidden:
-            offsets = [np.zeros((n, m)) for m in sizes[1:-1]]
-            vjp, _ = make_vjp(last_hidden)(offsets)
+            inputs, backprop = self._hidden_backprop(theta, params)
         else:
-            inputs.append(self.X)
+            inputs = [self.X]
 
-        J = np.zeros((n * K + self.n_reg, P))
+        J = np.empty((n * K + self.n_reg, P))
         J3 = J[: n * K].reshape(n, K, P)
-        A_last = inputs[-1] * c[:, None]
         W_last = params[-1][0]
-        start_last = P - (sizes[-2] + 1) * K
+        m_last = sizes[-2]
+        start_last = starts[-1]
         for k in range(K):
+            row = J3[:, k, :]  # (n, P) view; rows K * P apart
             if n_hidden:
                 # Cotangent of the last hidden layer for output k: row i is
                 # c_i W[:, k].
-                deltas = vjp(np.outer(c, W_last[:, k]))
-                start = 0
-                for inp, d in zip(inputs[:-1], deltas):
+                deltas = backprop(c[:, None] * W_last[:, k])
+                for s, inp, d in zip(starts, inputs[:-1], deltas):
                     m, h = inp.shape[1], d.shape[1]
-                    J3[:, k, start : start + m * h] = (
-                        inp[:, :, None] * d[:, None, :]
-                    ).reshape(n, m * h)
-                    J3[:, k, start + m * h : start + (m + 1) * h] = d
-                    start += (m + 1) * h
+                    # A view: the last axis of ``row`` is contiguous.
+                    block = row[:, s : s + m * h].reshape(n, m, h)
+                    np.multiply(inp[:, :, None], d[:, None, :], out=block)
+                    row[:, s + m * h : s + (m + 1) * h] = d
             # Output layer: f_ik depends on W_last[:, k] and b_last[k] only.
-            cols = start_last + np.arange(sizes[-2]) * K + k
-            J3[:, k, cols] = A_last
-            J3[:, k, P - K + k] = c
+            if K > 1:
+                row[:, start_last:] = 0.0
+            np.multiply(
+                inputs[-1],
+                c[:, None],
+                out=row[:, start_last + k : start_last + m_last * K : K],
+            )
+            row[:, P - K + k] = c
         if self.n_reg:
-            J[n * K + np.arange(self.n_reg), np.flatnonzero(self.mask)] = self.reg_scale
+            reg = J[n * K :]
+            reg[...] = 0.0
+            reg[self._reg_rows, self._weight_cols] = self.reg_scale
         return J
 
     def gauss_newton(self, theta):

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -26,10 +27,13 @@ from ._network import (
     get_activation,
     init_params,
     layer_sizes_of,
+    n_params_of,
     pack,
     unpack,
+    weight_mask,
 )
 from ._solvers import fit_adam, fit_least_squares
+from ._training import ValidationMonitor, train, weight_groups
 from ._uncertainty import (
     RCOND,
     diagnose,
@@ -61,7 +65,15 @@ def _fold_scaling(params, x_mean, x_scale, y_mean, y_scale):
     return params
 
 
-class TanhNetRegressor(RegressorMixin, BaseEstimator):
+try:  # scikit-learn >= 1.9 has a callback API; without it, fits run unobserved.
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+
+    class CallbackSupportMixin:
+        """Stand-in for ``sklearn.callback.CallbackSupportMixin``."""
+
+
+class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Feed-forward tanh neural network regressor with exact autograd derivatives.
 
     A network of ``len(hidden_layer_sizes)`` activated hidden layers and a
@@ -213,7 +225,7 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         ],
         "activation": [StrOptions(set(ACTIVATIONS)), callable],
         "solver": [StrOptions({"least_squares", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -222,6 +234,10 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
         "method": [StrOptions({"trf", "lm", "dogbox"})],
         "standardize": ["boolean"],
         "shuffle": ["boolean"],
@@ -238,12 +254,16 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         activation="tanh",
         *,
         solver="least_squares",
-        alpha=1e-4,
+        alpha="auto",
         learning_rate=1e-3,
         batch_size="auto",
         max_iter=200,
         tol=1e-5,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_restarts=1,
+        warm_start=False,
         method="trf",
         standardize=True,
         shuffle=True,
@@ -262,6 +282,10 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_restarts = n_restarts
+        self.warm_start = warm_start
         self.method = method
         self.standardize = standardize
         self.shuffle = shuffle
@@ -277,7 +301,9 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X, y, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None
+    ):
         """Fit the network to data.
 
         Parameters
@@ -291,99 +317,406 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight counts as repeating the row.
 
+        X_val, y_val : array-like, default=None
+            A validation set for early stopping, used instead of holding out
+            ``validation_fraction`` of the training data (and whatever
+            ``early_stopping`` says).
+
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation set.
+
         Returns
         -------
         self : TanhNetRegressor
             The fitted estimator.
         """
+        return self._fit(
+            X, y, sample_weight, (X_val, y_val, sample_weight_val), partial=False
+        )
+
+    def _is_adam(self):
+        return self.solver == "adam"
+
+    @available_if(_is_adam)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one adam epoch over the given data.
+
+        The first call initialises the network (and the standardisation, from
+        this data); later calls continue from the current weights and adam's
+        moment estimates, so repeated calls on the full data equal ``fit``
+        with that many iterations (and ``tol=0``). The penalty is held fixed:
+        ``alpha``, or with ``alpha='auto'`` the ``alpha_`` of the last fit
+        (the weight sum of the first batch before any fit). Only available
+        for ``solver='adam'``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : TanhNetRegressor
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, (None, None, None), partial=True)
+
+    def _fit(self, X, y, sample_weight, validation, partial):
         hidden = check_layer_sizes(self.hidden_layer_sizes)
+        warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
+            self,
+            X,
+            y,
+            reset=not warm,
+            multi_output=True,
+            y_numeric=True,
+            dtype=np.float64,
         )
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        self._y_1d = y.ndim == 1
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        n_samples, n_outputs = Y.shape
-        if self.standardize:
-            x_mean, x_scale = _weighted_mean_std(X, sample_weight)
-            y_mean, y_scale = _weighted_mean_std(Y, sample_weight)
+        n_outputs = Y.shape[1]
+        if warm:
+            if n_outputs != self.n_outputs_ or hidden != self._hidden:
+                raise ValueError(
+                    "warm_start/partial_fit needs the same hidden_layer_sizes and "
+                    f"number of outputs as the fitted network, got "
+                    f"hidden_layer_sizes={hidden} and {n_outputs} output(s) for "
+                    f"{self._hidden} and {self.n_outputs_}."
+                )
+            scaling, y_1d = self._scaling, self._y_1d
         else:
-            x_mean, x_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-            y_mean, y_scale = np.zeros(n_outputs), np.ones(n_outputs)
+            scaling = self._standardization(X, Y, sample_weight)
+            y_1d = y.ndim == 1
+        x_mean, x_scale, y_mean, y_scale = scaling
         Xs, Ys = (X - x_mean) / x_scale, (Y - y_mean) / y_scale
-
-        sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
         rng = check_random_state(self.random_state)
-        theta0 = pack(init_params(sizes, rng, self.activation))
-        problem = LeastSquaresProblem(
-            Xs, Ys, sample_weight, self.alpha, sizes, self.activation
-        )
-        # The objective of the best constant prediction: the plateau rule's unit.
+        sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
+
+        # Validation data: given, held out, or none.
+        X_val, y_val, sw_val = validation
+        val = None
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together.")
+            X_val, y_val = validate_data(
+                self,
+                X_val,
+                y_val,
+                reset=False,
+                multi_output=True,
+                y_numeric=True,
+                dtype=np.float64,
+            )
+            sw_val = _check_sample_weight(
+                sw_val, X_val, dtype=np.float64, ensure_non_negative=True
+            )
+            Y_val = y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val
+            if Y_val.shape[1] != n_outputs:
+                raise ValueError(
+                    f"y_val has {Y_val.shape[1]} output(s), y has {n_outputs}."
+                )
+            val = ((X_val - x_mean) / x_scale, (Y_val - y_mean) / y_scale, sw_val)
+        elif self.early_stopping and not partial:
+            train_idx, val_idx = self._split(len(X), rng)
+            val = (Xs[val_idx], Ys[val_idx], sample_weight[val_idx])
+            Xs, Ys, sample_weight = (
+                Xs[train_idx],
+                Ys[train_idx],
+                sample_weight[train_idx],
+            )
+            if not sample_weight.sum() > 0 or not val[2].sum() > 0:
+                raise ValueError(
+                    "early_stopping needs positive sample weights in both the "
+                    "training and the validation part; pass X_val and y_val."
+                )
+
+        def make_problem(alpha):
+            return LeastSquaresProblem(
+                Xs, Ys, sample_weight, alpha, sizes, self.activation
+            )
+
+        # With alpha='auto' a continued fit starts from the fitted per-layer
+        # penalties; partial_fit holds them fixed (it runs no evidence updates).
+        alpha, alpha0 = self.alpha, None
+        if alpha == "auto" and warm:
+            alpha0 = np.broadcast_to(self.alpha_, len(sizes) - 1).astype(float)
+        if alpha == "auto" and partial:
+            groups = weight_groups(sizes)
+            layer_alpha = (
+                alpha0
+                if alpha0 is not None
+                else np.full(len(sizes) - 1, sample_weight.sum())
+            )
+            alpha = layer_alpha[groups]
+        n_train = len(Xs)
         Ym = np.average(Ys, axis=0, weights=sample_weight)
         loss_scale = 0.5 * np.average(
             np.mean((Ys - Ym) ** 2, axis=1), weights=sample_weight
         )
         loss_scale = loss_scale if loss_scale > 0 else 1.0
+        self._check_lm(n_train, n_outputs, sizes, alpha)
 
-        n_residuals = n_samples * n_outputs + problem.n_reg
-        lm = self.solver == "least_squares" and self.method == "lm"
-        if lm and n_residuals < problem.n_params:
-            raise ValueError(
-                "method='lm' needs at least as many residuals as parameters, got "
-                f"n_samples={n_samples} and n_outputs={n_outputs} giving "
-                f"{n_residuals} residuals for {problem.n_params} parameters. "
-                "Use method='trf', more data or a smaller network."
+        ctx = self._callback_root(X, y)
+        restarts, best = [], None
+        n_starts = 1 if (warm or partial) else self.n_restarts
+        for start in range(n_starts):
+            theta0 = (
+                self._theta if warm else pack(init_params(sizes, rng, self.activation))
             )
-        # One BLAS thread: these matrices are small, and two threads on a busy
-        # 2-core machine made a 1875 x 121 trust-region fit 9x slower
-        # (benchmarks/README.md).
-        with threadpool_limits(limits=1, user_api="blas"):
-            result = self._run_solver(problem, theta0, rng, n_samples, loss_scale)
+            monitor = None
+            if val is not None:
+                val_problem = LeastSquaresProblem(*val, 0.0, sizes, self.activation)
+                monitor = ValidationMonitor(
+                    val_problem, self.tol, self.n_iter_no_change, loss_scale
+                )
+            start_ctx = self._callback_task(ctx, "restart", None)
+            callback = self._iteration_callback(
+                start_ctx, monitor, X, y, sizes, scaling, y_1d
+            )
 
-        if result.status == "max_iter":
+            def run(problem, theta, max_iter, state, callback=callback):
+                return self._run_solver(
+                    problem,
+                    theta,
+                    rng,
+                    n_train,
+                    loss_scale,
+                    max_iter,
+                    callback,
+                    state,
+                )
+
+            # One BLAS thread: these matrices are small, and two threads on a
+            # busy 2-core machine made a 1875 x 121 trust-region fit 9x slower.
+            with threadpool_limits(limits=1, user_api="blas"):
+                res = train(
+                    make_problem,
+                    run,
+                    theta0,
+                    alpha=alpha,
+                    max_iter=1 if partial else self.max_iter,
+                    negligible=self.tol * loss_scale,
+                    **self._evidence_schedule(),
+                    alpha0=alpha0,
+                    state=self._adam_state if warm else None,
+                )
+            if monitor is not None and monitor.best_theta is not None:
+                res.theta = monitor.best_theta
+                res.loss = res.problem.loss(res.theta)
+                score = monitor.best_loss
+            elif res.gcv is not None:
+                score = res.gcv
+            else:
+                score = res.loss
+            res.extra = {"score": score, "monitor": monitor}
+            self._callback_end(start_ctx, X, y, res.theta, sizes, scaling, y_1d)
+            params = _fold_scaling(unpack(res.theta, sizes), *scaling)
+            restarts.append(
+                {
+                    "loss": res.loss,
+                    "validation_loss": None if monitor is None else monitor.best_loss,
+                    "gcv": res.gcv,
+                    "n_iter": res.n_iter,
+                    "status": res.status,
+                    "coefs": [W for W, _ in params],
+                    "intercepts": [b for _, b in params],
+                }
+            )
+            if best is None or score < best.extra["score"]:
+                best = res
+        self._callback_end(ctx, X, y, best.theta, sizes, scaling, y_1d)
+
+        if best.status == "max_iter" and not partial:
             warnings.warn(
                 f"{self.solver} stopped at max_iter={self.max_iter} before "
                 "converging. Increase max_iter, raise tol, or scale the data "
                 "(standardize=True).",
                 ConvergenceWarning,
             )
-        elif result.status == "diverged":
-            warnings.warn(result.message, ConvergenceWarning)
+        elif best.status == "diverged":
+            warnings.warn(best.message, ConvergenceWarning)
 
-        params = unpack(result.theta, sizes)
-        params = _fold_scaling(params, x_mean, x_scale, y_mean, y_scale)
+        # Everything is computed; only now does the estimator change, so an
+        # error or an interrupt above leaves it as it was.
+        try:
+            statistics = fit_statistics(best.problem, best.theta)
+        except ValueError as exc:  # no residual degrees of freedom
+            statistics = str(exc)
+        params = _fold_scaling(unpack(best.theta, sizes), *scaling)
+        monitor = best.extra["monitor"]
+        if warm:
+            self.loss_curve_ = self.loss_curve_ + best.loss_curve
+            self.n_iter_ = self.n_iter_ + best.n_iter
+            if monitor is not None and hasattr(self, "validation_loss_curve_"):
+                self.validation_loss_curve_ = (
+                    self.validation_loss_curve_ + monitor.curve
+                )
+        else:
+            self.loss_curve_ = list(best.loss_curve)
+            self.n_iter_ = best.n_iter
+            if monitor is not None:
+                self.validation_loss_curve_ = list(monitor.curve)
+            elif hasattr(self, "validation_loss_curve_"):
+                del self.validation_loss_curve_
+        if monitor is not None:
+            self.best_validation_loss_ = monitor.best_loss
         self.coefs_ = [W for W, _ in params]
         self.intercepts_ = [b for _, b in params]
-        self.loss_ = result.loss
-        self.loss_curve_ = list(result.loss_curve)
-        self.n_iter_ = result.n_iter
-        self.status_ = result.status
-        self.message_ = result.message
+        self.loss_ = best.loss
+        self.status_ = best.status
+        self.message_ = best.message
+        self.alpha_ = layer_alpha if partial and self.alpha == "auto" else best.alpha
+        if not partial or not hasattr(self, "restarts_"):
+            self.restarts_ = restarts
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(sizes)
-        self._theta = result.theta
-        self._scaling = (x_mean, x_scale, y_mean, y_scale)
-        try:
-            self._statistics = fit_statistics(problem, result.theta)
-        except ValueError as exc:  # no residual degrees of freedom
-            self._statistics = str(exc)
+        self._hidden = hidden
+        self._y_1d = y_1d
+        self._theta = best.theta
+        self._adam_state = best.state
+        self._scaling = scaling
+        self._statistics = statistics
+        if isinstance(statistics, str):
+            self.noise_variance_ = None
+            self.effective_n_params_ = None
+        else:
+            self.noise_variance_ = statistics.noise_variance * y_scale**2
+            self.effective_n_params_ = statistics.effective_n_params
         return self
 
-    def _run_solver(self, problem, theta0, rng, n_samples, loss_scale):
+    def _evidence_schedule(self):
+        # adam moves too little in a few epochs for the evidence to judge it:
+        # update the penalties after runs long enough to reach a plateau.
+        if self.solver == "adam":
+            return {"chunk": 2 * self.n_iter_no_change + 10, "require_converged": True}
+        return {}
+
+    def _penalty(self, sizes):
+        """The fitted penalty in the form LeastSquaresProblem takes."""
+        if np.ndim(self.alpha_) == 0:
+            return self.alpha_
+        return np.asarray(self.alpha_)[weight_groups(sizes)]
+
+    def _standardization(self, X, Y, sample_weight):
+        if self.standardize:
+            return (
+                *_weighted_mean_std(X, sample_weight),
+                *_weighted_mean_std(Y, sample_weight),
+            )
+        return (
+            np.zeros(X.shape[1]),
+            np.ones(X.shape[1]),
+            np.zeros(Y.shape[1]),
+            np.ones(Y.shape[1]),
+        )
+
+    def _split(self, n_samples, rng):
+        n_val = int(round(self.validation_fraction * n_samples))
+        if n_val < 1 or n_samples - n_val < 1:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction!r} leaves an empty "
+                f"training or validation set of {n_samples} samples."
+            )
+        order = rng.permutation(n_samples)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _check_lm(self, n_samples, n_outputs, sizes, alpha):
+        if self.solver != "least_squares" or self.method != "lm":
+            return
+        n_weights = int(weight_mask(sizes).sum())
+        penalised = isinstance(alpha, str) or np.any(np.asarray(alpha) > 0)
+        n_residuals = n_samples * n_outputs + (n_weights if penalised else 0)
+        n_params = n_params_of(sizes)
+        if n_residuals < n_params:
+            raise ValueError(
+                "method='lm' needs at least as many residuals as parameters, got "
+                f"n_samples={n_samples} and n_outputs={n_outputs} giving "
+                f"{n_residuals} residuals for {n_params} parameters. "
+                "Use method='trf', more data or a smaller network."
+            )
+
+    # -- scikit-learn callbacks ---------------------------------------------------
+
+    def _callback_root(self, X, y):
+        if not hasattr(self, "_init_callback_context"):
+            return None
+        ctx = self._init_callback_context(max_subtasks=None)
+        ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
+        return ctx
+
+    def _callback_task(self, ctx, name, max_subtasks):
+        if ctx is None:
+            return None
+        sub = ctx.subcontext(task_name=name, max_subtasks=max_subtasks)
+        sub.call_on_fit_task_begin(estimator=self)
+        return sub
+
+    def _reconstruction(self, theta, sizes, scaling, y_1d):
+        params = _fold_scaling(unpack(theta, sizes), *scaling)
+        return {
+            "coefs_": [W for W, _ in params],
+            "intercepts_": [b for _, b in params],
+            "n_outputs_": sizes[-1],
+            "_y_1d": y_1d,
+        }
+
+    def _callback_end(self, ctx, X, y, theta, sizes, scaling, y_1d):
+        if ctx is None:
+            return False
+        return ctx.call_on_fit_task_end(
+            estimator=self,
+            X=X,
+            y=y,
+            reconstruction_attributes=lambda: self._reconstruction(
+                theta, sizes, scaling, y_1d
+            ),
+        )
+
+    def _iteration_callback(self, ctx, monitor, X, y, sizes, scaling, y_1d):
+        """The per-iteration hook given to the solvers (None when nothing listens)."""
+        if ctx is None and monitor is None:
+            return None
+
+        def callback(theta, loss):
+            message = monitor(theta, loss) if monitor is not None else None
+            if ctx is not None:
+                it = self._callback_task(ctx, "iteration", 0)
+                theta = np.array(theta, copy=True)
+                if self._callback_end(it, X, y, theta, sizes, scaling, y_1d):
+                    message = message or "Stopped by a callback."
+            return message
+
+        return callback
+
+    def _run_solver(
+        self, problem, theta0, rng, n_samples, loss_scale, max_iter, callback, state
+    ):
         """Run the chosen solver from ``theta0``; return its SolverResult."""
+        common = dict(
+            max_iter=max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            loss_scale=loss_scale,
+            verbose=self.verbose,
+            callback=callback,
+        )
         if self.solver == "least_squares":
             return fit_least_squares(
                 problem.residuals,
                 problem.jacobian,
                 theta0,
                 method=self.method,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                loss_scale=loss_scale,
-                verbose=self.verbose,
+                **common,
             )
         batch = self.batch_size
         batch = min(200, n_samples) if batch == "auto" else batch
@@ -399,11 +732,8 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            loss_scale=loss_scale,
-            verbose=self.verbose,
+            state=state,
+            **common,
         )
 
     def _layer_sizes(self):
@@ -581,7 +911,7 @@ class TanhNetRegressor(RegressorMixin, BaseEstimator):
             self._scaled_inputs(X),
             (Y - y_mean) / y_scale,
             sample_weight,
-            self.alpha,
+            self._penalty(self._layer_sizes()),
             self._layer_sizes(),
             self.activation,
         )

@@ -81,7 +81,7 @@ def fit_statistics(problem, theta, rcond=RCOND):
     # Rows of the problem's Jacobian carry sqrt(w / (S K)); sqrt(w) is wanted.
     Jw = J * np.sqrt(S * K)
     H = np.einsum("nkp,nkq->kpq", Jw, Jw)
-    E = problem.residuals(theta)[: n * K].reshape(n, K) / problem.row_scale[:, None]
+    E = problem.output(theta) - problem.Y
     rss = problem.sample_weight @ E**2
     penalty = np.diag(K * problem.penalty)
 
@@ -206,3 +206,76 @@ def diagnose(problem, theta, rcond=RCOND):
         standard_errors=np.sqrt(np.maximum(np.diag(statistics.covariance), 0.0)),
         loss=problem.loss(theta),
     )
+
+
+def evidence_update(problem, theta, alphas, groups, rcond=1e-12):
+    """One re-estimation of per-group weight penalties by the evidence framework.
+
+    MacKay (1992): with noise precision ``beta`` and prior precision
+    ``a_g`` on the weights of group ``g``, the most probable parameters
+    minimise our objective with ``alpha_g = a_g / (K beta)``. At those
+    parameters, with the Gauss-Newton Hessian ``H`` of the data term and
+    ``M = (H + K diag(alpha))^+``::
+
+        gamma   = tr(H M)                       (effective parameters)
+        gamma_g = n_g - K alpha_g tr_g(M)       (well-determined weights of g)
+        beta    = (N - gamma) / (2 E_D),        a_g = gamma_g / (2 E_W,g)
+
+    with ``N = K sum(w)`` observations, ``E_D`` half the weighted residual sum
+    of squares and ``E_W,g`` half the squared norm of group ``g``'s weights.
+
+    Parameters
+    ----------
+    problem : LeastSquaresProblem
+        The problem ``theta`` was fitted on (its penalty is ``alphas[groups]``).
+    theta : ndarray of shape (n_params,)
+        Fitted parameters.
+    alphas : ndarray of shape (n_groups,)
+        Current penalties, in the units of the objective's ``alpha``.
+    groups : ndarray of shape (n_weights,)
+        Group of each weight.
+    rcond : float, default=1e-12
+        Eigenvalue cutoff of the pseudo-inverse.
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_groups,)
+        Re-estimated penalties.
+    gamma : float
+        Effective number of parameters.
+    beta : float
+        Noise precision (per unit-weight observation, fitted units).
+    log_evidence : float
+        Laplace approximation of the log evidence at the current penalties,
+        up to a constant; larger is better.
+    """
+    n, K, S = problem.n_samples, problem.n_outputs, problem.weight_sum
+    J = problem.jacobian(theta)[: n * K] * np.sqrt(S * K)
+    H = J.T @ J
+    prior = K * problem.penalty
+    A = H + np.diag(prior)
+    evals, evecs = np.linalg.eigh(A)
+    keep = evals > rcond * max(evals[-1], 0.0)
+    M = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
+    gamma = float(np.sum(H * M))
+    E = problem.output(theta) - problem.Y
+    N = S * K
+    E_D = 0.5 * float(problem.sample_weight @ np.sum(E**2, axis=1))
+    beta = max(N - gamma, 1e-3 * N) / max(2.0 * E_D, 1e-300)
+    w, m_diag = theta[problem.mask], np.diag(M)[problem.mask]
+    new = np.empty_like(alphas)
+    log_prior = 0.0
+    for g in range(alphas.size):
+        sel = groups == g
+        gamma_g = max(sel.sum() - K * alphas[g] * m_diag[sel].sum(), 1e-3)
+        E_W = max(0.5 * float(w[sel] @ w[sel]), 1e-300)
+        new[g] = min(gamma_g / (2.0 * E_W) / (K * beta), 1e12 * S)
+        a_g = K * beta * alphas[g]
+        log_prior += 0.5 * sel.sum() * np.log(a_g) - a_g * E_W
+    log_evidence = (
+        log_prior
+        - beta * E_D
+        + 0.5 * N * np.log(beta)
+        - 0.5 * float(np.sum(np.log(beta * evals[keep])))
+    )
+    return new, gamma, beta, float(log_evidence)

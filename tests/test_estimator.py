@@ -63,10 +63,12 @@ def test_fitted_attributes(fitted_multi, small_regression):
     x_mean, x_scale, y_mean, y_scale = est._scaling
     pred = forward_numpy(unpack(est._theta, [3, 4, 2]), (X - x_mean) / x_scale)
     resid = pred - (Y - y_mean) / y_scale
-    weights = np.concatenate([W.ravel() for W, _ in unpack(est._theta, [3, 4, 2])])
-    expected = (np.sum(w[:, None] * resid**2) / 2 + est.alpha * weights @ weights) / (
-        2 * w.sum()
+    # alpha='auto' (the default) fits one penalty per layer: alpha_[layer].
+    assert est.alpha_.shape == (2,)
+    penalty = sum(
+        a * np.sum(W**2) for a, (W, _) in zip(est.alpha_, unpack(est._theta, [3, 4, 2]))
     )
+    expected = (np.sum(w[:, None] * resid**2) / 2 + penalty) / (2 * w.sum())
     assert est.loss_ == pytest.approx(expected, rel=1e-10)
 
 
