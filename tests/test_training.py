@@ -1,0 +1,259 @@
+"""Training control: evidence penalties, early stopping, restarts, warm start,
+partial_fit, callbacks."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_tanhnet import TanhNetRegressor
+from sklearn_tanhnet._training import weight_groups
+
+
+def _noisy(seed=0, n=120, noise=0.3):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, (n, 2))
+    y = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + noise * rng.normal(size=n)
+    return X, y
+
+
+def test_weight_groups_follow_layers():
+    np.testing.assert_array_equal(weight_groups([2, 3, 1]), [0] * 6 + [1] * 3)
+
+
+@pytest.mark.parametrize("solver", ["least_squares", "adam"])
+def test_early_stopping_keeps_best_validation_parameters(solver):
+    X, y = _noisy(noise=0.5)
+    Xv, yv = _noisy(seed=1, noise=0.5)
+    est = TanhNetRegressor(
+        (30,),
+        solver=solver,
+        alpha=0.0,
+        learning_rate=0.05,
+        max_iter=500,
+        n_iter_no_change=5,
+        tol=0.0,
+        random_state=0,
+    ).fit(X, y, X_val=Xv, y_val=yv)
+    assert est.status_ == "stopped" and est.n_iter_ < 500
+    curve = est.validation_loss_curve_
+    assert len(curve) == est.n_iter_
+    assert est.best_validation_loss_ == min(curve)
+    # The returned network has exactly the best validation loss.
+    _, _, y_mean, y_scale = est._scaling
+    resid = (est.predict(Xv) - yv) / y_scale[0]
+    assert 0.5 * np.mean(resid**2) == pytest.approx(min(curve), rel=1e-9)
+    assert np.argmin(curve) < len(curve) - 1
+
+
+def test_early_stopping_holds_out_validation_fraction():
+    X, y = _noisy(n=200)
+    est = TanhNetRegressor(
+        (20,),
+        alpha=0.0,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=3,
+        tol=0.0,
+        random_state=0,
+    ).fit(X, y)
+    assert hasattr(est, "validation_loss_curve_")
+    again = TanhNetRegressor(
+        (20,),
+        alpha=0.0,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=3,
+        tol=0.0,
+        random_state=0,
+    ).fit(X, y)
+    assert np.array_equal(est.predict(X), again.predict(X))
+    with pytest.raises(ValueError, match="X_val and y_val must be given together"):
+        TanhNetRegressor().fit(X, y, X_val=X)
+
+
+def test_restarts_record_every_start_and_keep_the_best():
+    X, y = _noisy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = TanhNetRegressor((4,), alpha=1e-3, n_restarts=4, random_state=0)
+        est.fit(X, y)
+    assert len(est.restarts_) == 4
+    losses = [r["loss"] for r in est.restarts_]
+    best = int(np.argmin(losses))
+    assert est.loss_ == min(losses)
+    for W, W_best in zip(est.coefs_, est.restarts_[best]["coefs"]):
+        np.testing.assert_array_equal(W, W_best)
+    # Independent starts: their first-layer weights differ.
+    first = [r["coefs"][0] for r in est.restarts_]
+    assert not np.allclose(first[0], first[1])
+
+
+def test_warm_start_continues_the_fit():
+    X, y = _noisy()
+    est = TanhNetRegressor(
+        (5,),
+        solver="adam",
+        alpha=1e-3,
+        learning_rate=0.01,
+        max_iter=20,
+        tol=0.0,
+        n_iter_no_change=100,
+        warm_start=True,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        first = list(est.loss_curve_)
+        est.fit(X, y)
+        once = TanhNetRegressor(
+            **{**est.get_params(), "max_iter": 40, "warm_start": False}
+        ).fit(X, y)
+    assert len(est.loss_curve_) == 40 and est.n_iter_ == 40
+    assert est.loss_curve_[:20] == first
+    # No jump back to the start: 20 + 20 epochs are one run of 40 epochs.
+    np.testing.assert_allclose(est.loss_curve_, once.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(est.coefs_[0], once.coefs_[0], rtol=1e-10)
+
+
+def test_partial_fit_equals_fit_with_as_many_iterations():
+    X, y = _noisy()
+    kw = dict(
+        hidden_layer_sizes=(5,),
+        solver="adam",
+        alpha=1e-3,
+        learning_rate=0.01,
+        batch_size=500,
+        tol=0.0,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = TanhNetRegressor(max_iter=7, **kw).fit(X, y)
+    inc = TanhNetRegressor(**kw)
+    for _ in range(7):
+        inc.partial_fit(X, y)
+    for a, b in zip(fitted.coefs_ + fitted.intercepts_, inc.coefs_ + inc.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert inc.n_iter_ == 7 and len(inc.loss_curve_) == 7
+
+
+def test_partial_fit_only_for_adam():
+    assert not hasattr(TanhNetRegressor(), "partial_fit")
+    assert hasattr(TanhNetRegressor(solver="adam"), "partial_fit")
+
+
+def test_auto_alpha_penalises_noisier_data_more():
+    X, y_clean = _noisy(noise=0.02, n=150)
+    _, y_noisy = _noisy(noise=1.0, n=150)
+    clean = TanhNetRegressor((6,), random_state=0).fit(X, y_clean)
+    noisy = TanhNetRegressor((6,), random_state=0).fit(X, y_noisy)
+    assert clean.alpha_.shape == noisy.alpha_.shape == (2,)
+    assert noisy.alpha_.sum() > 10 * clean.alpha_.sum()
+    assert noisy.effective_n_params_ < clean.effective_n_params_
+    assert noisy.noise_variance_[0] > 10 * clean.noise_variance_[0]
+
+
+def test_zero_weight_minibatch_is_harmless():
+    X, y = _noisy(n=60)
+    w = np.ones(60)
+    w[:20] = 0.0
+    est = TanhNetRegressor(
+        (4,),
+        solver="adam",
+        alpha=1e-3,
+        batch_size=10,
+        shuffle=False,
+        max_iter=5,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y, sample_weight=w)
+    assert np.all(np.isfinite(est.predict(X)))
+
+
+callback_api = pytest.importorskip("sklearn.callback")
+
+
+class _Recorder:
+    """A FitCallback that records the tasks it sees."""
+
+    max_propagation_depth = None
+
+    def __init__(self):
+        self.ended = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None, **kw):
+        self.ended.append((type(estimator).__name__, context.task_name))
+        if context.task_name == "iteration":
+            assert (
+                fitted_estimator.coefs_[0].shape[1] == estimator.hidden_layer_sizes[0]
+            )
+        return False
+
+
+@pytest.mark.parametrize("solver", ["least_squares", "adam"])
+def test_callback_sees_every_iteration(solver):
+    X, y = _noisy()
+    rec = _Recorder()
+    est = TanhNetRegressor((4,), solver=solver, alpha=1e-3, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_callbacks(rec).fit(X, y)
+    iterations = [t for t in rec.ended if t[1] == "iteration"]
+    assert len(iterations) == est.n_iter_
+
+
+def test_callback_stops_the_fit():
+    class Stopper(_Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            super().on_fit_task_end(
+                estimator, context, fitted_estimator=fitted_estimator
+            )
+            return len(self.ended) >= 3
+
+    X, y = _noisy()
+    est = TanhNetRegressor((4,), alpha=1e-3, random_state=0)
+    est.set_callbacks(Stopper()).fit(X, y)
+    assert est.status_ == "stopped" and est.n_iter_ == 3
+
+
+def test_callbacks_on_a_search_reach_our_fits():
+    class Propagated(_Recorder, callback_api.AutoPropagatedCallback):
+        pass
+
+    X, y = _noisy(n=60)
+    rec = Propagated()
+    search = GridSearchCV(
+        TanhNetRegressor((3,), alpha=1e-3, max_iter=5, random_state=0),
+        {"alpha": [1e-3, 1e-2]},
+        cv=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.set_callbacks(rec).fit(X, y)
+    ours = [t for t in rec.ended if t == ("TanhNetRegressor", "iteration")]
+    assert len(ours) >= 4 * 1
+
+
+def test_progress_bar_runs():
+    pytest.importorskip("rich")
+    X, y = _noisy(n=40)
+    est = TanhNetRegressor((3,), alpha=1e-3, max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_callbacks(callback_api.ProgressBar()).fit(X, y)
+    assert est.n_iter_ > 0
