@@ -144,6 +144,9 @@ class Diagnostics:
         along undetermined directions.
     loss : float
         Objective at the solution.
+    covariance : ndarray of shape (n_params, n_params)
+        Delta-method covariance of the (fitted-units) parameters, restricted
+        to the well-determined subspace.
     """
 
     gradient_norm: float
@@ -156,6 +159,7 @@ class Diagnostics:
     effective_n_params: float
     standard_errors: np.ndarray
     loss: float
+    covariance: np.ndarray = None
 
     def __str__(self):
         rel = self.hessian_eigenvalues / self.hessian_eigenvalues[0]
@@ -174,10 +178,18 @@ class Diagnostics:
                 rel, precision=2, separator=", ", max_line_width=76
             ).replace("\n", "\n    "),
         ]
-        if self.rank < self.n_params:
+        cutoff = self.rcond * self.hessian_eigenvalues[0]
+        n_negative = int(np.sum(self.hessian_eigenvalues < -cutoff))
+        n_flat = self.n_params - self.rank - n_negative
+        if n_flat:
             lines.append(
-                f"  {self.n_params - self.rank} direction(s) are not determined by "
-                "the data: the model has more parameters than it needs."
+                f"  {n_flat} direction(s) are not determined by the data: the model "
+                "has more parameters than it needs."
+            )
+        if n_negative:
+            lines.append(
+                f"  {n_negative} negative eigenvalue(s): the fit is not at a minimum "
+                "(a saddle, or still moving); fit longer (tol=0, larger max_iter)."
             )
         return "\n".join(lines)
 
@@ -205,6 +217,7 @@ def diagnose(problem, theta, rcond=RCOND):
         effective_n_params=statistics.effective_n_params,
         standard_errors=np.sqrt(np.maximum(np.diag(statistics.covariance), 0.0)),
         loss=problem.loss(theta),
+        covariance=statistics.covariance,
     )
 
 

@@ -179,3 +179,50 @@ def test_uncertainty_errors(sin_fit):
     one = TanhNetRegressor((2,), alpha=0.0).fit(np.ones((1, 1)), [1.0])
     with pytest.raises(ValueError, match="Uncertainty is not available"):
         one.predict(np.ones((1, 1)), return_std=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lecture_fit_has_rank_five_of_ten(lecture_data, seed):
+    """The lecture's 1-3-1 fit in raw units: five of ten directions determined.
+
+    Three restarts per seed keep the best of three local minima, as a user
+    would; the spectrum is the one the lecture shows.
+    """
+    X, y = lecture_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = TanhNetRegressor(
+            (3,),
+            standardize=False,
+            alpha=0.0,
+            tol=0.0,
+            max_iter=600,
+            n_restarts=3,
+            random_state=seed,
+        ).fit(X, y)
+    diag = est.diagnose(X, y)
+    assert (diag.rank, diag.n_params) == (5, 10)
+    rel = diag.hessian_eigenvalues / diag.hessian_eigenvalues[0]
+    np.testing.assert_allclose(rel[:5], [1, 2.3e-2, 1.2e-3, 3.1e-4, 4.1e-5], rtol=0.1)
+    assert rel[5] < 1e-6
+    assert "5 direction(s) are not determined" in str(diag)
+
+
+def test_report_flags_negative_curvature():
+    from sklearn_tanhnet import Diagnostics
+
+    d = Diagnostics(
+        gradient_norm=1e-3,
+        hessian_eigenvalues=np.array([1.0, 1e-2, -1e-3]),
+        gauss_newton_eigenvalues=np.array([1.0, 1e-2, 1e-4]),
+        rank=2,
+        rcond=1e-6,
+        condition_number=np.inf,
+        n_params=3,
+        effective_n_params=2.0,
+        standard_errors=np.zeros(3),
+        loss=0.1,
+    )
+    text = str(d)
+    assert "1 negative eigenvalue(s): the fit is not at a minimum" in text
+    assert "not determined" not in text
