@@ -42,6 +42,10 @@ from ._uncertainty import (
     t_quantile,
 )
 
+# The largest dense matrix fit may allocate (a residual Jacobian, or a few
+# n_params x n_params matrices for the evidence and the uncertainty).
+MEMORY_BUDGET = 2 * 2**30
+
 
 def _weighted_mean_std(A, w):
     mean = np.average(A, axis=0, weights=w)
@@ -465,6 +469,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         loss_scale = loss_scale if loss_scale > 0 else 1.0
         self._check_lm(n_train, n_outputs, sizes, alpha)
+        keep_statistics = self._check_memory(n_train, n_outputs, sizes, alpha)
 
         ctx = self._callback_root(X, y)
         restarts, best = [], None
@@ -549,8 +554,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
         try:
+            if not keep_statistics:
+                raise ValueError(
+                    f"the {n_params_of(sizes)} x {n_params_of(sizes)} parameter "
+                    "covariance would exceed the memory budget."
+                )
             statistics = fit_statistics(best.problem, best.theta)
-        except ValueError as exc:  # no residual degrees of freedom
+        except ValueError as exc:  # no residual degrees of freedom, or too large
             statistics = str(exc)
         params = _fold_scaling(unpack(best.theta, sizes), *scaling)
         monitor = best.extra["monitor"]
@@ -629,6 +639,34 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
         order = rng.permutation(n_samples)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _check_memory(self, n_samples, n_outputs, sizes, alpha):
+        """Refuse, before allocating, what would not fit in MEMORY_BUDGET.
+
+        Returns whether the parameter covariance (n_params^2 floats, a few
+        copies) fits, so fit knows whether to compute the uncertainty
+        statistics.
+        """
+        n_params = n_params_of(sizes)
+        n_weights = int(weight_mask(sizes).sum())
+        penalised = isinstance(alpha, str) or np.any(np.asarray(alpha) > 0)
+        rows = n_samples * n_outputs + (n_weights if penalised else 0)
+        if self.solver == "least_squares" and 8 * rows * n_params > MEMORY_BUDGET:
+            raise ValueError(
+                f"solver='least_squares' needs a dense {rows} x {n_params} Jacobian "
+                f"({8 * rows * n_params / 2**30:.3g} GiB), more than the "
+                f"{MEMORY_BUDGET / 2**30:g} GiB budget. Use solver='adam', a "
+                "smaller network or fewer rows."
+            )
+        covariance_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
+        if isinstance(alpha, str) and not covariance_fits:
+            raise ValueError(
+                f"alpha='auto' needs {n_params} x {n_params} matrices "
+                f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
+                f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha or use a "
+                "smaller network."
+            )
+        return covariance_fits
 
     def _check_lm(self, n_samples, n_outputs, sizes, alpha):
         if self.solver != "least_squares" or self.method != "lm":

@@ -28,6 +28,32 @@ from ._derivatives import LeastSquaresProblem
 RCOND = 1e-6
 
 
+# Row chunks keep the Jacobians of large data sets within this many bytes.
+CHUNK_BYTES = 64 * 2**20
+
+
+def _row_chunks(n_rows, n_outputs, n_params):
+    step = max(1, CHUNK_BYTES // (8 * n_outputs * n_params))
+    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+
+
+def weighted_gram(problem, theta):
+    """``sum_i w_i g_ik g_ik'`` per output k, shape (K, P, P), chunk by chunk.
+
+    ``g_ik`` is the gradient of output k at row i: this is the Gauss-Newton
+    matrix of the unnormalised data term, without a dense n x P Jacobian.
+    """
+    K, P = problem.n_outputs, problem.n_params
+    H = np.zeros((K, P, P))
+    for rows in _row_chunks(problem.n_samples, K, P):
+        G = output_jacobian(
+            theta, problem.X[rows], problem.layer_sizes, problem.activation
+        )
+        Gw = G * np.sqrt(problem.sample_weight[rows])[:, None, None]
+        H += np.einsum("nkp,nkq->kpq", Gw, Gw)
+    return H
+
+
 def output_jacobian(theta, X, layer_sizes, activation):
     """Derivatives of every network output w.r.t. ``theta``, shape (n, K, P)."""
     n, K = X.shape[0], layer_sizes[-1]
@@ -76,11 +102,8 @@ class FitStatistics:
 
 def fit_statistics(problem, theta, rcond=RCOND):
     """Delta-method statistics of ``problem`` at ``theta``."""
-    n, K, S = problem.n_samples, problem.n_outputs, problem.weight_sum
-    J = problem.jacobian(theta)[: n * K].reshape(n, K, -1)
-    # Rows of the problem's Jacobian carry sqrt(w / (S K)); sqrt(w) is wanted.
-    Jw = J * np.sqrt(S * K)
-    H = np.einsum("nkp,nkq->kpq", Jw, Jw)
+    K, S = problem.n_outputs, problem.weight_sum
+    H = weighted_gram(problem, theta)
     E = problem.output(theta) - problem.Y
     rss = problem.sample_weight @ E**2
     penalty = np.diag(K * problem.penalty)
@@ -106,8 +129,11 @@ def fit_statistics(problem, theta, rcond=RCOND):
 
 def prediction_std(statistics, theta, X, layer_sizes, activation):
     """Standard error of the fitted mean at each row of ``X``, shape (n, K)."""
-    G = output_jacobian(theta, X, layer_sizes, activation)
-    var = np.einsum("nkp,pq,nkq->nk", G, statistics.covariance, G)
+    K, P = layer_sizes[-1], statistics.covariance.shape[0]
+    var = np.empty((X.shape[0], K))
+    for rows in _row_chunks(X.shape[0], K, P):
+        G = output_jacobian(theta, X[rows], layer_sizes, activation)
+        var[rows] = np.einsum("nkp,pq,nkq->nk", G, statistics.covariance, G)
     return np.sqrt(np.maximum(var, 0.0))
 
 
@@ -262,9 +288,8 @@ def evidence_update(problem, theta, alphas, groups, rcond=1e-12):
         Laplace approximation of the log evidence at the current penalties,
         up to a constant; larger is better.
     """
-    n, K, S = problem.n_samples, problem.n_outputs, problem.weight_sum
-    J = problem.jacobian(theta)[: n * K] * np.sqrt(S * K)
-    H = J.T @ J
+    K, S = problem.n_outputs, problem.weight_sum
+    H = weighted_gram(problem, theta).sum(axis=0)
     prior = K * problem.penalty
     A = H + np.diag(prior)
     evals, evecs = np.linalg.eigh(A)
