@@ -373,6 +373,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
     def _fit(self, X, y, sample_weight, validation, partial):
+        # validate_data records the input's shape and names at once; put them
+        # back if the fit fails or is interrupted, so the estimator is as it was.
+        saved = {k: v for k, v in vars(self).items() if k.endswith("_in_")}
+        try:
+            return self._fit_unguarded(X, y, sample_weight, validation, partial)
+        except BaseException:
+            for key in [k for k in vars(self) if k.endswith("_in_")]:
+                delattr(self, key)
+            vars(self).update(saved)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, validation, partial):
         hidden = check_layer_sizes(self.hidden_layer_sizes)
         warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y = validate_data(
