@@ -395,6 +395,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             multi_output=True,
             y_numeric=True,
             dtype=np.float64,
+            order="C",
         )
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -432,6 +433,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 multi_output=True,
                 y_numeric=True,
                 dtype=np.float64,
+                order="C",
             )
             sw_val = _check_sample_weight(
                 sw_val, X_val, dtype=np.float64, ensure_non_negative=True
@@ -835,7 +837,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             Predictive standard deviation; only when ``return_std=True``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         act = get_activation(self.activation, numpy=True)
         with np.errstate(over="ignore"):
             out = forward_numpy(list(zip(self.coefs_, self.intercepts_)), X, act)
@@ -880,7 +882,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if kind not in ("prediction", "confidence"):
             raise ValueError(f"kind must be 'prediction' or 'confidence', got {kind!r}")
         y_pred = self.predict(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         se, noise = self._delta_method(X)
         if kind == "prediction":
             se = np.sqrt(se**2 + noise**2)
@@ -904,7 +906,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             autograd.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         params = list(zip(self.coefs_, self.intercepts_))
         act = get_activation(self.activation)
         # Rows do not interact, so the gradient of a summed output holds every
@@ -951,6 +953,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             multi_output=True,
             y_numeric=True,
             dtype=np.float64,
+            order="C",
         )
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
