@@ -48,11 +48,50 @@ MEMORY_BUDGET = 2 * 2**30
 
 
 def _weighted_mean_std(A, w):
-    mean = np.average(A, axis=0, weights=w)
-    std = np.sqrt(np.average((A - mean) ** 2, axis=0, weights=w))
-    # A constant column carries no information; scaling it by 1 keeps it finite.
-    std[~(std > 1e3 * np.finfo(float).eps * np.maximum(np.abs(mean), 1.0))] = 1.0
-    return mean, std
+    """Weighted mean and standard deviation of each column, overflow-safe.
+
+    Columns are first divided by their largest magnitude, so values near 1e300
+    do not overflow when squared nor values near 1e-300 vanish. A column
+    whose spread is below rounding of its own magnitude is constant: it is
+    scaled by that magnitude (any positive scale maps it to zero).
+    """
+    size = np.max(np.abs(A), axis=0)
+    size[~(size > 0)] = 1.0
+    B = A / size
+    mean = np.average(B, axis=0, weights=w)
+    std = np.sqrt(np.average((B - mean) ** 2, axis=0, weights=w))
+    constant = ~(std > 1e3 * np.finfo(float).eps)
+    std[constant] = 1.0
+    return mean * size, std * size
+
+
+def _check_real_numeric(X, y=None):
+    """Clear errors for complex inputs and non-numeric targets."""
+    if np.iscomplexobj(X) or (
+        hasattr(X, "dtypes")
+        and any(
+            np.issubdtype(np.dtype(d), np.complexfloating)
+            for d in getattr(X, "dtypes", [])
+        )
+    ):
+        raise ValueError(
+            "X has complex values; TanhNetRegressor needs real inputs. Pass the "
+            "real and imaginary parts as separate features."
+        )
+    if y is None:
+        return
+    y_arr = np.asarray(y)
+    if y_arr.dtype.kind in "USO":
+        try:
+            if y_arr.dtype.kind in "US":
+                raise ValueError
+            y_arr.astype(np.float64)
+        except (TypeError, ValueError):
+            example = y_arr.ravel()[0] if y_arr.size else None
+            raise ValueError(
+                f"y must be numeric for regression, got values of dtype "
+                f"{y_arr.dtype} (e.g. {example!r}). Encode the target as numbers."
+            ) from None
 
 
 def _fold_scaling(params, x_mean, x_scale, y_mean, y_scale):
@@ -386,6 +425,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _fit_unguarded(self, X, y, sample_weight, validation, partial):
         hidden = check_layer_sizes(self.hidden_layer_sizes)
+        _check_real_numeric(X, y)
         warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y = validate_data(
             self,
@@ -400,6 +440,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        y = y.astype(np.float64, copy=False)  # validate_data types only X
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         n_outputs = Y.shape[1]
         if warm:
@@ -438,6 +479,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             sw_val = _check_sample_weight(
                 sw_val, X_val, dtype=np.float64, ensure_non_negative=True
             )
+            y_val = y_val.astype(np.float64, copy=False)
             Y_val = y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val
             if Y_val.shape[1] != n_outputs:
                 raise ValueError(
@@ -481,7 +523,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         loss_scale = 0.5 * np.average(
             np.mean((Ys - Ym) ** 2, axis=1), weights=sample_weight
         )
-        loss_scale = loss_scale if loss_scale > 0 else 1.0
+        constant_target = not loss_scale > 0
+        loss_scale = 1.0 if constant_target else loss_scale
         self._check_lm(n_train, n_outputs, sizes, alpha)
         keep_statistics = self._check_memory(n_train, n_outputs, sizes, alpha)
 
@@ -492,6 +535,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             theta0 = (
                 self._theta if warm else pack(init_params(sizes, rng, self.activation))
             )
+            if constant_target and not warm:
+                # A zero output layer predicts the constant exactly, and no
+                # gradient ever moves it: every solver stops there at once.
+                theta0[-(sizes[-2] + 1) * n_outputs :] = 0.0
             monitor = None
             if val is not None:
                 val_problem = LeastSquaresProblem(*val, 0.0, sizes, self.activation)
@@ -837,6 +884,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             Predictive standard deviation; only when ``return_std=True``.
         """
         check_is_fitted(self)
+        _check_real_numeric(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         act = get_activation(self.activation, numpy=True)
         with np.errstate(over="ignore"):
@@ -882,6 +930,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if kind not in ("prediction", "confidence"):
             raise ValueError(f"kind must be 'prediction' or 'confidence', got {kind!r}")
         y_pred = self.predict(X)
+        _check_real_numeric(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         se, noise = self._delta_method(X)
         if kind == "prediction":
@@ -906,6 +955,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             autograd.
         """
         check_is_fitted(self)
+        _check_real_numeric(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         params = list(zip(self.coefs_, self.intercepts_))
         act = get_activation(self.activation)
@@ -958,6 +1008,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        y = y.astype(np.float64, copy=False)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         _, _, y_mean, y_scale = self._scaling
         problem = LeastSquaresProblem(
