@@ -67,16 +67,12 @@ def _weighted_mean_std(A, w):
 
 def _check_real_numeric(X, y=None):
     """Clear errors for complex inputs and non-numeric targets."""
-    if np.iscomplexobj(X) or (
-        hasattr(X, "dtypes")
-        and any(
-            np.issubdtype(np.dtype(d), np.complexfloating)
-            for d in getattr(X, "dtypes", [])
-        )
-    ):
+    dtypes = list(getattr(X, "dtypes", [])) or [getattr(X, "dtype", None)]
+    if any(d is not None and np.dtype(d).kind == "c" for d in dtypes):
         raise ValueError(
-            "X has complex values; TanhNetRegressor needs real inputs. Pass the "
-            "real and imaginary parts as separate features."
+            "Complex data not supported: X has complex values, and "
+            "TanhNetRegressor needs real inputs. Pass the real and imaginary "
+            "parts as separate features."
         )
     if y is None:
         return
