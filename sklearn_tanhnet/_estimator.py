@@ -23,7 +23,7 @@ from ._network import (
     ACTIVATIONS,
     check_layer_sizes,
     forward,
-    forward_numpy,
+    forward_blocks,
     get_activation,
     init_params,
     layer_sizes_of,
@@ -884,7 +884,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         act = get_activation(self.activation, numpy=True)
         with np.errstate(over="ignore"):
-            out = forward_numpy(list(zip(self.coefs_, self.intercepts_)), X, act)
+            out = forward_blocks(list(zip(self.coefs_, self.intercepts_)), X, act)
         if not return_std:
             return self._shape_like_y(out)
         se, noise = self._delta_method(X)

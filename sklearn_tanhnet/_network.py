@@ -145,6 +145,27 @@ def forward_numpy(params, X, activation=np.tanh):
     return out
 
 
+def forward_blocks(params, X, activation=np.tanh, block=256):
+    """:func:`forward_numpy` in fixed blocks of ``block`` rows (the last padded).
+
+    BLAS picks its kernel by the number of rows, and kernels sum in different
+    orders: one row alone can differ from the same row in a batch by an ulp.
+    Every row here goes through a product of the same shape, so a prediction
+    does not depend on how the rows were batched; the cache-sized blocks are
+    also faster than one large product.
+    """
+    n = X.shape[0]
+    out = np.empty((n, params[-1][0].shape[1]))
+    for start in range(0, n, block):
+        rows = X[start : start + block]
+        if rows.shape[0] < block:
+            rows = np.concatenate([rows, np.zeros((block - rows.shape[0], X.shape[1]))])
+        out[start : start + block] = forward_numpy(params, rows, activation)[
+            : min(block, n - start)
+        ]
+    return out
+
+
 def check_layer_sizes(hidden_layer_sizes):
     """Validate ``hidden_layer_sizes``; return it as a tuple of ints."""
     if isinstance(hidden_layer_sizes, numbers.Integral):

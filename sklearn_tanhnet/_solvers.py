@@ -195,7 +195,8 @@ def fit_adam(
     tol=1e-6,
     n_iter_no_change=10,
     loss_scale=1.0,
-    divergence_factor=1e6,
+    divergence_factor=1e3,
+    unstable_factor=2.0,
     verbose=0,
     callback=None,
     state=None,
@@ -207,7 +208,8 @@ def fit_adam(
     ``loss(theta)`` is the objective on all rows.
     The epoch's loss is the mean of its batch estimates, as in scikit-learn's
     MLP. A non-finite loss, or one ``divergence_factor`` times the first, ends
-    the fit with the best parameters seen. ``callback(theta, loss)`` is called
+    the fit with the best parameters seen; so does a last epoch whose loss is
+    ``unstable_factor`` times the best. ``callback(theta, loss)`` is called
     after every epoch; a truthy return (a message) stops with status
     ``'stopped'``. ``state``, adam's ``(m, v, t)`` from an earlier result,
     continues that run.
@@ -268,6 +270,14 @@ def fit_adam(
         if plateau.update(epoch_loss):
             status, message = "plateau", plateau.message()
             break
+    if status != "diverged" and curve and curve[-1] > unstable_factor * best_loss:
+        # Oscillating or climbing at the end: a too large step, not a fit.
+        status = "diverged"
+        message = (
+            f"The objective rose from its best {best_loss:.3g} to {curve[-1]:.3g}; "
+            f"learning_rate={learning_rate!r} is probably too large. The best "
+            "parameters seen were kept."
+        )
     if status == "diverged":
         theta = best_theta
     return SolverResult(

@@ -37,15 +37,6 @@ SOLVERS = {
 R2_MIN = {"least_squares": 0.999, "adam": 0.98}
 
 
-def _xfail(reason):
-    """Mark a case the package does not yet get right (issue 8)."""
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
-def _adam_xfails(reason):
-    return ["least_squares", pytest.param("adam", marks=_xfail(reason))]
-
-
 def _est(solver="least_squares", **params):
     return TanhNetRegressor((4,), random_state=0, **{**SOLVERS[solver], **params})
 
@@ -275,17 +266,7 @@ def test_minibatch_of_zero_weights_fits():
 @pytest.mark.parametrize("alpha", ["auto", 0.0])
 @pytest.mark.parametrize(
     "learning_rate",
-    [
-        pytest.param(
-            10.0,
-            marks=_xfail(
-                "no warning names learning_rate: with alpha='auto' only the max_iter "
-                "warning (R^2 0.55); with alpha=0 no warning at all, status "
-                "'plateau', the last (not the best) parameters, R^2 -137"
-            ),
-        ),
-        1e8,
-    ],
+    [10.0, 1e8],
 )
 def test_huge_learning_rate_warns_by_name_and_stays_finite(learning_rate, alpha):
     est = _est("adam", learning_rate=learning_rate, alpha=alpha, max_iter=200)
@@ -427,10 +408,6 @@ def test_predict_is_invariant_to_row_order(problem, data):
     np.testing.assert_array_equal(est.predict(X_test[perm]), est.predict(X_test)[perm])
 
 
-@_xfail(
-    "predict on one row differs from the same row inside a batch by 1 ulp: "
-    "BLAS picks a different kernel for the output layer's np.dot"
-)
 @settings(PROPERTY, max_examples=25)
 @given(problems(), st.data())
 def test_predict_is_invariant_to_batches(problem, data):
