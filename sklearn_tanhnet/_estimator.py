@@ -708,10 +708,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         n_weights = int(weight_mask(sizes).sum())
         penalised = isinstance(alpha, str) or np.any(np.asarray(alpha) > 0)
         rows = n_samples * n_outputs + (n_weights if penalised else 0)
-        if self.solver == "least_squares" and 8 * rows * n_params > MEMORY_BUDGET:
+        # The Jacobian, and about as much again twice for the SVD that trf's
+        # exact trust-region step takes every iteration.
+        needed = 3 * 8 * rows * n_params
+        if self.solver == "least_squares" and needed > MEMORY_BUDGET:
             raise ValueError(
                 f"solver='least_squares' needs a dense {rows} x {n_params} Jacobian "
-                f"({8 * rows * n_params / 2**30:.3g} GiB), more than the "
+                f"and its SVD ({needed / 2**30:.3g} GiB), more than the "
                 f"{MEMORY_BUDGET / 2**30:g} GiB budget. Use solver='adam', a "
                 "smaller network or fewer rows."
             )
