@@ -99,7 +99,9 @@ plt.show()
 # neural network brings little over a linear model, which is worth knowing
 # before reaching for one. The network needs the penalty: with
 # ``alpha=1e-4`` its cross-validated :math:`R^2` drops to about 0.33, as 61
-# parameters overfit 442 samples.
+# parameters overfit 442 samples. The default, ``alpha='auto'``, chooses a
+# penalty per layer during the fit instead of by search; see
+# :ref:`sphx_glr_auto_examples_plot_training_control.py`.
 
 # %%
 # What the network adds: diagnostics
