@@ -140,10 +140,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         vector with the exact Jacobian; fast and precise for up to some
         hundred thousand rows. ``'adam'``: minibatch adam, for large data.
 
-    alpha : float, default=1e-4
+    alpha : 'auto' or float, default='auto'
         L2 penalty on the weights (not the biases), scaled like scikit-learn's
         MLP: the objective adds ``alpha * ||W||^2 / (2 * sum(sample_weight))``.
-        A small positive value makes the least-squares fit well-posed.
+        ``'auto'`` re-estimates one penalty per layer during the fit by
+        MacKay's evidence framework (as MATLAB's ``trainbr``), from the
+        effective number of parameters; the result is ``alpha_``. A float fixes
+        the penalty (faster; needed for exact ``partial_fit`` equivalence).
 
     learning_rate : float, default=1e-3
         Adam step size. Unlike :class:`~sklearn.neural_network.MLPRegressor`,
@@ -164,7 +167,26 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         consecutive iterations.
 
     n_iter_no_change : int, default=10
-        Iterations without sufficient improvement before stopping.
+        Iterations without sufficient improvement (of the training objective,
+        or of the validation loss with early stopping) before stopping.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (a seeded split), monitor
+        their loss every iteration, stop when it stops improving and keep the
+        parameters with the best validation loss. ``fit(..., X_val=, y_val=)``
+        gives the validation set explicitly.
+
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping.
+
+    n_restarts : int, default=1
+        Independent random starts; the best is kept (lowest validation loss
+        with early stopping, else lowest GCV with ``alpha='auto'``, else
+        lowest objective). Every start is recorded in ``restarts_``.
+
+    warm_start : bool, default=False
+        Continue from the fitted weights (and adam's moments) instead of a
+        new random start; the loss curve is extended.
 
     method : {'trf', 'lm', 'dogbox'}, default='trf'
         Algorithm of :func:`scipy.optimize.least_squares`.
@@ -211,8 +233,28 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Number of iterations run.
 
     status_ : str
-        Why the solver stopped: ``'converged'``, ``'plateau'``,
-        ``'max_iter'`` or ``'diverged'``.
+        Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
+        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
+
+    alpha_ : float or ndarray of shape (n_layers_ - 1,)
+        The penalty used: ``alpha``, or the per-layer evidence estimates.
+
+    noise_variance_ : ndarray of shape (n_outputs_,) or None
+        Residual variance per output, in the target's units, on the residual
+        degrees of freedom (None when there are none).
+
+    effective_n_params_ : float or None
+        Effective number of parameters (trace of the hat matrix).
+
+    validation_loss_curve_ : list of float
+        Validation loss at each iteration (with a validation set only).
+
+    best_validation_loss_ : float
+        Lowest validation loss (with a validation set only).
+
+    restarts_ : list of dict
+        One entry per start: ``loss``, ``validation_loss``, ``gcv``,
+        ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     message_ : str
         The solver's own account of why it stopped.
@@ -220,7 +262,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     n_outputs_ : int
@@ -419,15 +461,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             vars(self).update(saved)
             raise
 
-    def _fit_unguarded(self, X, y, sample_weight, validation, partial):
-        hidden = check_layer_sizes(self.hidden_layer_sizes)
+    def _validate_xy(self, X, y, sample_weight, reset=False):
+        """Validated float64 C-ordered X, y, 2-D Y and sample weights."""
         _check_real_numeric(X, y)
-        warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y = validate_data(
             self,
             X,
             y,
-            reset=not warm,
+            reset=reset,
             multi_output=True,
             y_numeric=True,
             dtype=np.float64,
@@ -437,7 +478,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         y = y.astype(np.float64, copy=False)  # validate_data types only X
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        return X, y, (y.reshape(-1, 1) if y.ndim == 1 else y), sample_weight
+
+    def _fit_unguarded(self, X, y, sample_weight, validation, partial):
+        hidden = check_layer_sizes(self.hidden_layer_sizes)
+        warm = (self.warm_start or partial) and hasattr(self, "_theta")
+        X, y, Y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
         n_outputs = Y.shape[1]
         if warm:
             if n_outputs != self.n_outputs_ or hidden != self._hidden:
@@ -462,21 +508,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be given together.")
-            X_val, y_val = validate_data(
-                self,
-                X_val,
-                y_val,
-                reset=False,
-                multi_output=True,
-                y_numeric=True,
-                dtype=np.float64,
-                order="C",
-            )
-            sw_val = _check_sample_weight(
-                sw_val, X_val, dtype=np.float64, ensure_non_negative=True
-            )
-            y_val = y_val.astype(np.float64, copy=False)
-            Y_val = y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val
+            X_val, _, Y_val, sw_val = self._validate_xy(X_val, y_val, sw_val)
             if Y_val.shape[1] != n_outputs:
                 raise ValueError(
                     f"y_val has {Y_val.shape[1]} output(s), y has {n_outputs}."
@@ -994,21 +1026,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             :class:`sklearn_tanhnet.Diagnostics`.
         """
         check_is_fitted(self)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=False,
-            multi_output=True,
-            y_numeric=True,
-            dtype=np.float64,
-            order="C",
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        y = y.astype(np.float64, copy=False)
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        X, _, Y, sample_weight = self._validate_xy(X, y, sample_weight)
         _, _, y_mean, y_scale = self._scaling
         problem = LeastSquaresProblem(
             self._scaled_inputs(X),
