@@ -201,6 +201,13 @@ def _layer_starts(layer_sizes):
 NARROW = 4
 
 
+# einsum writes the row-wise outer products of a wide block 1.5-2x faster
+# than broadcasting while the Jacobian is small enough to stay in cache, and
+# up to 1.3x slower beyond (measured on 621 columns: faster at 3,000 rows,
+# slower at 6,000).
+EINSUM_BYTES = 12 * 2**20
+
+
 def _order(width):
     return "F" if width <= NARROW else "K"
 
@@ -653,9 +660,15 @@ class LeastSquaresProblem:
                     m, h = inp.shape[1], d.shape[1]
                     # A view: the last axis of ``row`` is contiguous.
                     block = row[:, s : s + m * h].reshape(n, m, h)
-                    np.multiply(
-                        inp[:, :, None], d[:, None, :], out=block, order=_order(m * h)
-                    )
+                    if m * h > NARROW and J.nbytes <= EINSUM_BYTES:
+                        np.einsum("ni,nj->nij", inp, d, out=block)
+                    else:
+                        np.multiply(
+                            inp[:, :, None],
+                            d[:, None, :],
+                            out=block,
+                            order=_order(m * h),
+                        )
                     np.multiply(
                         d, 1.0, out=row[:, s + m * h : s + (m + 1) * h], order=_order(h)
                     )
