@@ -236,10 +236,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
         (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
 
-    alpha_ : float or ndarray of shape (n_layers_ - 1,)
+    alpha_ : float or ndarray of shape (`n_layers_` - 1,)
         The penalty used: ``alpha``, or the per-layer evidence estimates.
 
-    noise_variance_ : ndarray of shape (n_outputs_,) or None
+    noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
         degrees of freedom (None when there are none).
 
