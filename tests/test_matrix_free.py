@@ -210,3 +210,37 @@ def test_memo_moves_to_a_new_theta():
         vjp(u)
     assert_allclose(vjp(u), J.T @ u, rtol=1e-12, atol=1e-14)
     assert_allclose(autograd.make_jvp(fused)(theta)(v)[1], J @ v, rtol=1e-12)
+
+
+def test_combinations_of_earlier_products_are_answered_exactly():
+    problem, theta, rng = make_problem([3, 4, 2], n=40)
+    J = problem.jacobian(theta)
+    op = MatrixFreeResiduals(problem, block_rows=9).jacobian(theta)
+    v1, v2 = rng.normal(size=(2, J.shape[1]))
+    op @ v1, op @ v2
+    for v in (2 * v1 - 3 * v2, -v1, 0 * v1, rng.normal(size=J.shape[1])):
+        assert_allclose(op @ v, J @ v, rtol=1e-12, atol=1e-13)
+    u = rng.normal(size=J.shape[0])
+    assert_allclose(op.T @ u, J.T @ u, rtol=1e-12, atol=1e-14)
+    assert_allclose(op.T @ (u / 7.0), J.T @ u / 7.0, rtol=1e-12, atol=1e-14)
+
+
+def test_products_cache_refuses_what_it_cannot_answer_well():
+    from sklearn_tanhnet._matrix_free import _Products
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 5))
+    cache = _Products(capacity=2)
+    v1, v2, w = rng.normal(size=(3, 5))
+    for v in (v1, v2):
+        cache.add(v, A @ v)
+    assert_allclose(cache.lookup(0.5 * v1 + v2), A @ (0.5 * v1 + v2), rtol=1e-12)
+    assert cache.lookup(w) is None  # outside the span
+    # w = (near - v1) / 1e-9 is in the span of v1 and near, but only by a
+    # cancellation that would lose 9 digits: computed, not looked up.
+    near = v1 + 1e-9 * w
+    cache = _Products(capacity=2)
+    for v in (v1, near):
+        cache.add(v, A @ v)
+    assert cache.lookup(w) is None
+    assert_allclose(cache.lookup(near), A @ near, rtol=1e-14)
