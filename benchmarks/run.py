@@ -643,7 +643,7 @@ def case_large(cfg):
         f"({ours['base_mib']:.0f} MiB once made); 'per iter.' = least_squares "
         f"seconds / accepted steps, trf with tr_solver='lsmr', lsmr maxiter "
         f"{LSMR_MAXITER}; a dense Jacobian would be {dense:.1f} GiB, the "
-        f"matrix-free state is {matrix_free_bytes(n, sizes) / 2**30:.2f} GiB."
+        f"matrix-free state at most {matrix_free_bytes(n, sizes) / 2**30:.2f} GiB."
     )
     return rows
 

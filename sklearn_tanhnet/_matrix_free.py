@@ -61,13 +61,15 @@ def dense_jacobian_bytes(n_rows, n_params):
 
 
 def matrix_free_bytes(n_samples, layer_sizes):
-    """Bytes :func:`jacobian_operator` keeps for a network and data set.
+    """Bytes :class:`MatrixFreeResiduals` keeps for a network and data set.
 
-    The hidden activations and their slopes, and the residual vector; scipy's
-    ``lsmr`` adds a few vectors of ``n_samples * n_outputs`` floats.
+    At most two evaluations are kept: the point the operator linearises
+    around (hidden activations, their slopes, residuals) and the last trial
+    point (activations, residuals). scipy's ``lsmr`` and the operator's last
+    few products add some ten vectors of ``n_samples * n_outputs`` floats.
     """
-    width = 2 * sum(layer_sizes[1:-1]) + layer_sizes[-1]
-    return 8 * int(n_samples) * width
+    hidden, K = sum(layer_sizes[1:-1]), layer_sizes[-1]
+    return 8 * int(n_samples) * (3 * hidden + 12 * K)
 
 
 def _row_blocks(n_samples, layer_sizes, block_rows=None):
