@@ -23,6 +23,14 @@ records some twenty primitives per step, and autograd's bookkeeping for them
 costs several times the arithmetic on the small batches adam uses. The
 back-propagation is itself written in autograd.numpy, so the Hessian and
 Hessian-vector products differentiate through it exactly as before.
+
+The Jacobian's reverse pass for these activations goes through one fused
+primitive too, :func:`hidden_activations` (every hidden layer, offsets
+included; its VJP and JVP are back- and forward-propagation in
+autograd.numpy, with an in-place numpy path when nothing is boxed): 0.5-1.0x
+the time of hand-written numpy backprop at N >= 1,000 in
+``benchmarks/jacobian.py``, where tracing the layers one primitive at a time
+cost 1.2-2.6x.
 """
 
 import threading
