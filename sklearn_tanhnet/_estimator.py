@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from ._derivatives import LeastSquaresProblem
+from ._matrix_free import MatrixFreeResiduals, dense_jacobian_bytes
 from ._network import (
     ACTIVATIONS,
     check_layer_sizes,
@@ -554,7 +555,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         constant_target = not loss_scale > 0
         loss_scale = 1.0 if constant_target else loss_scale
         self._check_lm(n_train, n_outputs, sizes, alpha)
-        keep_statistics = self._check_memory(n_train, n_outputs, sizes, alpha)
+        keep_statistics, matrix_free = self._check_memory(
+            n_train, n_outputs, sizes, alpha
+        )
 
         ctx = self._callback_root(X, y)
         restarts, best = [], None
@@ -588,6 +591,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     max_iter,
                     callback,
                     state,
+                    matrix_free=matrix_free,
                 )
 
             # One BLAS thread: these matrices are small, and two threads on a
@@ -643,6 +647,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
         try:
+            if matrix_free:
+                raise ValueError(
+                    "the statistics need n_samples x n_params^2 products, too many "
+                    "for a fit that needed a matrix-free Jacobian."
+                )
             if not keep_statistics:
                 raise ValueError(
                     f"the {n_params_of(sizes)} x {n_params_of(sizes)} parameter "
@@ -741,14 +750,25 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         penalised = isinstance(alpha, str) or np.any(np.asarray(alpha) > 0)
         rows = n_samples * n_outputs + (n_weights if penalised else 0)
         # The Jacobian, and about as much again twice for the SVD that trf's
-        # exact trust-region step takes every iteration.
-        needed = 3 * 8 * rows * n_params
-        if self.solver == "least_squares" and needed > MEMORY_BUDGET:
+        # exact trust-region step takes every iteration. Beyond the budget,
+        # least_squares goes matrix-free: J v and J' u from autograd, lsmr.
+        needed = 3 * dense_jacobian_bytes(rows, n_params)
+        matrix_free = self.solver == "least_squares" and needed > MEMORY_BUDGET
+        if matrix_free and self.method == "lm":
             raise ValueError(
-                f"solver='least_squares' needs a dense {rows} x {n_params} Jacobian "
-                f"and its SVD ({needed / 2**30:.3g} GiB), more than the "
-                f"{MEMORY_BUDGET / 2**30:g} GiB budget. Use solver='adam', a "
-                "smaller network or fewer rows."
+                f"method='lm' needs a dense {rows} x {n_params} Jacobian "
+                f"({needed / 2**30:.3g} GiB with its factorisation), more than the "
+                f"{MEMORY_BUDGET / 2**30:g} GiB budget. Use method='trf', which "
+                "then runs matrix-free."
+            )
+        if matrix_free and isinstance(alpha, str):
+            raise ValueError(
+                f"A dense {rows} x {n_params} Jacobian and its SVD would need "
+                f"{needed / 2**30:.3g} GiB, more than the {MEMORY_BUDGET / 2**30:g} "
+                "GiB budget, and alpha='auto' needs the Gauss-Newton matrix of all "
+                "rows at every evidence update. Pass a float alpha (e.g. 1e-4) for "
+                "a matrix-free least_squares fit, use solver='adam', or a smaller "
+                "network."
             )
         covariance_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
         if isinstance(alpha, str) and not covariance_fits:
@@ -758,7 +778,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha or use a "
                 "smaller network."
             )
-        return covariance_fits
+        return covariance_fits, matrix_free
 
     def _check_lm(self, n_samples, n_outputs, sizes, alpha):
         if self.solver != "least_squares" or self.method != "lm":
@@ -829,7 +849,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return callback
 
     def _run_solver(
-        self, problem, theta0, rng, n_samples, loss_scale, max_iter, callback, state
+        self,
+        problem,
+        theta0,
+        rng,
+        n_samples,
+        loss_scale,
+        max_iter,
+        callback,
+        state,
+        matrix_free=False,
     ):
         """Run the chosen solver from ``theta0``; return its SolverResult."""
         common = dict(
@@ -840,6 +869,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             verbose=self.verbose,
             callback=callback,
         )
+        if self.solver == "least_squares" and matrix_free:
+            blocks = MatrixFreeResiduals(problem)
+            return fit_least_squares(
+                blocks.residuals,
+                blocks.jacobian,
+                theta0,
+                method=self.method,
+                tr_solver="lsmr",
+                **common,
+            )
         if self.solver == "least_squares":
             return fit_least_squares(
                 problem.residuals,

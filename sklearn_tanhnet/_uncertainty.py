@@ -50,7 +50,8 @@ def weighted_gram(problem, theta):
             theta, problem.X[rows], problem.layer_sizes, problem.activation
         )
         Gw = G * np.sqrt(problem.sample_weight[rows])[:, None, None]
-        H += np.einsum("nkp,nkq->kpq", Gw, Gw)
+        for k in range(K):  # a BLAS product per output; einsum would not use BLAS
+            H[k] += Gw[:, k, :].T @ Gw[:, k, :]
     return H
 
 

@@ -209,3 +209,21 @@ def test_works_in_pipeline_search_cv_and_transformed_target(small_regression):
         inverse_func=np.log,
     )
     assert ttr.fit(X, y).score(X, y) > 0.9
+
+
+def test_least_squares_goes_matrix_free_beyond_the_memory_budget(monkeypatch):
+    from sklearn.datasets import make_friedman1
+
+    import sklearn_tanhnet._estimator as estimator_module
+
+    X, y = make_friedman1(n_samples=300, noise=0.5, random_state=0)
+    monkeypatch.setattr(estimator_module, "MEMORY_BUDGET", 1000)  # every J too big
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = TanhNetRegressor((5,), alpha=1e-4, max_iter=100, random_state=0)
+        est.fit(X, y)
+    assert est.score(X, y) > 0.8 and isinstance(est._statistics, str)
+    with pytest.raises(ValueError, match="alpha='auto'"):
+        TanhNetRegressor((5,), random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="method='lm'"):
+        TanhNetRegressor((5,), alpha=1e-4, method="lm").fit(X, y)
