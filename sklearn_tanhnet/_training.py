@@ -150,12 +150,14 @@ def train(
             alpha,
             res.state,
         )
-    groups = weight_groups(make_problem(0.0).layer_sizes)
+    probe = make_problem(0.0)
+    groups = weight_groups(probe.layer_sizes)
     if alpha0 is not None:
         starts = [np.asarray(alpha0, dtype=float)]
     else:
-        weight_sum = make_problem(0.0).weight_sum
-        starts = [np.full(groups.max() + 1, s * weight_sum) for s in EVIDENCE_STARTS]
+        starts = [
+            np.full(groups.max() + 1, s * probe.weight_sum) for s in EVIDENCE_STARTS
+        ]
     results = [
         _evidence_loop(
             make_problem,
