@@ -46,6 +46,10 @@ from ._uncertainty import (
 # The largest dense matrix fit may allocate (a residual Jacobian, or a few
 # n_params x n_params matrices for the evidence and the uncertainty).
 MEMORY_BUDGET = 2 * 2**30
+# The most work fit spends on one Gauss-Newton matrix, n_rows * n_params^2
+# multiply-adds (tens of seconds); beyond it fit skips the uncertainty
+# statistics, and alpha='auto' (one such matrix per evidence update) refuses.
+GRAM_FLOPS = 5e10
 
 
 def _weighted_mean_std(A, w):
@@ -655,7 +659,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             if not keep_statistics:
                 raise ValueError(
                     f"the {n_params_of(sizes)} x {n_params_of(sizes)} parameter "
-                    "covariance would exceed the memory budget."
+                    "covariance over all rows would exceed the memory or time "
+                    "budget (MEMORY_BUDGET, GRAM_FLOPS)."
                 )
             statistics = fit_statistics(best.problem, best.theta)
         except ValueError as exc:  # no residual degrees of freedom, or too large
@@ -771,6 +776,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 "network."
             )
         covariance_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
+        gram_flops = n_samples * n_outputs * n_params**2
+        if isinstance(alpha, str) and covariance_fits and gram_flops > GRAM_FLOPS:
+            raise ValueError(
+                f"alpha='auto' needs the {n_params} x {n_params} Gauss-Newton matrix "
+                f"of all {n_samples} rows ({gram_flops:.2g} flops) at every evidence "
+                "update, too slow at this size. Pass a float alpha (e.g. 1e-4)."
+            )
         if isinstance(alpha, str) and not covariance_fits:
             raise ValueError(
                 f"alpha='auto' needs {n_params} x {n_params} matrices "
@@ -778,7 +790,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha or use a "
                 "smaller network."
             )
-        return covariance_fits, matrix_free
+        return covariance_fits and gram_flops <= GRAM_FLOPS, matrix_free
 
     def _check_lm(self, n_samples, n_outputs, sizes, alpha):
         if self.solver != "least_squares" or self.method != "lm":

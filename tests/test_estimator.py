@@ -227,3 +227,15 @@ def test_least_squares_goes_matrix_free_beyond_the_memory_budget(monkeypatch):
         TanhNetRegressor((5,), random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="method='lm'"):
         TanhNetRegressor((5,), alpha=1e-4, method="lm").fit(X, y)
+
+
+def test_gram_budget_skips_statistics_and_refuses_auto(monkeypatch, small_regression):
+    import sklearn_tanhnet._estimator as estimator_module
+
+    X, Y, _ = small_regression
+    monkeypatch.setattr(estimator_module, "GRAM_FLOPS", 10)
+    est = TanhNetRegressor((3,), alpha=1e-3, random_state=0).fit(X, Y)
+    with pytest.raises(ValueError, match="Uncertainty is not available"):
+        est.predict(X, return_std=True)
+    with pytest.raises(ValueError, match="Pass a float alpha"):
+        TanhNetRegressor((3,), random_state=0).fit(X, Y)
