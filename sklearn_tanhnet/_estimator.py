@@ -679,8 +679,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.n_iter_ = best.n_iter
             if monitor is not None:
                 self.validation_loss_curve_ = list(monitor.curve)
-            elif hasattr(self, "validation_loss_curve_"):
-                del self.validation_loss_curve_
+            else:  # a refit without validation must not keep the last one's
+                for name in ("validation_loss_curve_", "best_validation_loss_"):
+                    vars(self).pop(name, None)
         if monitor is not None:
             self.best_validation_loss_ = monitor.best_loss
         self.coefs_ = [W for W, _ in params]

@@ -257,3 +257,13 @@ def test_progress_bar_runs():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.set_callbacks(callback_api.ProgressBar()).fit(X, y)
     assert est.n_iter_ > 0
+
+
+def test_refit_without_validation_drops_validation_attributes():
+    X, y = _noisy(n=80)
+    est = TanhNetRegressor((3,), alpha=1e-3, early_stopping=True, random_state=0)
+    est.fit(X, y)
+    assert hasattr(est, "best_validation_loss_")
+    est.set_params(early_stopping=False).fit(X, y)
+    assert not hasattr(est, "best_validation_loss_")
+    assert not hasattr(est, "validation_loss_curve_")
