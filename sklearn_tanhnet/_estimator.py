@@ -507,31 +507,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
 
-        # Validation data: given, held out, or none.
-        X_val, y_val, sw_val = validation
-        val = None
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise ValueError("X_val and y_val must be given together.")
-            X_val, _, Y_val, sw_val = self._validate_xy(X_val, y_val, sw_val)
-            if Y_val.shape[1] != n_outputs:
-                raise ValueError(
-                    f"y_val has {Y_val.shape[1]} output(s), y has {n_outputs}."
-                )
-            val = ((X_val - x_mean) / x_scale, (Y_val - y_mean) / y_scale, sw_val)
-        elif self.early_stopping and not partial:
-            train_idx, val_idx = self._split(len(X), rng)
-            val = (Xs[val_idx], Ys[val_idx], sample_weight[val_idx])
-            Xs, Ys, sample_weight = (
-                Xs[train_idx],
-                Ys[train_idx],
-                sample_weight[train_idx],
-            )
-            if not sample_weight.sum() > 0 or not val[2].sum() > 0:
-                raise ValueError(
-                    "early_stopping needs positive sample weights in both the "
-                    "training and the validation part; pass X_val and y_val."
-                )
+        (Xs, Ys, sample_weight), val = self._validation_split(
+            (Xs, Ys, sample_weight), validation, scaling, rng, partial
+        )
 
         def make_problem(alpha):
             return LeastSquaresProblem(
@@ -665,6 +643,28 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             statistics = fit_statistics(best.problem, best.theta)
         except ValueError as exc:  # no residual degrees of freedom, or too large
             statistics = str(exc)
+        self._store(best, statistics, restarts, sizes, scaling, y_1d, warm, partial)
+        self.alpha_ = layer_alpha if partial and self.alpha == "auto" else best.alpha
+        return self
+
+    def _evidence_schedule(self):
+        # adam moves too little in a few epochs for the evidence to judge it:
+        # update the penalties after runs long enough to reach a plateau.
+        if self.solver == "adam":
+            return {"chunk": 2 * self.n_iter_no_change + 10, "require_converged": True}
+        return {}
+
+    def _penalty(self, sizes):
+        """The fitted penalty in the form LeastSquaresProblem takes."""
+        if np.ndim(self.alpha_) == 0:
+            return self.alpha_
+        return np.asarray(self.alpha_)[weight_groups(sizes)]
+
+    def _store(self, best, statistics, restarts, sizes, scaling, y_1d, warm, partial):
+        """Set the fitted attributes from the chosen TrainResult."""
+        y_scale = scaling[3]
+        hidden = tuple(sizes[1:-1])
+        n_outputs = sizes[-1]
         params = _fold_scaling(unpack(best.theta, sizes), *scaling)
         monitor = best.extra["monitor"]
         if warm:
@@ -689,7 +689,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.loss_ = best.loss
         self.status_ = best.status
         self.message_ = best.message
-        self.alpha_ = layer_alpha if partial and self.alpha == "auto" else best.alpha
         if not partial or not hasattr(self, "restarts_"):
             self.restarts_ = restarts
         self.n_outputs_ = n_outputs
@@ -706,20 +705,33 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         else:
             self.noise_variance_ = statistics.noise_variance * y_scale**2
             self.effective_n_params_ = statistics.effective_n_params
-        return self
 
-    def _evidence_schedule(self):
-        # adam moves too little in a few epochs for the evidence to judge it:
-        # update the penalties after runs long enough to reach a plateau.
-        if self.solver == "adam":
-            return {"chunk": 2 * self.n_iter_no_change + 10, "require_converged": True}
-        return {}
-
-    def _penalty(self, sizes):
-        """The fitted penalty in the form LeastSquaresProblem takes."""
-        if np.ndim(self.alpha_) == 0:
-            return self.alpha_
-        return np.asarray(self.alpha_)[weight_groups(sizes)]
+    def _validation_split(self, train, validation, scaling, rng, partial):
+        """Scaled training and validation triples: given, held out, or none."""
+        Xs, Ys, sample_weight = train
+        X_val, y_val, sw_val = validation
+        x_mean, x_scale, y_mean, y_scale = scaling
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together.")
+            X_val, _, Y_val, sw_val = self._validate_xy(X_val, y_val, sw_val)
+            if Y_val.shape[1] != Ys.shape[1]:
+                raise ValueError(
+                    f"y_val has {Y_val.shape[1]} output(s), y has {Ys.shape[1]}."
+                )
+            val = ((X_val - x_mean) / x_scale, (Y_val - y_mean) / y_scale, sw_val)
+            return train, val
+        if not self.early_stopping or partial:
+            return train, None
+        train_idx, val_idx = self._split(len(Xs), rng)
+        val = (Xs[val_idx], Ys[val_idx], sample_weight[val_idx])
+        train = (Xs[train_idx], Ys[train_idx], sample_weight[train_idx])
+        if not train[2].sum() > 0 or not val[2].sum() > 0:
+            raise ValueError(
+                "early_stopping needs positive sample weights in both the "
+                "training and the validation part; pass X_val and y_val."
+            )
+        return train, val
 
     def _standardization(self, X, Y, sample_weight):
         if self.standardize:
