@@ -32,6 +32,7 @@ from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import Box
 from scipy.sparse.linalg import LinearOperator
 
+from ._derivatives import _unboxed
 from ._network import forward, get_activation, unpack
 
 # Rows per block: a block's (rows, width) temporaries stay in the CPU caches.
@@ -181,10 +182,6 @@ def _state(ans, theta, X, layer_sizes, activation, memo):
     inputs = _forward(theta, X, layer_sizes, activation, anp)[1]
     state = inputs, _slopes(inputs, activation)
     return lambda: state
-
-
-def _unboxed(*args):
-    return not any(isinstance(a, Box) for a in args)
 
 
 def _back(u, inputs, slopes, params, c):
