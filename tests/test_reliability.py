@@ -15,6 +15,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _callbacks import NoOpCallback
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -445,22 +446,11 @@ def test_same_random_state_is_bit_identical_everywhere(problem):
 # -- interrupted fits --------------------------------------------------------------
 
 
-class _InterruptOnThirdIteration:
+class _InterruptOnThirdIteration(NoOpCallback):
     """A FitCallback that raises KeyboardInterrupt as the 3rd iteration ends."""
-
-    max_propagation_depth = None
 
     def __init__(self):
         self.iterations = 0
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context, **kwargs):
-        pass
 
     def on_fit_task_end(self, estimator, context, **kwargs):
         if context.task_name == "iteration":

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _callbacks import NoOpCallback
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -179,22 +180,11 @@ def test_zero_weight_minibatch_is_harmless():
 callback_api = pytest.importorskip("sklearn.callback")
 
 
-class _Recorder:
+class _Recorder(NoOpCallback):
     """A FitCallback that records the tasks it sees."""
-
-    max_propagation_depth = None
 
     def __init__(self):
         self.ended = []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context, **kwargs):
-        pass
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None, **kw):
         self.ended.append((type(estimator).__name__, context.task_name))
