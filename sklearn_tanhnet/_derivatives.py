@@ -38,7 +38,6 @@ import threading
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad, hessian, make_vjp, value_and_grad
-from autograd.core import make_vjp as _make_vjp
 from autograd.differential_operators import hessian_tensor_product
 from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import Box, getval
@@ -596,15 +595,16 @@ class LeastSquaresProblem:
         """
         sizes, n = self.layer_sizes, self.n_samples
         if self._fused is not None:
-            # One primitive: tracing it costs one node instead of some five
-            # per layer, and its hand-written VJP runs straight in numpy.
+            # One primitive, and its registered VJP applied straight: tracing
+            # even one node costs more than the arithmetic on the lecture's 50
+            # rows, and nothing here is boxed (the Jacobian is never itself
+            # differentiated).
             X, act = self.X, self._fused
             if self._zero_offsets is None:
                 self._zero_offsets = zero_offsets(n, sizes)
-            vjp, ans = _make_vjp(
-                lambda D: hidden_activations(D, theta, X, sizes, act),
-                self._zero_offsets,
-            )
+            D = self._zero_offsets
+            ans = hidden_activations.fun(D, theta, X, sizes, act)
+            vjp = _hidden_vjp_D(ans, D, theta, X, sizes, act)
             inputs = [X, *hidden_blocks(ans, sizes)]
 
             def backprop(G):

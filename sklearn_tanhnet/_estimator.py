@@ -1,5 +1,6 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -16,7 +17,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._derivatives import LeastSquaresProblem
 from ._matrix_free import MatrixFreeResiduals, dense_jacobian_bytes
@@ -33,7 +34,13 @@ from ._network import (
     unpack,
     weight_mask,
 )
-from ._solvers import fit_adam, fit_least_squares
+from ._solvers import (
+    DENSE_LSMR_MAXITER,
+    MATRIX_FREE_LSMR_MAXITER,
+    fit_adam,
+    fit_least_squares,
+    plan_least_squares,
+)
 from ._training import ValidationMonitor, train, weight_groups
 from ._uncertainty import (
     RCOND,
@@ -50,6 +57,14 @@ MEMORY_BUDGET = 2 * 2**30
 # multiply-adds (tens of seconds); beyond it fit skips the uncertainty
 # statistics, and alpha='auto' (one such matrix per evidence update) refuses.
 GRAM_FLOPS = 5e10
+
+
+@functools.cache
+def _blas_controller():
+    # Finding the loaded BLAS libraries reads /proc/self/maps and costs about
+    # 3 ms: more than a whole fit of the lecture's problem. numpy's and
+    # scipy's BLAS, the only ones fit calls, are loaded by the time it runs.
+    return ThreadpoolController()
 
 
 def _weighted_mean_std(A, w):
@@ -194,7 +209,22 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         new random start; the loss curve is extended.
 
     method : {'trf', 'lm', 'dogbox'}, default='trf'
-        Algorithm of :func:`scipy.optimize.least_squares`.
+        Algorithm of :func:`scipy.optimize.least_squares`. ``'lm'``
+        (MINPACK) takes fewer milliseconds a step on small problems, but its
+        results can differ in the last bits from one run to the next in the
+        same process, which then grows into different fits; ``'trf'`` and
+        ``'dogbox'`` are reproducible bit for bit.
+
+    tr_solver : {'auto', 'exact', 'lsmr'}, default='auto'
+        Trust-region step of ``'trf'`` and ``'dogbox'``: ``'exact'`` (an SVD
+        of the dense Jacobian every step) or ``'lsmr'`` (10 lsmr iterations on
+        it, about 0.5 ms a step whatever the size). ``'auto'`` takes
+        ``'exact'`` while ``rows * n_params**2 <= 2e6`` or there are fewer
+        data rows than parameters, and ``'lsmr'`` beyond (14 ms against 2 ms a
+        step on friedman1's 1,875 rows and 121 parameters). Where even one
+        dense Jacobian would exceed the 2 GiB memory budget, lsmr runs
+        matrix-free on autograd's Jacobian-vector products. The choice is
+        stored in ``tr_solver_``.
 
     standardize : bool, default=True
         Standardise X and y (weighted mean and standard deviation) before
@@ -240,6 +270,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     status_ : str
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
         (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
+
+    tr_solver_ : {'exact', 'lsmr'} or None
+        The trust-region solver the least_squares fit ran (``'exact'`` for
+        ``'lm'``; None for adam).
 
     alpha_ : float or ndarray of shape (`n_layers_` - 1,)
         The penalty used: ``alpha``, or the per-layer evidence estimates.
@@ -325,6 +359,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "n_restarts": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "method": [StrOptions({"trf", "lm", "dogbox"})],
+        "tr_solver": [StrOptions({"auto", "exact", "lsmr"})],
         "standardize": ["boolean"],
         "shuffle": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -351,6 +386,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         n_restarts=1,
         warm_start=False,
         method="trf",
+        tr_solver="auto",
         standardize=True,
         shuffle=True,
         beta_1=0.9,
@@ -373,6 +409,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.n_restarts = n_restarts
         self.warm_start = warm_start
         self.method = method
+        self.tr_solver = tr_solver
         self.standardize = standardize
         self.shuffle = shuffle
         self.beta_1 = beta_1
@@ -536,10 +573,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         constant_target = not loss_scale > 0
         loss_scale = 1.0 if constant_target else loss_scale
-        self._check_lm(n_train, n_outputs, sizes, alpha)
-        keep_statistics, matrix_free = self._check_memory(
-            n_train, n_outputs, sizes, alpha
-        )
+        keep_statistics, plan = self._check_memory(n_train, n_outputs, sizes, alpha)
+        matrix_free = plan is not None and plan[2]
 
         ctx = self._callback_root(X, y)
         restarts, best = [], None
@@ -573,12 +608,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     max_iter,
                     callback,
                     state,
-                    matrix_free=matrix_free,
+                    plan=plan,
                 )
 
             # One BLAS thread: these matrices are small, and two threads on a
             # busy 2-core machine made a 1875 x 121 trust-region fit 9x slower.
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _blas_controller().limit(limits=1, user_api="blas"):
                 res = train(
                     make_problem,
                     run,
@@ -644,6 +679,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         except ValueError as exc:  # no residual degrees of freedom, or too large
             statistics = str(exc)
         self._store(best, statistics, restarts, sizes, scaling, y_1d, warm, partial)
+        self.tr_solver_ = plan[1] if plan else None
         self.alpha_ = layer_alpha if partial and self.alpha == "auto" else best.alpha
         return self
 
@@ -757,36 +793,46 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
     def _check_memory(self, n_samples, n_outputs, sizes, alpha):
-        """Refuse, before allocating, what would not fit in MEMORY_BUDGET.
+        """Plan the least_squares step; refuse what would not fit the budgets.
 
         Returns whether the parameter covariance (n_params^2 floats, a few
         copies) fits, so fit knows whether to compute the uncertainty
-        statistics.
+        statistics, and the plan ``(method, tr_solver, matrix_free)`` (None
+        for adam). Nothing is allocated before these checks.
         """
         n_params = n_params_of(sizes)
         n_weights = int(weight_mask(sizes).sum())
         penalised = isinstance(alpha, str) or np.any(np.asarray(alpha) > 0)
         rows = n_samples * n_outputs + (n_weights if penalised else 0)
-        # The Jacobian, and about as much again twice for the SVD that trf's
-        # exact trust-region step takes every iteration. Beyond the budget,
-        # least_squares goes matrix-free: J v and J' u from autograd, lsmr.
-        needed = 3 * dense_jacobian_bytes(rows, n_params)
-        matrix_free = self.solver == "least_squares" and needed > MEMORY_BUDGET
-        if matrix_free and self.method == "lm":
-            raise ValueError(
-                f"method='lm' needs a dense {rows} x {n_params} Jacobian "
-                f"({needed / 2**30:.3g} GiB with its factorisation), more than the "
-                f"{MEMORY_BUDGET / 2**30:g} GiB budget. Use method='trf', which "
-                "then runs matrix-free."
+        plan = None
+        if self.solver == "least_squares":
+            plan = (
+                self.method,
+                *plan_least_squares(
+                    self.method,
+                    self.tr_solver,
+                    n_samples * n_outputs,
+                    rows,
+                    n_params,
+                    dense_jacobian_bytes(rows, n_params),
+                    MEMORY_BUDGET,
+                ),
             )
-        if matrix_free and isinstance(alpha, str):
+            if plan[0] == "lm" and rows < n_params:
+                raise ValueError(
+                    "method='lm' needs at least as many residuals as parameters, "
+                    f"got n_samples={n_samples} and n_outputs={n_outputs} giving "
+                    f"{rows} residuals for {n_params} parameters. "
+                    "Use method='trf', more data or a smaller network."
+                )
+        if plan is not None and plan[2] and isinstance(alpha, str):
             raise ValueError(
-                f"A dense {rows} x {n_params} Jacobian and its SVD would need "
-                f"{needed / 2**30:.3g} GiB, more than the {MEMORY_BUDGET / 2**30:g} "
-                "GiB budget, and alpha='auto' needs the Gauss-Newton matrix of all "
-                "rows at every evidence update. Pass a float alpha (e.g. 1e-4) for "
-                "a matrix-free least_squares fit, use solver='adam', or a smaller "
-                "network."
+                f"A dense {rows} x {n_params} Jacobian would need "
+                f"{dense_jacobian_bytes(rows, n_params) / 2**30:.3g} GiB, more than "
+                f"the {MEMORY_BUDGET / 2**30:g} GiB budget, and alpha='auto' needs "
+                "the Gauss-Newton matrix of all rows at every evidence update. Pass "
+                "a float alpha (e.g. 1e-4) for a matrix-free least_squares fit, use "
+                "solver='adam', or a smaller network."
             )
         covariance_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
         gram_flops = n_samples * n_outputs * n_params**2
@@ -803,22 +849,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha or use a "
                 "smaller network."
             )
-        return covariance_fits and gram_flops <= GRAM_FLOPS, matrix_free
-
-    def _check_lm(self, n_samples, n_outputs, sizes, alpha):
-        if self.solver != "least_squares" or self.method != "lm":
-            return
-        n_weights = int(weight_mask(sizes).sum())
-        penalised = isinstance(alpha, str) or np.any(np.asarray(alpha) > 0)
-        n_residuals = n_samples * n_outputs + (n_weights if penalised else 0)
-        n_params = n_params_of(sizes)
-        if n_residuals < n_params:
-            raise ValueError(
-                "method='lm' needs at least as many residuals as parameters, got "
-                f"n_samples={n_samples} and n_outputs={n_outputs} giving "
-                f"{n_residuals} residuals for {n_params} parameters. "
-                "Use method='trf', more data or a smaller network."
-            )
+        return covariance_fits and gram_flops <= GRAM_FLOPS, plan
 
     # -- scikit-learn callbacks ---------------------------------------------------
 
@@ -883,7 +914,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         max_iter,
         callback,
         state,
-        matrix_free=False,
+        plan=None,
     ):
         """Run the chosen solver from ``theta0``; return its SolverResult."""
         common = dict(
@@ -894,22 +925,24 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             verbose=self.verbose,
             callback=callback,
         )
-        if self.solver == "least_squares" and matrix_free:
-            blocks = MatrixFreeResiduals(problem)
-            return fit_least_squares(
-                blocks.residuals,
-                blocks.jacobian,
-                theta0,
-                method=self.method,
-                tr_solver="lsmr",
-                **common,
-            )
         if self.solver == "least_squares":
-            return fit_least_squares(
+            method, tr_solver, matrix_free = plan
+            fun, jac, lsmr_maxiter = (
                 problem.residuals,
                 problem.jacobian,
+                DENSE_LSMR_MAXITER,
+            )
+            if matrix_free:
+                blocks = MatrixFreeResiduals(problem)
+                fun, jac = blocks.residuals, blocks.jacobian
+                lsmr_maxiter = MATRIX_FREE_LSMR_MAXITER
+            return fit_least_squares(
+                fun,
+                jac,
                 theta0,
-                method=self.method,
+                method=method,
+                tr_solver=tr_solver,
+                lsmr_maxiter=lsmr_maxiter,
                 **common,
             )
         batch = self.batch_size

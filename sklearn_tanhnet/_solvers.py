@@ -76,6 +76,73 @@ class _Plateau:
         )
 
 
+# Up to this many multiply-adds, rows * n_params**2, an SVD per step is cheaper
+# than lsmr, whose Python loop costs about 0.5 ms a step whatever the size:
+# measured crossover between 200 x 57 (0.83 ms exact, 0.70 ms lsmr) and
+# 1000 x 29 (0.66, 0.74).
+EXACT_FLOPS = 2e6
+# lsmr iterations per trust-region step on a dense Jacobian: on friedman1
+# (1,996 x 121) 10 reach a given cost in fewer steps than 5, and cost 0.4 ms
+# more a step; unlimited (121) costs as much as the SVD.
+DENSE_LSMR_MAXITER = 10
+# On a matrix-free Jacobian every lsmr iteration is two passes over the data.
+MATRIX_FREE_LSMR_MAXITER = 4
+
+
+def plan_least_squares(
+    method, tr_solver, n_data, n_rows, n_params, jacobian_bytes, budget
+):
+    """Choose the trust-region solver and whether the Jacobian is matrix-free.
+
+    Parameters
+    ----------
+    method : {'trf', 'lm', 'dogbox'}
+        The :func:`scipy.optimize.least_squares` method.
+    tr_solver : {'auto', 'exact', 'lsmr'}
+        Requested trust-region solver (``'lm'`` always factorises).
+    n_data : int
+        Data residuals, ``n_samples * n_outputs``.
+    n_rows, n_params : int
+        Shape of the residual Jacobian (data and penalty rows).
+    jacobian_bytes : int
+        Bytes of the dense Jacobian.
+    budget : int
+        Bytes a dense Jacobian (three of them with a factorisation's
+        workspace) may take.
+
+    Returns
+    -------
+    tr_solver : {'exact', 'lsmr'}
+    matrix_free : bool
+        Whether the Jacobian must be a matrix-free ``LinearOperator``.
+    """
+    if method == "lm" and tr_solver == "lsmr":
+        raise ValueError(
+            "tr_solver='lsmr' does not apply to method='lm', which factorises the "
+            "Jacobian every step; use method='trf' or 'dogbox' with lsmr."
+        )
+    factorise = method == "lm" or tr_solver == "exact"
+    if 3 * jacobian_bytes > budget and factorise:
+        what = "method='lm'" if method == "lm" else "tr_solver='exact'"
+        raise ValueError(
+            f"{what} needs a dense {n_rows} x {n_params} Jacobian and its "
+            f"factorisation, {3 * jacobian_bytes / 2**30:.3g} GiB, more than the "
+            f"{budget / 2**30:g} GiB budget. Use method='trf' with "
+            "tr_solver='auto' or 'lsmr', which then runs matrix-free."
+        )
+    if tr_solver == "auto":
+        # With fewer data residuals than parameters the fit interpolates and
+        # the penalty alone decides where it lands; lsmr's truncated steps stop
+        # short of that point by more than rounding (1e-6 relative between
+        # weighted and repeated rows in scikit-learn's sample-weight check,
+        # against 1e-10 with exact steps).
+        cheap = n_rows * n_params**2 <= EXACT_FLOPS
+        fits = 3 * jacobian_bytes <= budget
+        exact = method == "lm" or (fits and (cheap or n_data < n_params))
+        tr_solver = "exact" if exact else "lsmr"
+    return tr_solver, tr_solver == "lsmr" and jacobian_bytes > budget
+
+
 def _report(verbose, it, loss):
     if verbose and (it % max(int(verbose), 1) == 0):
         print(f"Iteration {it}, loss = {loss:.8g}")
@@ -88,7 +155,7 @@ def fit_least_squares(
     *,
     method="trf",
     tr_solver="exact",
-    lsmr_maxiter=4,
+    lsmr_maxiter=DENSE_LSMR_MAXITER,
     max_iter=200,
     tol=1e-6,
     n_iter_no_change=10,
@@ -99,11 +166,12 @@ def fit_least_squares(
     """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
 
     ``tr_solver='exact'`` (an SVD of a dense Jacobian every iteration) or
-    ``'lsmr'``, for a ``jacobian`` returning a ``LinearOperator``
+    ``'lsmr'``, for a dense ``jacobian`` or one returning a ``LinearOperator``
     (:class:`~sklearn_tanhnet._matrix_free.MatrixFreeResiduals`): then lsmr
-    runs ``lsmr_maxiter`` iterations per trust-region step (4: about 1.8 s per
-    step at 1e6 rows x 661 parameters; each lsmr iteration costs two passes
-    over the data).
+    runs ``lsmr_maxiter`` iterations per trust-region step
+    (``MATRIX_FREE_LSMR_MAXITER`` = 4 matrix-free: about 1.8 s per step at 1e6
+    rows x 661 parameters; each lsmr iteration costs two passes over the
+    data).
 
     scipy asks for ``jacobian`` at the start and once per accepted step: one
     iteration is one accepted step, and ``loss_curve`` holds the objective

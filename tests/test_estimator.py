@@ -239,3 +239,39 @@ def test_gram_budget_skips_statistics_and_refuses_auto(monkeypatch, small_regres
         est.predict(X, return_std=True)
     with pytest.raises(ValueError, match="Pass a float alpha"):
         TanhNetRegressor((3,), random_state=0).fit(X, Y)
+
+
+@pytest.fixture(scope="module")
+def friedman_small():
+    from sklearn.datasets import make_friedman1
+
+    return make_friedman1(n_samples=600, noise=0.5, random_state=0)
+
+
+def test_lsmr_fits_as_well_as_exact_and_reproducibly(friedman_small):
+    X, y = friedman_small
+    X_test, y_test = X[400:], y[400:]
+    X, y = X[:400], y[:400]
+    params = dict(hidden_layer_sizes=(8,), alpha=1e-3, random_state=0, max_iter=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        auto = TanhNetRegressor(**params).fit(X, y)
+        again = TanhNetRegressor(**params).fit(X, y)
+        exact = TanhNetRegressor(tr_solver="exact", **params).fit(X, y)
+    # 400 rows x 97 parameters: above the 2e6 multiply-adds of a cheap SVD.
+    assert auto.tr_solver_ == "lsmr" and exact.tr_solver_ == "exact"
+    assert np.array_equal(auto.predict(X_test), again.predict(X_test))
+    assert auto.score(X_test, y_test) > exact.score(X_test, y_test) - 0.02
+    assert auto.score(X_test, y_test) > 0.9
+
+
+def test_tr_solver_lsmr_with_lm_is_an_error(small_regression):
+    X, Y, _ = small_regression
+    with pytest.raises(ValueError, match="tr_solver='lsmr' does not apply"):
+        TanhNetRegressor((3,), method="lm", tr_solver="lsmr").fit(X, Y)
+    est = TanhNetRegressor((3,), method="lm", random_state=0).fit(X, Y)
+    assert est.tr_solver_ == "exact"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        adam = TanhNetRegressor((3,), solver="adam", max_iter=2).fit(X, Y)
+    assert adam.tr_solver_ is None

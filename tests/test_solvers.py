@@ -458,3 +458,64 @@ def test_adam_verbose(capsys):
     fit_adam(value_and_grad, loss, np.zeros(2), 5, rng=None, max_iter=4, verbose=2)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(",")[0] for line in lines] == ["Iteration 0", "Iteration 2"]
+
+
+# -- choosing the trust-region solver ---------------------------------------------
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize(
+    "n_data, n_rows, n_params, expected",
+    [
+        (50, 59, 10, ("exact", False)),  # the lecture: an SVD is nothing
+        (1875, 1996, 121, ("lsmr", False)),  # friedman1: 14 ms SVD vs 2 ms lsmr
+        (15, 315, 321, ("exact", False)),  # fewer data rows than parameters
+    ],
+)
+def test_plan_picks_exact_for_small_or_interpolating_problems(
+    n_data, n_rows, n_params, expected
+):
+    from sklearn_tanhnet._solvers import plan_least_squares
+
+    plan = plan_least_squares(
+        "trf", "auto", n_data, n_rows, n_params, 8 * n_rows * n_params, 2 * GIB
+    )
+    assert plan == expected
+
+
+def test_plan_goes_dense_lsmr_then_matrix_free_as_the_jacobian_grows():
+    from sklearn_tanhnet._solvers import plan_least_squares
+
+    # An SVD's workspace would not fit, the Jacobian alone would.
+    assert plan_least_squares("trf", "auto", 20, 20, 10, GIB, 2 * GIB) == (
+        "lsmr",
+        False,
+    )
+    assert plan_least_squares("dogbox", "auto", 20, 20, 10, 3 * GIB, 2 * GIB) == (
+        "lsmr",
+        True,
+    )
+    # An explicit exact step or lm never silently becomes something else.
+    with pytest.raises(ValueError, match=r"tr_solver='exact'.*GiB.*budget"):
+        plan_least_squares("trf", "exact", 20, 20, 10, GIB, 2 * GIB)
+    with pytest.raises(ValueError, match=r"method='lm'.*GiB.*budget"):
+        plan_least_squares("lm", "auto", 20, 20, 10, GIB, 2 * GIB)
+    assert plan_least_squares("lm", "auto", 1875, 1996, 121, 10**6, 2 * GIB) == (
+        "exact",
+        False,
+    )
+    with pytest.raises(ValueError, match="tr_solver='lsmr' does not apply"):
+        plan_least_squares("lm", "lsmr", 20, 20, 10, 100, 2 * GIB)
+
+
+def test_lsmr_steps_minimise_a_linear_problem():
+    A, b = linear_problem(n=200, p=30)
+    result = fit_least_squares(
+        lambda t: A @ t - b, lambda t: A, np.zeros(30), tr_solver="lsmr", tol=0.0
+    )
+    expected = np.linalg.lstsq(A, b, rcond=None)[0]
+    # Truncated lsmr steps end at scipy's ftol, not at rounding.
+    assert result.status == "converged"
+    np.testing.assert_allclose(result.theta, expected, rtol=0, atol=1e-5)
+    assert np.abs(result.theta - expected).max() > 0  # not the exact solver
