@@ -598,8 +598,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 start_ctx, monitor, X, y, sizes, scaling, y_1d
             )
 
-            def run(problem, theta, max_iter, state, callback=callback):
-                return self._run_solver(
+            done = [0]  # iterations of this start so far, for verbose
+
+            def run(problem, theta, max_iter, state, callback=callback, done=done):
+                res = self._run_solver(
                     problem,
                     theta,
                     rng,
@@ -609,7 +611,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     callback,
                     state,
                     plan=plan,
+                    first_iteration=done[0],
                 )
+                done[0] += res.n_iter
+                return res
 
             # One BLAS thread: these matrices are small, and two threads on a
             # busy 2-core machine made a 1875 x 121 trust-region fit 9x slower.
@@ -687,7 +692,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # adam moves too little in a few epochs for the evidence to judge it:
         # update the penalties after runs long enough to reach a plateau.
         if self.solver == "adam":
-            return {"chunk": 2 * self.n_iter_no_change + 10, "require_converged": True}
+            return {
+                "chunk": 2 * self.n_iter_no_change + 10,
+                "require_converged": True,
+                "every_start": True,
+            }
         return {}
 
     def _penalty(self, sizes):
@@ -915,6 +924,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         callback,
         state,
         plan=None,
+        first_iteration=0,
     ):
         """Run the chosen solver from ``theta0``; return its SolverResult."""
         common = dict(
@@ -923,6 +933,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             loss_scale=loss_scale,
             verbose=self.verbose,
+            first_iteration=first_iteration,
             callback=callback,
         )
         if self.solver == "least_squares":

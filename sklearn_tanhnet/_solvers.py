@@ -26,7 +26,9 @@ class SolverResult:
     met), ``'plateau'`` (the plateau rule stopped it), ``'stopped'`` (the
     callback asked to stop), ``'max_iter'`` or ``'diverged'`` (a non-finite or
     exploding objective; ``theta`` is then the best finite point seen).
-    ``state`` is adam's ``(m, v, t)`` to continue from.
+    ``state`` is adam's ``(m, v, t)`` to continue from; ``jacobian`` the
+    dense residual Jacobian at ``theta`` when the solver computed one there
+    (for reuse), else None.
     """
 
     theta: np.ndarray
@@ -38,6 +40,7 @@ class SolverResult:
     nfev: int = 0
     seconds: float = 0.0
     state: tuple = None
+    jacobian: np.ndarray = None
 
     @property
     def converged(self):
@@ -161,6 +164,7 @@ def fit_least_squares(
     n_iter_no_change=10,
     loss_scale=1.0,
     verbose=0,
+    first_iteration=0,
     callback=None,
 ):
     """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
@@ -178,7 +182,8 @@ def fit_least_squares(
     after each. ``max_iter`` bounds the iterations, and ``2 * max_iter + 1``
     the residual evaluations. ``callback(theta, loss)`` is called after every
     iteration; a truthy return (a message) stops the fit with status
-    ``'stopped'``.
+    ``'stopped'``. ``verbose`` numbers the iterations from
+    ``first_iteration``, for a run that continues another.
     """
     start = time.perf_counter()
     plateau = _Plateau(tol, loss_scale, n_iter_no_change)
@@ -198,16 +203,22 @@ def fit_least_squares(
         state["last"] = theta
         if loss < state["loss"]:
             state["theta"], state["loss"] = np.array(theta, copy=True), loss
-        _report(verbose, len(curve) - 1, loss)
+        # A continuation's starting point ended the run before it.
+        if first_iteration == 0 or len(curve) > 1:
+            _report(verbose, first_iteration + len(curve) - 1, loss)
         if len(curve) > 1 and callback is not None:
             stop = callback(theta, loss)
             if stop:
                 raise _Stop("stopped", str(stop))
+        # Computed before the stops below too: whoever runs next (an evidence
+        # update) needs the Jacobian at the last point and reuses this one.
+        J = jacobian(theta)
+        state["jacobian"] = (np.array(theta, copy=True), J)
         if plateau.update(loss):
             raise _Stop("plateau", plateau.message())
         if len(curve) > max_iter:
             raise _Stop("max_iter", f"Reached max_iter={max_iter} iterations.")
-        return jacobian(theta)
+        return J
 
     status, message = "converged", ""
     options = {} if method == "lm" else {"tr_solver": tr_solver}
@@ -245,6 +256,8 @@ def fit_least_squares(
             if loss <= state["loss"]:
                 state["theta"], state["loss"] = np.array(res.x, copy=True), loss
     # curve[0] is the starting point; every later entry is one iteration.
+    at, J = state.get("jacobian", (None, None))
+    reusable = isinstance(J, np.ndarray) and np.array_equal(at, state["theta"])
     return SolverResult(
         theta=state["theta"],
         loss=state["loss"],
@@ -254,6 +267,7 @@ def fit_least_squares(
         message=message,
         nfev=nfev if nfev is not None else len(curve),
         seconds=time.perf_counter() - start,
+        jacobian=J if reusable else None,
     )
 
 
@@ -277,6 +291,7 @@ def fit_adam(
     divergence_factor=1e3,
     unstable_factor=2.0,
     verbose=0,
+    first_iteration=0,
     callback=None,
     state=None,
 ):
@@ -337,7 +352,7 @@ def fit_adam(
             )
             break
         curve.append(epoch_loss)
-        _report(verbose, epoch, epoch_loss)
+        _report(verbose, first_iteration + epoch, epoch_loss)
         if epoch_loss < best_loss:
             # With one batch the loss belongs to the parameters before the step.
             best_loss = epoch_loss

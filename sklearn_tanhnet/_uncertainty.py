@@ -248,7 +248,7 @@ def diagnose(problem, theta, rcond=RCOND):
     )
 
 
-def evidence_update(problem, theta, alphas, groups, rcond=1e-12):
+def evidence_update(problem, theta, alphas, groups, rcond=1e-12, jacobian=None):
     """One re-estimation of per-group weight penalties by the evidence framework.
 
     MacKay (1992): with noise precision ``beta`` and prior precision
@@ -276,6 +276,9 @@ def evidence_update(problem, theta, alphas, groups, rcond=1e-12):
         Group of each weight.
     rcond : float, default=1e-12
         Eigenvalue cutoff of the pseudo-inverse.
+    jacobian : ndarray of shape (n_rows, n_params), default=None
+        ``problem.jacobian(theta)`` if the solver already has it: its data
+        rows give ``H`` without computing the output Jacobian again.
 
     Returns
     -------
@@ -290,7 +293,12 @@ def evidence_update(problem, theta, alphas, groups, rcond=1e-12):
         up to a constant; larger is better.
     """
     K, S = problem.n_outputs, problem.weight_sum
-    H = weighted_gram(problem, theta).sum(axis=0)
+    if jacobian is None:
+        H = weighted_gram(problem, theta).sum(axis=0)
+    else:
+        # Data rows are sqrt(w_i / (S K)) times the output gradients.
+        J = jacobian[: problem.n_samples * K]
+        H = (S * K) * (J.T @ J)
     prior = K * problem.penalty
     A = H + np.diag(prior)
     evals, evecs = np.linalg.eigh(A)

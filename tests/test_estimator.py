@@ -182,6 +182,9 @@ def test_verbose_prints_loss(lecture_data, capsys):
     TanhNetRegressor((3,), verbose=10, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert "Iteration 0, loss = " in out and "Iteration 10, loss = " in out
+    # Numbered across the evidence iteration's solver runs, each line once.
+    numbers = [int(line.split()[1].rstrip(",")) for line in out.splitlines()]
+    assert numbers == sorted(set(numbers)) and numbers[1] == 10
 
 
 def test_works_in_pipeline_search_cv_and_transformed_target(small_regression):

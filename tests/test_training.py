@@ -257,3 +257,70 @@ def test_refit_without_validation_drops_validation_attributes():
     est.set_params(early_stopping=False).fit(X, y)
     assert not hasattr(est, "best_validation_loss_")
     assert not hasattr(est, "validation_loss_curve_")
+
+
+def test_evidence_update_matches_hand_computation_for_a_linear_model():
+    from sklearn_tanhnet._derivatives import LeastSquaresProblem
+    from sklearn_tanhnet._uncertainty import evidence_update
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 3))
+    Y = (X @ [1.0, -2.0, 0.5] + 0.3 * rng.normal(size=30))[:, None]
+    w = rng.uniform(0.5, 2.0, size=30)
+    alpha = 4.0
+    problem = LeastSquaresProblem(X, Y, w, alpha, [3, 1], "identity")
+    theta = rng.normal(size=4)  # W (3) then b
+    # By hand: H = [X 1]' diag(w) [X 1]; the prior acts on W only.
+    A = np.c_[X, np.ones(30)]
+    H = A.T @ (w[:, None] * A)
+    M = np.linalg.inv(H + np.diag([alpha] * 3 + [0.0]))
+    gamma = np.trace(H @ M)
+    E_D = 0.5 * w @ (A @ theta - Y[:, 0]) ** 2
+    beta = (w.sum() - gamma) / (2 * E_D)
+    gamma_w = 3 - alpha * np.trace(M[:3, :3])
+    new_alpha = gamma_w / (theta[:3] @ theta[:3]) / beta
+    groups = np.zeros(3, dtype=int)
+    for jacobian in (None, problem.jacobian(theta)):
+        new, g, b, _ = evidence_update(
+            problem, theta, np.array([alpha]), groups, jacobian=jacobian
+        )
+        np.testing.assert_allclose([g, b, new[0]], [gamma, beta, new_alpha], rtol=1e-10)
+
+
+def test_weak_evidence_start_runs_only_after_a_collapse(monkeypatch):
+    import sklearn_tanhnet._training as training
+    from sklearn_tanhnet._derivatives import LeastSquaresProblem
+
+    X, y = _noisy(n=40)
+    Y = y[:, None]
+    sizes = [2, 3, 1]
+
+    def make_problem(alpha):
+        return LeastSquaresProblem(X, Y, np.ones(40), alpha, sizes)
+
+    from sklearn_tanhnet._solvers import fit_least_squares
+
+    problem = make_problem(0.0)
+    start = np.r_[np.full(9, 0.3), 0.5, -0.5, 0.5, 0.0]
+    good = fit_least_squares(problem.residuals, problem.jacobian, start).theta
+    flat = np.r_[np.ones(9), 0.0, 0.0, 0.0, y.mean()]  # a constant prediction
+    starts = []
+
+    def fake_loop(make_problem, run, theta, alphas, *args):
+        starts.append(alphas[0])
+        theta = flat if len(starts) == 1 and collapse else good
+        return training.TrainResult(
+            theta, 0.0, [], 1, "converged", "", make_problem(0.0), alphas, gcv=1.0
+        )
+
+    monkeypatch.setattr(training, "_evidence_loop", fake_loop)
+    for collapse, expected in ((True, 2), (False, 1)):
+        starts.clear()
+        training.train(make_problem, None, good, alpha="auto", max_iter=10)
+        assert len(starts) == expected
+    weight_sum = 40.0
+    assert starts[0] == training.EVIDENCE_STARTS[0] * weight_sum
+    collapse = True
+    starts.clear()
+    assert training._collapsed(fake_loop(make_problem, None, flat, [1.0]))
+    assert not training._collapsed(fake_loop(make_problem, None, good, [1.0]))
