@@ -82,7 +82,7 @@ for name, model in models.items():
     )
 
 # %%
-# With no tuning the network matches the linear baseline, while the MLP
+# With no tuning the network comes close to the linear baseline, while the MLP
 # overfits: 121 parameters for about 350 training rows per fold need a
 # penalty, and which one is a matter of search (``alpha=1`` helps, but is
 # still far from the linear model). The diabetes signal is nearly linear, so matching
@@ -111,7 +111,7 @@ for k, net in enumerate(fold_nets):
 # opposite directions: a tanh unit can trade smaller input weights for larger
 # output weights, so only the two together mean something. What the evidence
 # iteration watches to decide that it has settled, the effective number of
-# parameters and the noise, is much steadier: 17 to 36 of 121 parameters'
+# parameters and the noise, is much steadier: 19 to 39 of 121 parameters'
 # worth of information, and a noise standard deviation that moves by a few
 # percent.
 

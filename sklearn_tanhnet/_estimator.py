@@ -165,8 +165,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         MLP: the objective adds ``alpha * ||W||^2 / (2 * sum(sample_weight))``.
         ``'auto'`` re-estimates one penalty per layer during the fit by
         MacKay's evidence framework (as MATLAB's ``trainbr``), from the
-        effective number of parameters; the result is ``alpha_``. A float fixes
-        the penalty (faster; needed for exact ``partial_fit`` equivalence).
+        effective number of parameters; the result is ``alpha_``. It starts
+        from a strong penalty, and again from a weak one (generalised
+        cross-validation choosing) if the first fit collapsed to a constant
+        (adam: always both). A float fixes the penalty (needed for exact
+        ``partial_fit`` equivalence).
 
     learning_rate : float, default=1e-3
         Adam step size. Unlike :class:`~sklearn.neural_network.MLPRegressor`,
@@ -217,11 +220,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     tr_solver : {'auto', 'exact', 'lsmr'}, default='auto'
         Trust-region step of ``'trf'`` and ``'dogbox'``: ``'exact'`` (an SVD
-        of the dense Jacobian every step) or ``'lsmr'`` (10 lsmr iterations on
-        it, about 0.5 ms a step whatever the size). ``'auto'`` takes
-        ``'exact'`` while ``rows * n_params**2 <= 2e6`` or there are fewer
-        data rows than parameters, and ``'lsmr'`` beyond (14 ms against 2 ms a
-        step on friedman1's 1,875 rows and 121 parameters). Where even one
+        of the dense Jacobian every step) or ``'lsmr'`` (up to 20 lsmr
+        iterations on it, a step whose cost grows with ``rows * n_params``
+        only). ``'auto'`` takes ``'exact'`` while ``rows * n_params**2 <=
+        2e6`` or there are fewer data rows than parameters, and ``'lsmr'``
+        beyond (14 ms against 3 ms a step on friedman1's 1,875 rows and 121
+        parameters). Where even one
         dense Jacobian would exceed the 2 GiB memory budget, lsmr runs
         matrix-free on autograd's Jacobian-vector products. The choice is
         stored in ``tr_solver_``.
