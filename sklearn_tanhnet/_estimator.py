@@ -958,6 +958,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 method=method,
                 tr_solver=tr_solver,
                 lsmr_maxiter=lsmr_maxiter,
+                # The evidence update after the run reuses it.
+                keep_jacobian=self.alpha == "auto",
                 **common,
             )
         batch = self.batch_size

@@ -168,6 +168,7 @@ def fit_least_squares(
     verbose=0,
     first_iteration=0,
     callback=None,
+    keep_jacobian=False,
 ):
     """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
 
@@ -185,7 +186,10 @@ def fit_least_squares(
     the residual evaluations. ``callback(theta, loss)`` is called after every
     iteration; a truthy return (a message) stops the fit with status
     ``'stopped'``. ``verbose`` numbers the iterations from
-    ``first_iteration``, for a run that continues another.
+    ``first_iteration``, for a run that continues another. With
+    ``keep_jacobian`` the Jacobian at the last iteration is computed even when
+    the run stops there, for the caller to reuse (``SolverResult.jacobian``,
+    when dense).
     """
     start = time.perf_counter()
     plateau = _Plateau(tol, loss_scale, n_iter_no_change)
@@ -212,14 +216,16 @@ def fit_least_squares(
             stop = callback(theta, loss)
             if stop:
                 raise _Stop("stopped", str(stop))
-        # Computed before the stops below too: whoever runs next (an evidence
-        # update) needs the Jacobian at the last point and reuses this one.
-        J = jacobian(theta)
-        state["jacobian"] = (np.array(theta, copy=True), J)
+        stop = None
         if plateau.update(loss):
-            raise _Stop("plateau", plateau.message())
-        if len(curve) > max_iter:
-            raise _Stop("max_iter", f"Reached max_iter={max_iter} iterations.")
+            stop = _Stop("plateau", plateau.message())
+        elif len(curve) > max_iter:
+            stop = _Stop("max_iter", f"Reached max_iter={max_iter} iterations.")
+        if stop is None or keep_jacobian:
+            J = jacobian(theta)
+            state["jacobian"] = (np.array(theta, copy=True), J)
+        if stop is not None:
+            raise stop
         return J
 
     status, message = "converged", ""

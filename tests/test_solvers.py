@@ -519,3 +519,29 @@ def test_lsmr_steps_minimise_a_linear_problem():
     assert result.status == "converged"
     np.testing.assert_allclose(result.theta, expected, rtol=0, atol=1e-5)
     assert np.abs(result.theta - expected).max() > 0  # not the exact solver
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_jacobian_at_the_stopping_point_is_kept_on_request(keep):
+    calls = []
+
+    def jacobian(x):
+        calls.append(np.array(x))
+        return rosenbrock_jacobian(x)
+
+    result = fit_least_squares(
+        rosenbrock_residuals,
+        jacobian,
+        ROSENBROCK_START,
+        max_iter=3,
+        keep_jacobian=keep,
+    )
+    assert result.status == "max_iter"
+    if keep:
+        np.testing.assert_array_equal(
+            result.jacobian, rosenbrock_jacobian(result.theta)
+        )
+        np.testing.assert_array_equal(calls[-1], result.theta)
+    else:
+        assert result.jacobian is None
+        assert len(calls) == result.n_iter  # none at the point it stopped
