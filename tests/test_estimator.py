@@ -1,3 +1,4 @@
+import os
 import pickle
 import warnings
 
@@ -278,3 +279,33 @@ def test_tr_solver_lsmr_with_lm_is_an_error(small_regression):
         warnings.simplefilter("ignore", ConvergenceWarning)
         adam = TanhNetRegressor((3,), solver="adam", max_iter=2).fit(X, Y)
     assert adam.tr_solver_ is None
+
+
+@pytest.mark.skipif(os.cpu_count() < 2, reason="BLAS caps its threads at the cores")
+def test_fit_runs_blas_on_one_thread_and_restores_it(monkeypatch, small_regression):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import sklearn_tanhnet._solvers as solvers
+
+    def blas_threads():
+        return {
+            i["filepath"]: i["num_threads"]
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        }
+
+    seen = []
+    least_squares = solvers.least_squares
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return least_squares(*args, **kwargs)
+
+    monkeypatch.setattr(solvers, "least_squares", spy)
+    X, Y, _ = small_regression
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        TanhNetRegressor((3,), random_state=0).fit(X, Y)
+        assert blas_threads() == before
+    assert set(before.values()) == {2}
+    assert seen and all(set(s.values()) == {1} for s in seen)
