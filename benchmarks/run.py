@@ -415,6 +415,16 @@ def case_friedman1(cfg):
                 random_state=s,
             )
         ),
+        # The MLP given the iterations to reach our median quality.
+        "MLP lbfgs, max_iter=500": lambda s: run(
+            MLPRegressor(
+                hidden_layer_sizes=(10,),
+                activation="tanh",
+                solver="lbfgs",
+                max_iter=500,
+                random_state=s,
+            )
+        ),
     }
     results = _interleave(methods, {m: cfg.seeds for m in methods})
     peer_t = _median([t for t, _ in results["MLP lbfgs"]])
@@ -422,7 +432,9 @@ def case_friedman1(cfg):
     rows = []
     for method, res in results.items():
         t, r2 = _median([a for a, _ in res]), _median([b for _, b in res])
-        row = Row("friedman1", method, t, f"test R^2 {r2:.4f}", ratio=t / peer_t)
+        worst = min(b for _, b in res)
+        quality = f"test R^2 {r2:.4f} (min {worst:.3f})"
+        row = Row("friedman1", method, t, quality, ratio=t / peer_t)
         if method == "ours least_squares, defaults":
             row.target = "<=1.0x MLP, R^2 >= MLP's - 0.003"
             row.verdict = _verdict(row.ratio <= 1.0 and r2 >= peer_r2 - 0.003)
