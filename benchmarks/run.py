@@ -257,16 +257,7 @@ def case_lecture_lsq(cfg):
             X2,
             y,
         ),
-        "MLP lbfgs": lambda s: _fit_mse(
-            MLPRegressor(
-                hidden_layer_sizes=(3,),
-                activation="tanh",
-                solver="lbfgs",
-                random_state=s,
-            ),
-            X2,
-            y,
-        ),
+        "MLP lbfgs": lambda s: _fit_mse(_mlp_lbfgs((3,), s), X2, y),
         "lecture lsq, finite diff.": lambda s: lecture_least_squares(s, False),
         "lecture lsq, autograd.jacobian": lambda s: lecture_least_squares(s, True),
     }
@@ -290,6 +281,17 @@ def case_lecture_lsq(cfg):
             row.verdict = _verdict(reached == len(mses) and row.ratio <= 1.0)
         rows.append(row)
     return rows
+
+
+def _mlp_lbfgs(hidden, seed, **params):
+    """MLPRegressor with tanh units and L-BFGS, the peer of least_squares."""
+    return MLPRegressor(
+        hidden_layer_sizes=hidden,
+        activation="tanh",
+        solver="lbfgs",
+        random_state=seed,
+        **params,
+    )
 
 
 def _fit_mse(est, X, y):
@@ -407,24 +409,9 @@ def case_friedman1(cfg):
                 hidden_layer_sizes=(10,), tr_solver="exact", random_state=s
             )
         ),
-        "MLP lbfgs": lambda s: run(
-            MLPRegressor(
-                hidden_layer_sizes=(10,),
-                activation="tanh",
-                solver="lbfgs",
-                random_state=s,
-            )
-        ),
+        "MLP lbfgs": lambda s: run(_mlp_lbfgs((10,), s)),
         # The MLP given the iterations to reach our median quality.
-        "MLP lbfgs, max_iter=500": lambda s: run(
-            MLPRegressor(
-                hidden_layer_sizes=(10,),
-                activation="tanh",
-                solver="lbfgs",
-                max_iter=500,
-                random_state=s,
-            )
-        ),
+        "MLP lbfgs, max_iter=500": lambda s: run(_mlp_lbfgs((10,), s, max_iter=500)),
     }
     results = _interleave(methods, {m: cfg.seeds for m in methods})
     peer_t = _median([t for t, _ in results["MLP lbfgs"]])
