@@ -225,10 +225,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         only). ``'auto'`` takes ``'exact'`` while ``rows * n_params**2 <=
         2e6`` or there are fewer data rows than parameters, and ``'lsmr'``
         beyond (14 ms against 3 ms a step on friedman1's 1,875 rows and 121
-        parameters). Where even one
-        dense Jacobian would exceed the 2 GiB memory budget, lsmr runs
-        matrix-free on autograd's Jacobian-vector products. The choice is
-        stored in ``tr_solver_``.
+        parameters). Where even one dense Jacobian would exceed the 2 GiB
+        memory budget, lsmr runs matrix-free on autograd's Jacobian-vector
+        products. The choice is stored in ``tr_solver_``.
 
     standardize : bool, default=True
         Standardise X and y (weighted mean and standard deviation) before
