@@ -250,8 +250,12 @@ def _evidence_loop(
             message = (
                 "The evidence iteration settled: the effective number of parameters "
                 f"({gamma:.1f}) and the noise precision changed by less than "
-                f"{EVIDENCE_RTOL:g} relatively (last solver run: {res.message})"
+                f"{EVIDENCE_RTOL:g} relatively."
             )
+            # A run ending at its budget (iterations or scipy's evaluations) is
+            # how a chunk normally ends; anything else is worth saying.
+            if res.status != "max_iter":
+                message += f" The last solver run stopped: {res.message}"
             break
         if budget <= 0 or updates >= max_iter:
             status = "max_iter"

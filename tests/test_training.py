@@ -324,3 +324,11 @@ def test_weak_evidence_start_runs_only_after_a_collapse(monkeypatch):
     starts.clear()
     assert training._collapsed(fake_loop(make_problem, None, flat, [1.0]))
     assert not training._collapsed(fake_loop(make_problem, None, good, [1.0]))
+
+
+def test_settled_message_leaves_out_a_chunk_ending_at_its_budget(lecture_data):
+    X, y = lecture_data
+    est = TanhNetRegressor((3,), random_state=0).fit(X, y)
+    assert est.status_ == "converged"
+    assert est.message_.startswith("The evidence iteration settled")
+    assert "function evaluations" not in est.message_
