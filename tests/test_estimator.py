@@ -309,3 +309,25 @@ def test_fit_runs_blas_on_one_thread_and_restores_it(monkeypatch, small_regressi
         assert blas_threads() == before
     assert set(before.values()) == {2}
     assert seen and all(set(s.values()) == {1} for s in seen)
+
+
+def test_dense_lsmr_between_one_and_three_jacobians_of_budget(
+    monkeypatch, friedman_small
+):
+    import sklearn_tanhnet._estimator as estimator_module
+    from sklearn_tanhnet._matrix_free import dense_jacobian_bytes
+
+    X, y = friedman_small
+    X, y = X[:100], y[:100]
+    # (5,) on 10 features: 61 parameters, 100 data rows + 55 penalty rows.
+    jacobian_bytes = dense_jacobian_bytes(100 + 55, 61)
+    assert TanhNetRegressor((5,), random_state=0).fit(X, y).tr_solver_ == "exact"
+    monkeypatch.setattr(estimator_module, "MEMORY_BUDGET", 2 * jacobian_bytes)
+    est = TanhNetRegressor((5,), random_state=0).fit(X, y)
+    # The SVD's workspace would not fit, the Jacobian does: lsmr on it, so
+    # alpha='auto' (which needs the dense Jacobian) still runs. (Its fit is a
+    # simpler one here, training R^2 0.79 against 0.99 with exact steps.)
+    assert est.tr_solver_ == "lsmr" and est.status_ == "converged"
+    assert est.score(X, y) > 0.7
+    with pytest.raises(ValueError, match=r"tr_solver='exact'.*budget"):
+        TanhNetRegressor((5,), tr_solver="exact").fit(X, y)
