@@ -3,10 +3,9 @@
 import functools
 import warnings
 from numbers import Integral, Real
+from types import SimpleNamespace
 
-import autograd
 import numpy as np
-from autograd.numpy import sum as anp_sum
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -19,29 +18,25 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import ThreadpoolController
 
-from ._derivatives import LeastSquaresProblem
-from ._matrix_free import MatrixFreeResiduals, dense_jacobian_bytes
+from ._derivatives import LeastSquaresProblem, mean_prediction_loss
+from ._lm import LevenbergMarquardt
 from ._network import (
     ACTIVATIONS,
+    Network,
     check_layer_sizes,
-    forward,
-    forward_blocks,
-    get_activation,
+    fold_scaling,
     init_params,
     layer_sizes_of,
     n_params_of,
     pack,
     unpack,
+    weight_groups,
     weight_mask,
+    zero_output_layer,
 )
-from ._solvers import (
-    DENSE_LSMR_MAXITER,
-    MATRIX_FREE_LSMR_MAXITER,
-    fit_adam,
-    fit_least_squares,
-    plan_least_squares,
-)
-from ._training import ValidationMonitor, train, weight_groups
+from ._plan import plan_fit
+from ._solvers import fit_adam, fit_least_squares, jacobian_operator
+from ._training import ValidationMonitor, train
 from ._uncertainty import (
     RCOND,
     diagnose,
@@ -49,14 +44,6 @@ from ._uncertainty import (
     prediction_std,
     t_quantile,
 )
-
-# The largest dense matrix fit may allocate (a residual Jacobian, or a few
-# n_params x n_params matrices for the evidence and the uncertainty).
-MEMORY_BUDGET = 2 * 2**30
-# The most work fit spends on one Gauss-Newton matrix, n_rows * n_params^2
-# multiply-adds (tens of seconds); beyond it fit skips the uncertainty
-# statistics, and alpha='auto' (one such matrix per evidence update) refuses.
-GRAM_FLOPS = 5e10
 
 
 @functools.cache
@@ -108,20 +95,6 @@ def _check_real_numeric(X, y=None):
                 f"y must be numeric for regression, got values of dtype "
                 f"{y_arr.dtype} (e.g. {example!r}). Encode the target as numbers."
             ) from None
-
-
-def _fold_scaling(params, x_mean, x_scale, y_mean, y_scale):
-    """Fold input and output standardisation into the first and last layers.
-
-    The result is a network on raw inputs giving raw outputs, exactly equal (up
-    to rounding) to ``y_mean + y_scale * net((X - x_mean) / x_scale)``.
-    """
-    params = [(np.array(W), np.array(b)) for W, b in params]
-    W, b = params[0]
-    params[0] = (W / x_scale[:, None], b - (x_mean / x_scale) @ W)
-    W, b = params[-1]
-    params[-1] = (W * y_scale, b * y_scale + y_mean)
-    return params
 
 
 try:  # scikit-learn >= 1.9 has a callback API; without it, fits run unobserved.
@@ -361,8 +334,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_restarts": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
-        "method": [StrOptions({"trf", "lm", "dogbox"})],
-        "tr_solver": [StrOptions({"auto", "exact", "lsmr"})],
+        "method": [StrOptions({"lm", "trf", "dogbox"})],
+        "tr_solver": [StrOptions({"auto", "exact", "cg", "lsmr"})],
         "standardize": ["boolean"],
         "shuffle": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -388,7 +361,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         validation_fraction=0.1,
         n_restarts=1,
         warm_start=False,
-        method="trf",
+        method="lm",
         tr_solver="auto",
         standardize=True,
         shuffle=True,
@@ -526,139 +499,161 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return X, y, (y.reshape(-1, 1) if y.ndim == 1 else y), sample_weight
 
     def _fit_unguarded(self, X, y, sample_weight, validation, partial):
+        data = self._prepare(X, y, sample_weight, validation, partial)
+        plan = plan_fit(
+            self.solver,
+            self.method,
+            self.tr_solver,
+            len(data.Xs),
+            data.sizes[-1],
+            n_params_of(data.sizes),
+            int(weight_mask(data.sizes).sum()),
+            isinstance(data.alpha, str),
+        )
+        ctx = self._callback_root(X, y)
+        n_starts = 1 if (data.warm or partial) else self.n_restarts
+        results = [self._one_start(data, plan, ctx) for _ in range(n_starts)]
+        best = min(results, key=lambda res: res.extra["score"])
+        self._callback_end(ctx, data.X, data.y, best.theta, data)
+        self._warn_outcome(best, partial)
+        # Everything is computed; only now does the estimator change, so an
+        # error or an interrupt above leaves it as it was.
+        statistics = plan.reason
+        if plan.statistics:
+            try:
+                statistics = fit_statistics(best.problem, best.theta)
+            except ValueError as exc:  # no residual degrees of freedom
+                statistics = str(exc)
+        restarts = [res.extra["record"] for res in results]
+        self._store(best, statistics, restarts, data, partial)
+        self.tr_solver_ = plan.step
+        return self
+
+    def _prepare(self, X, y, sample_weight, validation, partial):
+        """Validate, standardise and split the data; the fit's fixed inputs."""
         hidden = check_layer_sizes(self.hidden_layer_sizes)
         warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y, Y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
         n_outputs = Y.shape[1]
-        if warm:
-            if n_outputs != self.n_outputs_ or hidden != self._hidden:
-                raise ValueError(
-                    "warm_start/partial_fit needs the same hidden_layer_sizes and "
-                    f"number of outputs as the fitted network, got "
-                    f"hidden_layer_sizes={hidden} and {n_outputs} output(s) for "
-                    f"{self._hidden} and {self.n_outputs_}."
-                )
-            scaling, y_1d = self._scaling, self._y_1d
-        else:
-            scaling = self._standardization(X, Y, sample_weight)
-            y_1d = y.ndim == 1
+        if warm and (n_outputs != self.n_outputs_ or hidden != self._hidden):
+            raise ValueError(
+                "warm_start/partial_fit needs the same hidden_layer_sizes and "
+                f"number of outputs as the fitted network, got "
+                f"hidden_layer_sizes={hidden} and {n_outputs} output(s) for "
+                f"{self._hidden} and {self.n_outputs_}."
+            )
+        scaling = self._scaling if warm else self._standardization(X, Y, sample_weight)
         x_mean, x_scale, y_mean, y_scale = scaling
-        Xs, Ys = (X - x_mean) / x_scale, (Y - y_mean) / y_scale
         rng = check_random_state(self.random_state)
-        sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
-
         (Xs, Ys, sample_weight), val = self._validation_split(
-            (Xs, Ys, sample_weight), validation, scaling, rng, partial
+            ((X - x_mean) / x_scale, (Y - y_mean) / y_scale, sample_weight),
+            validation,
+            scaling,
+            rng,
+            partial,
+        )
+        sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
+        loss_scale = mean_prediction_loss(Ys, sample_weight)
+        alpha, alpha0 = self._penalty_start(sizes, sample_weight, warm, partial)
+        return SimpleNamespace(
+            X=X,
+            y=y,
+            Xs=Xs,
+            Ys=Ys,
+            sample_weight=sample_weight,
+            val=val,
+            scaling=scaling,
+            y_1d=self._y_1d if warm else y.ndim == 1,
+            sizes=sizes,
+            warm=warm,
+            partial=partial,
+            rng=rng,
+            constant_target=not loss_scale > 0,
+            loss_scale=loss_scale if loss_scale > 0 else 1.0,
+            alpha=alpha,
+            alpha0=alpha0,
         )
 
-        def make_problem(alpha):
-            return LeastSquaresProblem(
-                Xs, Ys, sample_weight, alpha, sizes, self.activation
-            )
+    def _penalty_start(self, sizes, sample_weight, warm, partial):
+        """The penalty to fit with and, for 'auto', its per-layer start.
 
-        # With alpha='auto' a continued fit starts from the fitted per-layer
-        # penalties; partial_fit holds them fixed (it runs no evidence updates).
+        A continued fit starts from the fitted per-layer penalties; partial_fit
+        holds them fixed (it runs no evidence updates).
+        """
         alpha, alpha0 = self.alpha, None
         if alpha == "auto" and warm:
             alpha0 = np.broadcast_to(self.alpha_, len(sizes) - 1).astype(float)
         if alpha == "auto" and partial:
-            groups = weight_groups(sizes)
-            layer_alpha = (
-                alpha0
-                if alpha0 is not None
-                else np.full(len(sizes) - 1, sample_weight.sum())
-            )
-            alpha = layer_alpha[groups]
-        n_train = len(Xs)
-        Ym = np.average(Ys, axis=0, weights=sample_weight)
-        loss_scale = 0.5 * np.average(
-            np.mean((Ys - Ym) ** 2, axis=1), weights=sample_weight
+            if alpha0 is None:
+                alpha0 = np.full(len(sizes) - 1, sample_weight.sum())
+            alpha = alpha0[weight_groups(sizes)]
+        return alpha, alpha0
+
+    def _one_start(self, data, plan, ctx):
+        """One start: initial weights, the solver under training control."""
+        sizes = data.sizes
+        theta0 = (
+            self._theta
+            if data.warm
+            else pack(init_params(sizes, data.rng, self.activation))
         )
-        constant_target = not loss_scale > 0
-        loss_scale = 1.0 if constant_target else loss_scale
-        keep_statistics, plan = self._check_memory(n_train, n_outputs, sizes, alpha)
-        matrix_free = plan is not None and plan[2]
-
-        ctx = self._callback_root(X, y)
-        restarts, best = [], None
-        n_starts = 1 if (warm or partial) else self.n_restarts
-        for start in range(n_starts):
-            theta0 = (
-                self._theta if warm else pack(init_params(sizes, rng, self.activation))
+        if data.constant_target and not data.warm:
+            theta0 = zero_output_layer(theta0, sizes)
+        monitor = None
+        if data.val is not None:
+            val_problem = LeastSquaresProblem(*data.val, 0.0, sizes, self.activation)
+            monitor = ValidationMonitor(
+                val_problem, self.tol, self.n_iter_no_change, data.loss_scale
             )
-            if constant_target and not warm:
-                # A zero output layer predicts the constant exactly, and no
-                # gradient ever moves it: every solver stops there at once.
-                theta0[-(sizes[-2] + 1) * n_outputs :] = 0.0
-            monitor = None
-            if val is not None:
-                val_problem = LeastSquaresProblem(*val, 0.0, sizes, self.activation)
-                monitor = ValidationMonitor(
-                    val_problem, self.tol, self.n_iter_no_change, loss_scale
-                )
-            start_ctx = self._callback_task(ctx, "restart", None)
-            callback = self._iteration_callback(
-                start_ctx, monitor, X, y, sizes, scaling, y_1d
+        start_ctx = self._callback_task(ctx, "restart", None)
+        callback = self._iteration_callback(start_ctx, monitor, data)
+        done = [0]  # iterations of this start so far, for verbose
+
+        def run(problem, theta, max_iter, state, alphas):
+            res = self._run_solver(
+                problem, theta, data, plan, max_iter, callback, state, alphas, done[0]
             )
+            done[0] += res.n_iter
+            return res
 
-            done = [0]  # iterations of this start so far, for verbose
-
-            def run(problem, theta, max_iter, state, callback=callback, done=done):
-                res = self._run_solver(
-                    problem,
-                    theta,
-                    rng,
-                    n_train,
-                    loss_scale,
-                    max_iter,
-                    callback,
-                    state,
-                    plan=plan,
-                    first_iteration=done[0],
-                )
-                done[0] += res.n_iter
-                return res
-
-            # One BLAS thread: these matrices are small, and two threads on a
-            # busy 2-core machine made a 1875 x 121 trust-region fit 9x slower.
-            with _blas_controller().limit(limits=1, user_api="blas"):
-                res = train(
-                    make_problem,
-                    run,
-                    theta0,
-                    alpha=alpha,
-                    max_iter=1 if partial else self.max_iter,
-                    negligible=self.tol * loss_scale,
-                    **self._evidence_schedule(),
-                    alpha0=alpha0,
-                    state=self._adam_state if warm else None,
-                )
-            if monitor is not None and monitor.best_theta is not None:
-                res.theta = monitor.best_theta
-                res.loss = res.problem.loss(res.theta)
-                score = monitor.best_loss
-            elif res.gcv is not None:
-                score = res.gcv
-            else:
-                score = res.loss
-            res.extra = {"score": score, "monitor": monitor}
-            self._callback_end(start_ctx, X, y, res.theta, sizes, scaling, y_1d)
-            params = _fold_scaling(unpack(res.theta, sizes), *scaling)
-            restarts.append(
-                {
-                    "loss": res.loss,
-                    "validation_loss": None if monitor is None else monitor.best_loss,
-                    "gcv": res.gcv,
-                    "n_iter": res.n_iter,
-                    "status": res.status,
-                    "coefs": [W for W, _ in params],
-                    "intercepts": [b for _, b in params],
-                }
+        # One BLAS thread: these matrices are small, and two threads on a
+        # busy 2-core machine made a trust-region fit 9x slower.
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            res = train(
+                lambda alpha: LeastSquaresProblem(
+                    data.Xs, data.Ys, data.sample_weight, alpha, sizes, self.activation
+                ),
+                run,
+                theta0,
+                alpha=data.alpha,
+                max_iter=1 if data.partial else self.max_iter,
+                negligible=self.tol * data.loss_scale,
+                in_loop=plan.method == "lm",
+                alpha0=data.alpha0,
+                state=self._adam_state if data.warm else None,
+                **self._evidence_schedule(),
             )
-            if best is None or score < best.extra["score"]:
-                best = res
-        self._callback_end(ctx, X, y, best.theta, sizes, scaling, y_1d)
+        if monitor is not None and monitor.best_theta is not None:
+            res.theta = monitor.best_theta
+            res.loss = res.problem.loss(res.theta)
+            score = monitor.best_loss
+        else:
+            score = res.gcv if res.gcv is not None else res.loss
+        self._callback_end(start_ctx, data.X, data.y, res.theta, data)
+        params = fold_scaling(unpack(res.theta, sizes), *data.scaling)
+        record = {
+            "loss": res.loss,
+            "validation_loss": None if monitor is None else monitor.best_loss,
+            "gcv": res.gcv,
+            "n_iter": res.n_iter,
+            "status": res.status,
+            "coefs": [W for W, _ in params],
+            "intercepts": [b for _, b in params],
+        }
+        res.extra = {"score": score, "monitor": monitor, "record": record}
+        return res
 
+    def _warn_outcome(self, best, partial):
         if best.status == "max_iter" and not partial:
             warnings.warn(
                 f"{self.solver} stopped at max_iter={self.max_iter} before "
@@ -669,37 +664,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         elif best.status == "diverged":
             warnings.warn(best.message, ConvergenceWarning)
 
-        # Everything is computed; only now does the estimator change, so an
-        # error or an interrupt above leaves it as it was.
-        try:
-            if matrix_free:
-                raise ValueError(
-                    "the statistics need n_samples x n_params^2 products, too many "
-                    "for a fit that needed a matrix-free Jacobian."
-                )
-            if not keep_statistics:
-                raise ValueError(
-                    f"the {n_params_of(sizes)} x {n_params_of(sizes)} parameter "
-                    "covariance over all rows would exceed the memory or time "
-                    "budget (MEMORY_BUDGET, GRAM_FLOPS)."
-                )
-            statistics = fit_statistics(best.problem, best.theta)
-        except ValueError as exc:  # no residual degrees of freedom, or too large
-            statistics = str(exc)
-        self._store(best, statistics, restarts, sizes, scaling, y_1d, warm, partial)
-        self.tr_solver_ = plan[1] if plan else None
-        self.alpha_ = layer_alpha if partial and self.alpha == "auto" else best.alpha
-        return self
-
     def _evidence_schedule(self):
         # adam moves too little in a few epochs for the evidence to judge it:
         # update the penalties after runs long enough to reach a plateau.
         if self.solver == "adam":
-            return {
-                "chunk": 2 * self.n_iter_no_change + 10,
-                "require_converged": True,
-                "every_start": True,
-            }
+            return {"chunk": 2 * self.n_iter_no_change + 10, "require_converged": True}
         return {}
 
     def _penalty(self, sizes):
@@ -708,14 +677,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return self.alpha_
         return np.asarray(self.alpha_)[weight_groups(sizes)]
 
-    def _store(self, best, statistics, restarts, sizes, scaling, y_1d, warm, partial):
+    def _store(self, best, statistics, restarts, data, partial):
         """Set the fitted attributes from the chosen TrainResult."""
-        y_scale = scaling[3]
-        hidden = tuple(sizes[1:-1])
-        n_outputs = sizes[-1]
-        params = _fold_scaling(unpack(best.theta, sizes), *scaling)
+        sizes, scaling, y_scale = data.sizes, data.scaling, data.scaling[3]
+        params = fold_scaling(unpack(best.theta, sizes), *scaling)
         monitor = best.extra["monitor"]
-        if warm:
+        if data.warm:
             self.loss_curve_ = self.loss_curve_ + best.loss_curve
             self.n_iter_ = self.n_iter_ + best.n_iter
             if monitor is not None and hasattr(self, "validation_loss_curve_"):
@@ -739,14 +706,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.message_ = best.message
         if not partial or not hasattr(self, "restarts_"):
             self.restarts_ = restarts
-        self.n_outputs_ = n_outputs
+        self.n_outputs_ = sizes[-1]
         self.n_layers_ = len(sizes)
-        self._hidden = hidden
-        self._y_1d = y_1d
+        self._hidden = tuple(sizes[1:-1])
+        self._y_1d = data.y_1d
         self._theta = best.theta
         self._adam_state = best.state
         self._scaling = scaling
         self._statistics = statistics
+        self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
+        self.log_evidence_ = None
+        if best.evidence is not None:
+            self.log_evidence_ = best.evidence.log_evidence
         if isinstance(statistics, str):
             self.noise_variance_ = None
             self.effective_n_params_ = None
@@ -804,65 +775,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         order = rng.permutation(n_samples)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
-    def _check_memory(self, n_samples, n_outputs, sizes, alpha):
-        """Plan the least_squares step; refuse what would not fit the budgets.
-
-        Returns whether the parameter covariance (n_params^2 floats, a few
-        copies) fits, so fit knows whether to compute the uncertainty
-        statistics, and the plan ``(method, tr_solver, matrix_free)`` (None
-        for adam). Nothing is allocated before these checks.
-        """
-        n_params = n_params_of(sizes)
-        n_weights = int(weight_mask(sizes).sum())
-        penalised = isinstance(alpha, str) or np.any(np.asarray(alpha) > 0)
-        rows = n_samples * n_outputs + (n_weights if penalised else 0)
-        plan = None
-        if self.solver == "least_squares":
-            plan = (
-                self.method,
-                *plan_least_squares(
-                    self.method,
-                    self.tr_solver,
-                    n_samples * n_outputs,
-                    rows,
-                    n_params,
-                    dense_jacobian_bytes(rows, n_params),
-                    MEMORY_BUDGET,
-                ),
-            )
-            if plan[0] == "lm" and rows < n_params:
-                raise ValueError(
-                    "method='lm' needs at least as many residuals as parameters, "
-                    f"got n_samples={n_samples} and n_outputs={n_outputs} giving "
-                    f"{rows} residuals for {n_params} parameters. "
-                    "Use method='trf', more data or a smaller network."
-                )
-        if plan is not None and plan[2] and isinstance(alpha, str):
-            raise ValueError(
-                f"A dense {rows} x {n_params} Jacobian would need "
-                f"{dense_jacobian_bytes(rows, n_params) / 2**30:.3g} GiB, more than "
-                f"the {MEMORY_BUDGET / 2**30:g} GiB budget, and alpha='auto' needs "
-                "the Gauss-Newton matrix of all rows at every evidence update. Pass "
-                "a float alpha (e.g. 1e-4) for a matrix-free least_squares fit, use "
-                "solver='adam', or a smaller network."
-            )
-        covariance_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
-        gram_flops = n_samples * n_outputs * n_params**2
-        if isinstance(alpha, str) and covariance_fits and gram_flops > GRAM_FLOPS:
-            raise ValueError(
-                f"alpha='auto' needs the {n_params} x {n_params} Gauss-Newton matrix "
-                f"of all {n_samples} rows ({gram_flops:.2g} flops) at every evidence "
-                "update, too slow at this size. Pass a float alpha (e.g. 1e-4)."
-            )
-        if isinstance(alpha, str) and not covariance_fits:
-            raise ValueError(
-                f"alpha='auto' needs {n_params} x {n_params} matrices "
-                f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
-                f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha or use a "
-                "smaller network."
-            )
-        return covariance_fits and gram_flops <= GRAM_FLOPS, plan
-
     # -- scikit-learn callbacks ---------------------------------------------------
 
     def _callback_root(self, X, y):
@@ -879,28 +791,26 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         sub.call_on_fit_task_begin(estimator=self)
         return sub
 
-    def _reconstruction(self, theta, sizes, scaling, y_1d):
-        params = _fold_scaling(unpack(theta, sizes), *scaling)
+    def _reconstruction(self, theta, data):
+        params = fold_scaling(unpack(theta, data.sizes), *data.scaling)
         return {
             "coefs_": [W for W, _ in params],
             "intercepts_": [b for _, b in params],
-            "n_outputs_": sizes[-1],
-            "_y_1d": y_1d,
+            "n_outputs_": data.sizes[-1],
+            "_y_1d": data.y_1d,
         }
 
-    def _callback_end(self, ctx, X, y, theta, sizes, scaling, y_1d):
+    def _callback_end(self, ctx, X, y, theta, data):
         if ctx is None:
             return False
         return ctx.call_on_fit_task_end(
             estimator=self,
             X=X,
             y=y,
-            reconstruction_attributes=lambda: self._reconstruction(
-                theta, sizes, scaling, y_1d
-            ),
+            reconstruction_attributes=lambda: self._reconstruction(theta, data),
         )
 
-    def _iteration_callback(self, ctx, monitor, X, y, sizes, scaling, y_1d):
+    def _iteration_callback(self, ctx, monitor, data):
         """The per-iteration hook given to the solvers (None when nothing listens)."""
         if ctx is None and monitor is None:
             return None
@@ -910,65 +820,57 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             if ctx is not None:
                 it = self._callback_task(ctx, "iteration", 0)
                 theta = np.array(theta, copy=True)
-                if self._callback_end(it, X, y, theta, sizes, scaling, y_1d):
+                if self._callback_end(it, data.X, data.y, theta, data):
                     message = message or "Stopped by a callback."
             return message
 
         return callback
 
     def _run_solver(
-        self,
-        problem,
-        theta0,
-        rng,
-        n_samples,
-        loss_scale,
-        max_iter,
-        callback,
-        state,
-        plan=None,
-        first_iteration=0,
+        self, problem, theta0, data, plan, max_iter, callback, state, alphas, first
     ):
-        """Run the chosen solver from ``theta0``; return its SolverResult."""
+        """Run the planned solver from ``theta0``; return its SolverResult."""
         common = dict(
             max_iter=max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            loss_scale=loss_scale,
+            loss_scale=data.loss_scale,
             verbose=self.verbose,
-            first_iteration=first_iteration,
+            first_iteration=first,
             callback=callback,
         )
-        if self.solver == "least_squares":
-            method, tr_solver, matrix_free = plan
-            fun, jac, lsmr_maxiter = (
-                problem.residuals,
-                problem.jacobian,
-                DENSE_LSMR_MAXITER,
+        if plan.method == "lm":
+            solver = LevenbergMarquardt(
+                problem,
+                step="direct" if plan.step == "exact" else "cg",
+                evidence=alphas is not None,
+                alphas=alphas,
+                negligible=self.tol * data.loss_scale,
+                max_inner=plan.max_inner,
+                **common,
             )
-            if matrix_free:
-                blocks = MatrixFreeResiduals(problem)
-                fun, jac = blocks.residuals, blocks.jacobian
-                lsmr_maxiter = MATRIX_FREE_LSMR_MAXITER
+            return solver.solve(theta0)
+        if plan.solver == "least_squares":
+            jac = problem.jacobian
+            if plan.matrix_free:
+                jac = functools.partial(jacobian_operator, problem)
             return fit_least_squares(
-                fun,
+                problem.residuals,
                 jac,
                 theta0,
-                method=method,
-                tr_solver=tr_solver,
-                lsmr_maxiter=lsmr_maxiter,
-                # The evidence update after the run reuses it.
-                keep_jacobian=self.alpha == "auto",
+                method=plan.method,
+                tr_solver=plan.step,
+                lsmr_maxiter=plan.max_inner,
                 **common,
             )
         batch = self.batch_size
-        batch = min(200, n_samples) if batch == "auto" else batch
+        batch = min(200, len(data.Xs)) if batch == "auto" else batch
         return fit_adam(
             problem.value_and_grad,
             problem.loss,
             theta0,
-            n_samples,
-            rng=rng,
+            len(data.Xs),
+            rng=data.rng,
             learning_rate=self.learning_rate,
             batch_size=batch,
             shuffle=self.shuffle,
@@ -1030,9 +932,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         _check_real_numeric(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
-        act = get_activation(self.activation, numpy=True)
+        network = Network(self._layer_sizes(), self.activation)
         with np.errstate(over="ignore"):
-            out = forward_blocks(list(zip(self.coefs_, self.intercepts_)), X, act)
+            out = network.predict(list(zip(self.coefs_, self.intercepts_)), X)
         if not return_std:
             return self._shape_like_y(out)
         se, noise = self._delta_method(X)
@@ -1095,18 +997,20 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         dydx : ndarray of shape (n_samples, n_features) or \
                 (n_samples, n_outputs, n_features)
             ``dydx[i, j]`` (or ``dydx[i, k, j]``) is the derivative of output
-            ``k`` at row ``i`` with respect to feature ``j``, computed by
-            autograd.
+            ``k`` at row ``i`` with respect to feature ``j``, by
+            back-propagation.
         """
         check_is_fitted(self)
         _check_real_numeric(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
-        params = list(zip(self.coefs_, self.intercepts_))
-        act = get_activation(self.activation)
-        # Rows do not interact, so the gradient of a summed output holds every
-        # row's derivative.
+        network = Network(self._layer_sizes(), self.activation)
+        theta = pack(list(zip(self.coefs_, self.intercepts_)))
+        linearization = network.linearize(theta, X)
+        # Rows do not interact: the input gradient of a summed output holds
+        # every row's derivative.
+        eye = np.eye(self.n_outputs_)
         grads = [
-            autograd.grad(lambda Z, k=k: anp_sum(forward(params, Z, act)[:, k]))(X)
+            linearization.input_vjp(np.broadcast_to(eye[k], (X.shape[0], eye.shape[0])))
             for k in range(self.n_outputs_)
         ]
         out = np.stack(grads, axis=1)

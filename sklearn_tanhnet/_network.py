@@ -1,20 +1,45 @@
-"""Pure network math in autograd.numpy: parameters, packing, forward pass.
+"""The network: parameters, packing, and one numpy kernel for every derivative.
 
 A network is a list ``params`` of ``(W, b)`` pairs, one per layer; ``theta`` is
 the same numbers as one flat vector (each layer's ``W`` in C order, then its
-``b``). Nothing here knows about data scaling, losses or estimators.
+``b``). Hidden layers are activated, the last one is linear::
+
+    Z_l = A_{l-1} W_l + b_l,   A_l = f(Z_l),   A_0 = X,   out = A_{L-1} W_L + b_L.
+
+:class:`Network` runs this forward pass once (:meth:`Network.linearize`) and
+keeps each layer's input ``A_{l-1}`` and activation slope ``f'(Z_l)`` in a
+:class:`Linearization`. Everything the fit needs comes from that record:
+
+* the vector-Jacobian product (reverse mode) for an output cotangent ``G``:
+  ``delta_L = G``, ``delta_l = (delta_{l+1} W_{l+1}') * f'(Z_l)``, and the
+  gradient blocks ``A_{l-1}' delta_l`` and ``sum_i delta_l``;
+* the Jacobian-vector product (forward mode) for a parameter tangent ``v``:
+  ``dZ_l = dA_{l-1} W_l + A_{l-1} dW_l + db_l``, ``dA_l = dZ_l * f'(Z_l)``;
+* the dense Jacobian of the outputs: rows do not interact, so every row's
+  delta for output ``k`` comes from one backward pass of the unit cotangent
+  ``e_k``, and a layer's weight block is the row-wise outer product of its
+  inputs with those deltas.
+
+Activations are ``(f, f')`` pairs in one table, :data:`ACTIVATIONS`, with the
+slope written from the pre-activation and the output (``1 - tanh**2`` from
+the output never overflows); a callable activation gets its slope from
+autograd. :func:`forward` is autograd's generic network, the independent
+reference the tests compare the kernel with and the function
+``autograd.hessian`` differentiates for the exact Hessian.
 """
 
 import numbers
+from dataclasses import dataclass
 
 import autograd.numpy as anp
 import numpy as np
+from autograd import elementwise_grad
 from autograd.extend import defjvp, defvjp, primitive
 
 
 @primitive
 def tanh(x):
-    """Hyperbolic tangent whose derivative is ``1 - tanh(x)**2``.
+    """Hyperbolic tangent for autograd whose derivative is ``1 - tanh(x)**2``.
 
     autograd's own tanh differentiates as ``1 / cosh(x)**2``, which overflows
     (and warns) for ``|x| > ~355``; the form in terms of the output never does.
@@ -41,29 +66,51 @@ def identity(x):
     return x
 
 
+@dataclass(frozen=True)
+class Activation:
+    """An activation for the numpy kernel and for autograd.
+
+    ``function`` and ``slope(Z, A)`` (the derivative at ``Z``, given also
+    ``A = function(Z)``) are plain numpy; ``traced`` is the same function in
+    autograd.numpy, for the reference network.
+    """
+
+    function: object
+    slope: object
+    traced: object
+
+
+def _tanh_slope(Z, A):
+    return 1.0 - A * A
+
+
+def _logistic(Z):
+    return 0.5 * (np.tanh(0.5 * Z) + 1.0)
+
+
 ACTIVATIONS = {
-    "tanh": tanh,
-    "logistic": logistic,
-    "relu": relu,
-    "sin": anp.sin,
-    "identity": identity,
-}
-
-# The same functions in plain numpy: prediction needs no autograd tracing.
-NUMPY_ACTIVATIONS = {
-    "tanh": np.tanh,
-    "logistic": lambda x: 0.5 * (np.tanh(0.5 * x) + 1.0),
-    "relu": lambda x: np.maximum(x, 0.0),
-    "sin": np.sin,
-    "identity": identity,
+    "tanh": Activation(np.tanh, _tanh_slope, tanh),
+    "logistic": Activation(_logistic, lambda Z, A: A * (1.0 - A), logistic),
+    "relu": Activation(
+        lambda Z: np.maximum(Z, 0.0), lambda Z, A: (Z > 0.0).astype(Z.dtype), relu
+    ),
+    "sin": Activation(np.sin, lambda Z, A: np.cos(Z), anp.sin),
+    "identity": Activation(identity, None, identity),
 }
 
 
-def get_activation(activation, numpy=False):
-    """Return the activation function named by ``activation`` (or itself)."""
-    if callable(activation):
+def get_activation(activation):
+    """The :class:`Activation` named by ``activation``, or built for a callable.
+
+    A callable must be written in autograd.numpy; its slope is autograd's
+    elementwise derivative.
+    """
+    if isinstance(activation, Activation):
         return activation
-    return (NUMPY_ACTIVATIONS if numpy else ACTIVATIONS)[activation]
+    if callable(activation):
+        slope = elementwise_grad(activation)
+        return Activation(activation, lambda Z, A: slope(Z), activation)
+    return ACTIVATIONS[activation]
 
 
 def layer_sizes_of(n_features, hidden_layer_sizes, n_outputs):
@@ -82,6 +129,16 @@ def weight_mask(layer_sizes):
         [
             np.r_[np.ones(m * n, dtype=bool), np.zeros(n, dtype=bool)]
             for m, n in zip(layer_sizes[:-1], layer_sizes[1:])
+        ]
+    )
+
+
+def weight_groups(layer_sizes):
+    """Layer index of every weight, in the order of ``theta[weight_mask]``."""
+    return np.concatenate(
+        [
+            np.full(m * n, layer)
+            for layer, (m, n) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]))
         ]
     )
 
@@ -120,50 +177,233 @@ def unpack(theta, layer_sizes):
     return params
 
 
-def forward(params, X, activation=tanh):
-    """Network output for inputs ``X`` of shape (n_samples, n_features).
+def fold_scaling(params, x_mean, x_scale, y_mean, y_scale):
+    """Fold input and output standardisation into the first and last layers.
 
-    Hidden layers are activated; the last layer is linear.
+    The result is a network on raw inputs giving raw outputs, equal (up to
+    rounding) to ``y_mean + y_scale * net((X - x_mean) / x_scale)``.
     """
+    params = [(np.array(W), np.array(b)) for W, b in params]
+    W, b = params[0]
+    params[0] = (W / x_scale[:, None], b - (x_mean / x_scale) @ W)
+    W, b = params[-1]
+    params[-1] = (W * y_scale, b * y_scale + y_mean)
+    return params
+
+
+def zero_output_layer(theta, layer_sizes):
+    """``theta`` with the output layer set to zero.
+
+    A zero output layer predicts the constant target of standardised data
+    exactly, and no gradient ever moves it: every solver stops there at once.
+    """
+    theta = np.array(theta, dtype=float)
+    theta[-(layer_sizes[-2] + 1) * layer_sizes[-1] :] = 0.0
+    return theta
+
+
+def forward(params, X, activation="tanh"):
+    """autograd's generic network: the reference for the kernel's derivatives.
+
+    ``activation`` is a name, a callable or an :class:`Activation`; it is
+    traced through autograd.numpy, so :func:`autograd.hessian` of a loss of
+    this function is the exact Hessian.
+    """
+    act = get_activation(activation).traced
     A = X
     for W, b in params[:-1]:
-        A = activation(anp.dot(A, W) + b)
+        A = act(anp.dot(A, W) + b)
     W, b = params[-1]
     return anp.dot(A, W) + b
 
 
-def forward_numpy(params, X, activation=np.tanh):
-    """:func:`forward` in plain numpy, for prediction without tracing."""
-    A = X
-    for W, b in params[:-1]:
-        A = np.dot(A, W)
-        A += b
-        A = activation(A)
-    W, b = params[-1]
-    out = np.dot(A, W)
-    out += b
-    return out
+class Network:
+    """A feed-forward network of given layer sizes and activation, in numpy.
 
-
-def forward_blocks(params, X, activation=np.tanh, block=256):
-    """:func:`forward_numpy` in fixed blocks of ``block`` rows (the last padded).
-
-    BLAS picks its kernel by the number of rows, and kernels sum in different
-    orders: one row alone can differ from the same row in a batch by an ulp.
-    Every row here goes through a product of the same shape, so a prediction
-    does not depend on how the rows were batched; the cache-sized blocks are
-    also faster than one large product.
+    Parameters
+    ----------
+    layer_sizes : list of int
+        ``[n_features, *hidden_layer_sizes, n_outputs]``.
+    activation : str, callable or Activation, default='tanh'
+        Hidden-layer activation.
     """
-    n = X.shape[0]
-    out = np.empty((n, params[-1][0].shape[1]))
-    for start in range(0, n, block):
-        rows = X[start : start + block]
-        if rows.shape[0] < block:
-            rows = np.concatenate([rows, np.zeros((block - rows.shape[0], X.shape[1]))])
-        out[start : start + block] = forward_numpy(params, rows, activation)[
-            : min(block, n - start)
+
+    def __init__(self, layer_sizes, activation="tanh"):
+        self.layer_sizes = [int(s) for s in layer_sizes]
+        self.activation = get_activation(activation)
+        self.n_params = n_params_of(self.layer_sizes)
+        self.n_outputs = self.layer_sizes[-1]
+        self.starts = np.cumsum(
+            [0] + [(m + 1) * h for m, h in zip(layer_sizes[:-1], layer_sizes[1:])]
+        )[:-1].tolist()
+
+    def unpack(self, theta):
+        """``(W, b)`` views of ``theta``, one pair per layer."""
+        return [
+            (theta[s : s + m * h].reshape(m, h), theta[s + m * h : s + (m + 1) * h])
+            for s, m, h in zip(self.starts, self.layer_sizes[:-1], self.layer_sizes[1:])
         ]
-    return out
+
+    def _run(self, params, X, keep):
+        """The forward pass; with ``keep``, every layer's input and slope too."""
+        act = self.activation
+        inputs, slopes, A = [], [], X
+        for W, b in params[:-1]:
+            Z = A @ W
+            Z += b
+            A = act.function(Z)
+            if keep:
+                slopes.append(None if act.slope is None else act.slope(Z, A))
+                inputs.append(A)
+        W, b = params[-1]
+        out = A @ W
+        out += b
+        return out, [X, *inputs], slopes
+
+    def output(self, theta, X):
+        """Network output for inputs ``X``, shape (n_rows, n_outputs)."""
+        return self._run(self.unpack(theta), X, keep=False)[0]
+
+    def linearize(self, theta, X):
+        """Run the forward pass once and keep what the derivatives need."""
+        params = self.unpack(theta)
+        out, inputs, slopes = self._run(params, X, keep=True)
+        return Linearization(self, params, out, inputs, slopes)
+
+    def predict(self, params, X, block=256):
+        """Output of ``params`` in fixed blocks of ``block`` rows (the last padded).
+
+        BLAS picks its kernel by the number of rows, and kernels sum in
+        different orders: one row alone can differ from the same row in a
+        batch by an ulp. Every row here goes through a product of the same
+        shape, so a prediction does not depend on how the rows were batched;
+        the cache-sized blocks are also faster than one large product.
+        """
+        n = X.shape[0]
+        out = np.empty((n, self.n_outputs))
+        for start in range(0, n, block):
+            rows = X[start : start + block]
+            if rows.shape[0] < block:
+                pad = np.zeros((block - rows.shape[0], X.shape[1]))
+                rows = np.concatenate([rows, pad])
+            out[start : start + block] = self._run(params, rows, keep=False)[0][
+                : min(block, n - start)
+            ]
+        return out
+
+
+class Linearization:
+    """The forward pass of one ``theta`` on one block of rows, and its derivatives.
+
+    Attributes
+    ----------
+    output : ndarray of shape (n_rows, n_outputs)
+        Network output.
+    inputs : list of ndarray
+        Each layer's input: ``X``, then each hidden layer's activations.
+    slopes : list of ndarray or None
+        Each hidden layer's activation slope ``f'(Z_l)`` (None for identity).
+    """
+
+    def __init__(self, network, params, output, inputs, slopes):
+        self.network = network
+        self.params = params
+        self.output = output
+        self.inputs = inputs
+        self.slopes = slopes
+
+    def _deltas(self, G):
+        """Per-row deltas of every layer, first to last, for output cotangent ``G``.
+
+        ``G`` has shape (n_rows * n_cotangents, n_outputs): ``n_cotangents``
+        consecutive rows belong to one row of the data (one cotangent per
+        output, for the Jacobian).
+        """
+        n = self.output.shape[0]
+        deltas = [G]
+        for (W, _), slope in zip(self.params[:0:-1], self.slopes[::-1]):
+            delta = deltas[-1] @ W.T
+            if slope is not None:
+                view = delta.reshape(n, -1, delta.shape[1])
+                view *= slope[:, None, :]
+            deltas.append(delta)
+        return deltas[::-1]
+
+    def vjp(self, G):
+        """Gradient w.r.t. ``theta`` of ``sum(G * output)``, shape (n_params,)."""
+        blocks = []
+        for A, delta in zip(self.inputs, self._deltas(G)):
+            blocks += [(A.T @ delta).ravel(), delta.sum(axis=0)]
+        return np.concatenate(blocks)
+
+    def input_vjp(self, G):
+        """Gradient w.r.t. the inputs of ``sum(G * output)``, shape of ``X``."""
+        return self._deltas(G)[0] @ self.params[0][0].T
+
+    def jvp(self, v):
+        """Directional derivative of the output along ``v``, (n_rows, n_outputs)."""
+        tangents = self.network.unpack(v)
+        dA = None
+        for (W, _), (dW, db), A, slope in zip(
+            self.params, tangents, self.inputs, [*self.slopes, None]
+        ):
+            dZ = A @ dW
+            dZ += db
+            if dA is not None:
+                dZ += dA @ W
+            if slope is not None:
+                dZ *= slope
+            dA = dZ
+        return dA
+
+    def _unit_deltas(self, scale):
+        """Deltas of every layer for the cotangents ``scale_i e_k``, all ``k``."""
+        n, K = self.output.shape
+        G = (scale[:, None, None] * np.eye(K)).reshape(n * K, K)
+        return self._deltas(G)
+
+    def gram_diagonal(self, row_scale):
+        """The diagonal of ``J'J`` for the Jacobian ``row_scale * d output``."""
+        net, n = self.network, self.output.shape[0]
+        K = net.n_outputs
+        blocks = []
+        for A, delta in zip(self.inputs, self._unit_deltas(row_scale)[:-1]):
+            squared = (delta * delta).reshape(n, K, -1).sum(axis=1)
+            blocks += [((A * A).T @ squared).ravel(), squared.sum(axis=0)]
+        # Output layer: column (j, k) of W_L is A_j scaled, column k of b_L scale.
+        A = self.inputs[-1]
+        scale2 = row_scale * row_scale
+        blocks += [np.repeat((A * A).T @ scale2, K), np.full(K, scale2.sum())]
+        return np.concatenate(blocks)
+
+    def jacobian(self, row_scale=None, out=None):
+        """Jacobian of the outputs (times ``row_scale`` per row), dense.
+
+        Rows are ordered as ``output.ravel()``: row ``i * n_outputs + k`` is the
+        gradient of output ``k`` at row ``i``. Shape (n_rows * n_outputs,
+        n_params); written into ``out`` when given.
+        """
+        net, n = self.network, self.output.shape[0]
+        K, P = net.n_outputs, net.n_params
+        J = np.empty((n * K, P)) if out is None else out
+        J3 = J.reshape(n, K, P)
+        scale = np.ones(n) if row_scale is None else row_scale
+        deltas = self._unit_deltas(scale)
+        for s, A, delta in zip(net.starts, self.inputs, deltas[:-1]):
+            m, h = A.shape[1], delta.shape[1]
+            block = J3[:, :, s : s + m * h].reshape(n, K, m, h)
+            np.multiply(
+                A[:, None, :, None], delta.reshape(n, K, 1, h), out=block
+            )
+            J3[:, :, s + m * h : s + (m + 1) * h] = delta.reshape(n, K, h)
+        # Output layer: output k depends on W_L[:, k] and b_L[k] only.
+        s, m = net.starts[-1], self.inputs[-1].shape[1]
+        J3[:, :, s:] = 0.0
+        scaled = self.inputs[-1] * scale[:, None]
+        for k in range(K):
+            J3[:, k, s + k : s + m * K : K] = scaled
+            J3[:, k, s + m * K + k] = scale
+        return J
 
 
 def check_layer_sizes(hidden_layer_sizes):

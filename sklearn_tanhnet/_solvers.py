@@ -2,6 +2,7 @@
 
 Each takes a starting ``theta`` and plain callables and returns a
 :class:`SolverResult`; nothing here knows about scikit-learn or the network.
+The package's own Levenberg-Marquardt is :mod:`._lm`.
 
 Both stop early by the same plateau rule as scikit-learn's MLP: training ends
 once the objective has failed to improve on its best value by more than
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.sparse.linalg import LinearOperator
 
 
 @dataclass
@@ -26,9 +28,9 @@ class SolverResult:
     met), ``'plateau'`` (the plateau rule stopped it), ``'stopped'`` (the
     callback asked to stop), ``'max_iter'`` or ``'diverged'`` (a non-finite or
     exploding objective; ``theta`` is then the best finite point seen).
-    ``state`` is adam's ``(m, v, t)`` to continue from; ``jacobian`` the
-    dense residual Jacobian at ``theta`` when the solver computed one there
-    (for reuse), else None.
+    ``state`` is adam's ``(m, v, t)`` to continue from; ``alpha`` and
+    ``evidence`` the per-layer penalties and the last
+    :class:`~._evidence.Evidence` of a fit that re-estimated them.
     """
 
     theta: np.ndarray
@@ -40,7 +42,8 @@ class SolverResult:
     nfev: int = 0
     seconds: float = 0.0
     state: tuple = None
-    jacobian: np.ndarray = None
+    alpha: object = None
+    evidence: object = None
 
     @property
     def converged(self):
@@ -55,7 +58,7 @@ class _Stop(Exception):
         self.status, self.message = status, message
 
 
-class _Plateau:
+class Plateau:
     """The plateau rule; ``update`` returns True when training should stop."""
 
     def __init__(self, tol, loss_scale, n_iter_no_change):
@@ -79,76 +82,7 @@ class _Plateau:
         )
 
 
-# Up to this many multiply-adds, rows * n_params**2, an SVD per step is cheaper
-# than lsmr, whose Python loop costs 0.7-0.8 ms a step even on tiny problems:
-# per step, exact 0.74 ms against lsmr 0.84 ms at 251 x 57 rows x columns
-# (8e5), 0.68 against 1.05 at 1,025 x 29 (9e5), and 1.8 against 1.3 at
-# 1,051 x 57 (3.4e6).
-EXACT_FLOPS = 2e6
-# Most lsmr iterations per trust-region step on a dense Jacobian (lsmr stops
-# earlier once its own tolerances are met). On friedman1 (1,996 x 121, five
-# folds) 20 reach a median test R^2 of 0.958 in 0.18 s a fit, 10 only 0.955
-# in 0.16 s, exact steps 0.959 in 0.63 s.
-DENSE_LSMR_MAXITER = 20
-# On a matrix-free Jacobian every lsmr iteration is two passes over the data.
-MATRIX_FREE_LSMR_MAXITER = 4
-
-
-def plan_least_squares(
-    method, tr_solver, n_data, n_rows, n_params, jacobian_bytes, budget
-):
-    """Choose the trust-region solver and whether the Jacobian is matrix-free.
-
-    Parameters
-    ----------
-    method : {'trf', 'lm', 'dogbox'}
-        The :func:`scipy.optimize.least_squares` method.
-    tr_solver : {'auto', 'exact', 'lsmr'}
-        Requested trust-region solver (``'lm'`` always factorises).
-    n_data : int
-        Data residuals, ``n_samples * n_outputs``.
-    n_rows, n_params : int
-        Shape of the residual Jacobian (data and penalty rows).
-    jacobian_bytes : int
-        Bytes of the dense Jacobian.
-    budget : int
-        Bytes a dense Jacobian (three of them with a factorisation's
-        workspace) may take.
-
-    Returns
-    -------
-    tr_solver : {'exact', 'lsmr'}
-    matrix_free : bool
-        Whether the Jacobian must be a matrix-free ``LinearOperator``.
-    """
-    if method == "lm" and tr_solver == "lsmr":
-        raise ValueError(
-            "tr_solver='lsmr' does not apply to method='lm', which factorises the "
-            "Jacobian every step; use method='trf' or 'dogbox' with lsmr."
-        )
-    factorise = method == "lm" or tr_solver == "exact"
-    if 3 * jacobian_bytes > budget and factorise:
-        what = "method='lm'" if method == "lm" else "tr_solver='exact'"
-        raise ValueError(
-            f"{what} needs a dense {n_rows} x {n_params} Jacobian and its "
-            f"factorisation, {3 * jacobian_bytes / 2**30:.3g} GiB, more than the "
-            f"{budget / 2**30:g} GiB budget. Use method='trf' with "
-            "tr_solver='auto' or 'lsmr', which then runs matrix-free."
-        )
-    if tr_solver == "auto":
-        # With fewer data residuals than parameters the fit interpolates and
-        # the penalty alone decides where it lands; lsmr's truncated steps stop
-        # short of that point by more than rounding (1e-6 relative between
-        # weighted and repeated rows in scikit-learn's sample-weight check,
-        # against 1e-10 with exact steps).
-        cheap = n_rows * n_params**2 <= EXACT_FLOPS
-        fits = 3 * jacobian_bytes <= budget
-        exact = method == "lm" or (fits and (cheap or n_data < n_params))
-        tr_solver = "exact" if exact else "lsmr"
-    return tr_solver, tr_solver == "lsmr" and jacobian_bytes > budget
-
-
-def _report(verbose, it, loss):
+def report(verbose, it, loss):
     if verbose and (it % max(int(verbose), 1) == 0):
         print(f"Iteration {it}, loss = {loss:.8g}")
 
@@ -160,7 +94,7 @@ def fit_least_squares(
     *,
     method="trf",
     tr_solver="exact",
-    lsmr_maxiter=DENSE_LSMR_MAXITER,
+    lsmr_maxiter=20,
     max_iter=200,
     tol=1e-6,
     n_iter_no_change=10,
@@ -168,17 +102,13 @@ def fit_least_squares(
     verbose=0,
     first_iteration=0,
     callback=None,
-    keep_jacobian=False,
 ):
     """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
 
     ``tr_solver='exact'`` (an SVD of a dense Jacobian every iteration) or
-    ``'lsmr'``, for a dense ``jacobian`` or one returning a ``LinearOperator``
-    (:class:`~sklearn_tanhnet._matrix_free.MatrixFreeResiduals`): then lsmr
-    runs ``lsmr_maxiter`` iterations per trust-region step
-    (``MATRIX_FREE_LSMR_MAXITER`` = 4 matrix-free: about 1.8 s per step at 1e6
-    rows x 661 parameters; each lsmr iteration costs two passes over the
-    data).
+    ``'lsmr'`` (at most ``lsmr_maxiter`` lsmr iterations a step), for a dense
+    ``jacobian`` or one returning a ``LinearOperator``
+    (:func:`jacobian_operator`).
 
     scipy asks for ``jacobian`` at the start and once per accepted step: one
     iteration is one accepted step, and ``loss_curve`` holds the objective
@@ -186,13 +116,10 @@ def fit_least_squares(
     the residual evaluations. ``callback(theta, loss)`` is called after every
     iteration; a truthy return (a message) stops the fit with status
     ``'stopped'``. ``verbose`` numbers the iterations from
-    ``first_iteration``, for a run that continues another. With
-    ``keep_jacobian`` the Jacobian at the last iteration is computed even when
-    the run stops there, for the caller to reuse (``SolverResult.jacobian``,
-    when dense).
+    ``first_iteration``, for a run that continues another.
     """
     start = time.perf_counter()
-    plateau = _Plateau(tol, loss_scale, n_iter_no_change)
+    plateau = Plateau(tol, loss_scale, n_iter_no_change)
     curve, state = [], {"theta": np.array(theta0, dtype=float), "loss": np.inf}
 
     def fun(theta):
@@ -211,7 +138,7 @@ def fit_least_squares(
             state["theta"], state["loss"] = np.array(theta, copy=True), loss
         # A continuation's starting point ended the run before it.
         if first_iteration == 0 or len(curve) > 1:
-            _report(verbose, first_iteration + len(curve) - 1, loss)
+            report(verbose, first_iteration + len(curve) - 1, loss)
         if len(curve) > 1 and callback is not None:
             stop = callback(theta, loss)
             if stop:
@@ -221,16 +148,13 @@ def fit_least_squares(
             stop = _Stop("plateau", plateau.message())
         elif len(curve) > max_iter:
             stop = _Stop("max_iter", f"Reached max_iter={max_iter} iterations.")
-        if stop is None or keep_jacobian:
-            J = jacobian(theta)
-            state["jacobian"] = (np.array(theta, copy=True), J)
         if stop is not None:
             raise stop
-        return J
+        return jacobian(theta)
 
     status, message = "converged", ""
-    options = {} if method == "lm" else {"tr_solver": tr_solver}
-    if tr_solver == "lsmr" and method != "lm":
+    options = {"tr_solver": tr_solver}
+    if tr_solver == "lsmr":
         options["tr_options"] = {"maxiter": lsmr_maxiter}
     try:
         res = least_squares(
@@ -264,8 +188,6 @@ def fit_least_squares(
             if loss <= state["loss"]:
                 state["theta"], state["loss"] = np.array(res.x, copy=True), loss
     # curve[0] is the starting point; every later entry is one iteration.
-    at, J = state.get("jacobian", (None, None))
-    reusable = isinstance(J, np.ndarray) and np.array_equal(at, state["theta"])
     return SolverResult(
         theta=state["theta"],
         loss=state["loss"],
@@ -275,7 +197,6 @@ def fit_least_squares(
         message=message,
         nfev=nfev if nfev is not None else len(curve),
         seconds=time.perf_counter() - start,
-        jacobian=J if reusable else None,
     )
 
 
@@ -323,7 +244,7 @@ def fit_adam(
     else:
         m, v, t = state[0].copy(), state[1].copy(), state[2]
     batch = n_samples if batch_size is None else min(batch_size, n_samples)
-    plateau = _Plateau(tol, loss_scale, n_iter_no_change)
+    plateau = Plateau(tol, loss_scale, n_iter_no_change)
     curve, best_theta, best_loss = [], theta.copy(), np.inf
     status, message = "max_iter", f"Reached max_iter={max_iter} iterations."
     order = np.arange(n_samples)
@@ -360,7 +281,7 @@ def fit_adam(
             )
             break
         curve.append(epoch_loss)
-        _report(verbose, first_iteration + epoch, epoch_loss)
+        report(verbose, first_iteration + epoch, epoch_loss)
         if epoch_loss < best_loss:
             # With one batch the loss belongs to the parameters before the step.
             best_loss = epoch_loss
@@ -392,4 +313,31 @@ def fit_adam(
         nfev=t,
         seconds=time.perf_counter() - start,
         state=(m, v, t),
+    )
+
+
+def jacobian_operator(problem, theta):
+    """The residual Jacobian of ``problem`` at ``theta`` as a ``LinearOperator``.
+
+    Data rows from the kernel's matrix-free products
+    (:class:`~._derivatives.JacobianOperator`), then the diagonal penalty rows:
+    for scipy's lsmr steps on data too large for a dense Jacobian.
+    """
+    data = problem.operator(theta)
+    n_data, P = data.shape
+    cols = np.flatnonzero(problem.mask) if problem.n_reg else np.arange(0)
+    scale = np.sqrt(problem.reg2[cols])
+
+    def matvec(v):
+        v = np.ravel(v)
+        return np.concatenate([data.matvec(v), scale * v[cols]])
+
+    def rmatvec(u):
+        u = np.ravel(u)
+        out = data.rmatvec(u[:n_data])
+        out[cols] += scale * u[n_data:]
+        return out
+
+    return LinearOperator(
+        (n_data + cols.size, P), matvec=matvec, rmatvec=rmatvec, dtype=float
     )

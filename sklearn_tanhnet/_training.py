@@ -1,22 +1,23 @@
 """Training control around the solvers: evidence-based penalties, early stopping.
 
 ``train`` runs a solver on a :class:`LeastSquaresProblem` and, for
-``alpha='auto'``, re-estimates the weight penalties between short solver runs
-by MacKay's evidence framework (the method of MATLAB's ``trainbr`` and R's
-``brnn``); :class:`ValidationMonitor` implements early stopping on a
-held-out loss. Nothing here knows about scikit-learn.
+``alpha='auto'``, has the weight penalties re-estimated by MacKay's evidence
+framework (the method of MATLAB's ``trainbr`` and R's ``brnn``): inside the
+package's Levenberg-Marquardt loop after every step, or, for scipy's methods
+and adam, between short solver runs. :class:`ValidationMonitor` implements
+early stopping on a held-out loss. Nothing here knows about scikit-learn.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._uncertainty import evidence_update
+from ._evidence import evidence_update, inverse_diagonal
+from ._network import weight_groups
 
-# Solver iterations between two re-estimations of the penalties. 5 rather
-# than 10 (measured with 10 lsmr iterations a step): friedman1 settles in
-# 0.16 s instead of 0.20 s, and diabetes' mean 5-fold R^2 is 0.478 against
-# 0.467; 3 let the lecture's fit collapse.
+# Solver iterations between two re-estimations of the penalties, for the
+# solvers that re-estimate between runs (scipy's methods; adam runs until a
+# plateau instead, see the estimator).
 EVIDENCE_CHUNK = 5
 # The evidence iteration has settled when the effective number of parameters
 # and the noise precision change by less than this, relatively. Both are
@@ -28,10 +29,7 @@ EVIDENCE_RTOL = 1e-2
 # simpler fits (better on small noisy data), from a weak start it never
 # collapses a clean signal to a constant. The weak start runs only when the
 # strong one collapsed, explaining less than COLLAPSED of the target's
-# variance; GCV then picks. (With least_squares, running both always cost
-# twice the time and changed the choice on diabetes, friedman1 and the
-# lecture's data only where the two GCVs were within 1%; adam, which leaves
-# a strong start underfitted, still runs both: ``every_start``.)
+# variance; GCV then picks.
 EVIDENCE_STARTS = (1.0, 0.01)
 COLLAPSED = 0.01
 
@@ -51,6 +49,7 @@ class TrainResult:
     state: tuple = None
     gcv: float = None
     evidence_updates: int = 0
+    evidence: object = None
     extra: dict = field(default_factory=dict)
 
 
@@ -87,16 +86,6 @@ class ValidationMonitor:
         return None
 
 
-def weight_groups(layer_sizes):
-    """Layer index of every weight, in the order of ``theta[weight_mask]``."""
-    return np.concatenate(
-        [
-            np.full(m * n, layer)
-            for layer, (m, n) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]))
-        ]
-    )
-
-
 def train(
     make_problem,
     run,
@@ -107,9 +96,9 @@ def train(
     alpha0=None,
     state=None,
     negligible=0.0,
+    in_loop=True,
     chunk=EVIDENCE_CHUNK,
     require_converged=False,
-    every_start=False,
 ):
     """Fit, re-estimating the penalties when ``alpha == 'auto'``.
 
@@ -119,7 +108,9 @@ def train(
         ``alpha -> LeastSquaresProblem``; ``alpha`` a float or one penalty per
         weight.
     run : callable
-        ``(problem, theta0, max_iter, state) -> SolverResult``.
+        ``(problem, theta0, max_iter, state, alphas) -> SolverResult``;
+        ``alphas`` (per-layer starting penalties, or None) asks the solver to
+        re-estimate them inside its own loop.
     theta0 : ndarray
         Starting parameters.
     alpha : float or 'auto'
@@ -127,24 +118,23 @@ def train(
     max_iter : int
         Iteration budget over all solver runs (of each start).
     alpha0 : ndarray of shape (n_layers - 1,), default=None
-        Starting per-layer penalties for ``'auto'``. By default the evidence
-        iteration runs from each of ``EVIDENCE_STARTS`` and the fit with the
-        lower generalised cross-validation score is kept.
+        Starting per-layer penalties for ``'auto'``. By default the strong
+        start of ``EVIDENCE_STARTS``, and the weak one after a collapse.
     state : tuple, default=None
         Solver state (adam's moments) to continue from.
     negligible : float, default=0.0
         A penalty contribution to the objective below this counts as settled
         even while the noise precision still grows (noise-free data).
+    in_loop : bool, default=True
+        The solver re-estimates the penalties itself (the package's
+        Levenberg-Marquardt); otherwise short runs of ``chunk`` iterations
+        alternate with evidence updates here.
     chunk : int, default=EVIDENCE_CHUNK
-        Solver iterations between evidence updates.
+        Solver iterations between evidence updates (``in_loop=False``).
     require_converged : bool, default=False
         Settle only after a solver run that converged by itself: for slow
         first-order solvers, whose ``gamma`` and ``beta`` barely move within a
         chunk long before the fit is done.
-    every_start : bool, default=False
-        Run every one of ``EVIDENCE_STARTS`` and let GCV pick, instead of
-        the weak start only after a collapse: for first-order solvers, which
-        leave a strong start underfitted without collapsing it.
 
     Returns
     -------
@@ -152,18 +142,8 @@ def train(
     """
     if not isinstance(alpha, str):
         problem = make_problem(alpha)
-        res = run(problem, theta0, max_iter, state)
-        return TrainResult(
-            res.theta,
-            res.loss,
-            list(res.loss_curve),
-            res.n_iter,
-            res.status,
-            res.message,
-            problem,
-            alpha,
-            res.state,
-        )
+        res = run(problem, theta0, max_iter, state, None)
+        return _result(res, res.loss_curve, problem, alpha, None, 0)
     probe = make_problem(0.0)
     groups = weight_groups(probe.layer_sizes)
     if alpha0 is not None:
@@ -173,24 +153,59 @@ def train(
             np.full(groups.max() + 1, s * probe.weight_sum) for s in EVIDENCE_STARTS
         ]
     results = []
-    for a in starts:
-        results.append(
-            _evidence_loop(
-                make_problem,
-                run,
-                theta0,
-                a,
-                groups,
-                max_iter,
-                state,
-                negligible,
-                chunk,
-                require_converged,
+    for alphas in starts:
+        if in_loop:
+            problem = make_problem(alphas[groups])
+            res = run(problem, theta0, max_iter, state, alphas)
+            ev = res.evidence
+            results.append(
+                _result(res, res.loss_curve, problem, res.alpha, ev, res.n_iter)
             )
-        )
-        if not every_start and not _collapsed(results[-1]):
+        else:
+            results.append(
+                _evidence_loop(
+                    make_problem,
+                    run,
+                    theta0,
+                    alphas,
+                    groups,
+                    max_iter,
+                    state,
+                    negligible,
+                    chunk,
+                    require_converged,
+                )
+            )
+        if not _collapsed(results[-1]):
             break
     return min(results, key=lambda r: (r.gcv is None, r.gcv))
+
+
+def _gcv(problem, evidence):
+    """Generalised cross-validation, ``N E_D / (N - gamma)^2`` up to a factor 2."""
+    if evidence is None:
+        return None
+    n_obs = problem.weight_sum * problem.n_outputs
+    if n_obs <= evidence.gamma:
+        return np.inf
+    return n_obs / (evidence.beta * (n_obs - evidence.gamma))
+
+
+def _result(res, curve, problem, alpha, evidence, updates):
+    return TrainResult(
+        res.theta,
+        problem.loss(res.theta),
+        list(curve),
+        len(curve),
+        res.status,
+        res.message,
+        problem,
+        alpha,
+        res.state,
+        _gcv(problem, evidence),
+        updates,
+        evidence,
+    )
 
 
 def _collapsed(result):
@@ -203,6 +218,24 @@ def _collapsed(result):
     total = problem.Y - np.average(problem.Y, axis=0, weights=w)
     sse, sst = w @ np.sum(E**2, axis=1), w @ np.sum(total**2, axis=1)
     return sst > 0 and sse > (1.0 - COLLAPSED) * sst
+
+
+def evidence_of(problem, theta, alphas, groups):
+    """One evidence update of ``problem`` at ``theta`` from its normal equations."""
+    A, _, data_loss = problem.normal_equations(theta)
+    A.flat[:: A.shape[0] + 1] += problem.reg2
+    inverse_diag, log_det = inverse_diagonal(A)
+    return evidence_update(
+        inverse_diag,
+        log_det,
+        theta,
+        alphas,
+        groups,
+        problem.mask,
+        data_loss,
+        problem.weight_sum,
+        problem.n_outputs,
+    )
 
 
 def _evidence_loop(
@@ -218,60 +251,43 @@ def _evidence_loop(
     require_converged,
 ):
     """Alternate short solver runs with evidence updates of the penalties."""
-    curve, budget, previous, updates, gcv = [], max_iter, None, 0, None
+    curve, budget, previous, updates, ev = [], max_iter, None, 0, None
     while True:
         problem = make_problem(alphas[groups])
-        res = run(problem, theta, min(chunk, budget), state)
+        res = run(problem, theta, min(chunk, budget), state, None)
         theta, state = res.theta, res.state
         curve += res.loss_curve
         budget -= res.n_iter
-        status, message = res.status, res.message
-        if status in ("diverged", "stopped"):
+        if res.status in ("diverged", "stopped"):
             break
-        new, gamma, beta, _ = evidence_update(
-            problem, theta, alphas, groups, jacobian=res.jacobian
-        )
+        ev = evidence_of(problem, theta, alphas, groups)
         updates += 1
-        # Generalised cross-validation, N E_D / (N - gamma)^2 up to a factor 2.
-        n_obs = problem.weight_sum * problem.n_outputs
-        gcv = n_obs / (beta * (n_obs - gamma)) if n_obs > gamma else np.inf
         stable = [
             previous is not None and abs(a - b) <= EVIDENCE_RTOL * abs(b)
-            for a, b in zip((gamma, beta), previous or (0.0, 0.0))
+            for a, b in zip((ev.gamma, ev.beta), previous or (0.0, 0.0))
         ]
         # Noise-free data drive beta up without end while the penalty stops
         # mattering: a penalty below `negligible` counts as settled too.
         settled = stable[0] and (stable[1] or problem.penalty_loss(theta) < negligible)
-        previous = (gamma, beta)
+        previous = (ev.gamma, ev.beta)
         if settled and (
             not require_converged or res.status in ("converged", "plateau")
         ):
-            status = "converged"
+            res.status = "converged"
             message = (
                 "The evidence iteration settled: the effective number of parameters "
-                f"({gamma:.1f}) and the noise precision changed by less than "
+                f"({ev.gamma:.1f}) and the noise precision changed by less than "
                 f"{EVIDENCE_RTOL:g} relatively."
             )
             # A run ending at its budget (iterations or scipy's evaluations) is
             # how a chunk normally ends; anything else is worth saying.
-            if res.status != "max_iter":
+            if res.message and "max_iter" not in res.message:
                 message += f" The last solver run stopped: {res.message}"
+            res.message = message
             break
         if budget <= 0 or updates >= max_iter:
-            status = "max_iter"
-            message = f"Reached max_iter={max_iter} iterations."
+            res.status = "max_iter"
+            res.message = f"Reached max_iter={max_iter} iterations."
             break
-        alphas = new
-    return TrainResult(
-        theta,
-        problem.loss(theta),
-        curve,
-        len(curve),
-        status,
-        message,
-        problem,
-        alphas,
-        state,
-        gcv,
-        updates,
-    )
+        alphas = ev.alphas
+    return _result(res, curve, problem, alphas, ev, updates)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ._derivatives import LeastSquaresProblem
+from ._network import Network
 
 RCOND = 1e-6
 
@@ -46,23 +46,11 @@ def weighted_gram(problem, theta):
     K, P = problem.n_outputs, problem.n_params
     H = np.zeros((K, P, P))
     for rows in _row_chunks(problem.n_samples, K, P):
-        G = output_jacobian(
-            theta, problem.X[rows], problem.layer_sizes, problem.activation
-        )
+        G = problem.output_jacobian(theta, problem.X[rows])
         Gw = G * np.sqrt(problem.sample_weight[rows])[:, None, None]
         for k in range(K):  # a BLAS product per output; einsum would not use BLAS
             H[k] += Gw[:, k, :].T @ Gw[:, k, :]
     return H
-
-
-def output_jacobian(theta, X, layer_sizes, activation):
-    """Derivatives of every network output w.r.t. ``theta``, shape (n, K, P)."""
-    n, K = X.shape[0], layer_sizes[-1]
-    unit = LeastSquaresProblem(
-        X, np.zeros((n, K)), np.ones(n), 0.0, layer_sizes, activation
-    )
-    # The problem's rows are scaled by 1 / sqrt(n K) for unit weights.
-    return unit.jacobian(theta).reshape(n, K, -1) * np.sqrt(n * K)
 
 
 def _pinv_psd(A, rcond):
@@ -131,9 +119,10 @@ def fit_statistics(problem, theta, rcond=RCOND):
 def prediction_std(statistics, theta, X, layer_sizes, activation):
     """Standard error of the fitted mean at each row of ``X``, shape (n, K)."""
     K, P = layer_sizes[-1], statistics.covariance.shape[0]
+    network = Network(layer_sizes, activation)
     var = np.empty((X.shape[0], K))
     for rows in _row_chunks(X.shape[0], K, P):
-        G = output_jacobian(theta, X[rows], layer_sizes, activation)
+        G = network.linearize(theta, X[rows]).jacobian().reshape(-1, K, P)
         var[rows] = np.einsum("nkp,pq,nkq->nk", G, statistics.covariance, G)
     return np.sqrt(np.maximum(var, 0.0))
 
@@ -246,83 +235,3 @@ def diagnose(problem, theta, rcond=RCOND):
         loss=problem.loss(theta),
         covariance=statistics.covariance,
     )
-
-
-def evidence_update(problem, theta, alphas, groups, rcond=1e-12, jacobian=None):
-    """One re-estimation of per-group weight penalties by the evidence framework.
-
-    MacKay (1992): with noise precision ``beta`` and prior precision
-    ``a_g`` on the weights of group ``g``, the most probable parameters
-    minimise our objective with ``alpha_g = a_g / (K beta)``. At those
-    parameters, with the Gauss-Newton Hessian ``H`` of the data term and
-    ``M = (H + K diag(alpha))^+``::
-
-        gamma   = tr(H M)                       (effective parameters)
-        gamma_g = n_g - K alpha_g tr_g(M)       (well-determined weights of g)
-        beta    = (N - gamma) / (2 E_D),        a_g = gamma_g / (2 E_W,g)
-
-    with ``N = K sum(w)`` observations, ``E_D`` half the weighted residual sum
-    of squares and ``E_W,g`` half the squared norm of group ``g``'s weights.
-
-    Parameters
-    ----------
-    problem : LeastSquaresProblem
-        The problem ``theta`` was fitted on (its penalty is ``alphas[groups]``).
-    theta : ndarray of shape (n_params,)
-        Fitted parameters.
-    alphas : ndarray of shape (n_groups,)
-        Current penalties, in the units of the objective's ``alpha``.
-    groups : ndarray of shape (n_weights,)
-        Group of each weight.
-    rcond : float, default=1e-12
-        Eigenvalue cutoff of the pseudo-inverse.
-    jacobian : ndarray of shape (n_rows, n_params), default=None
-        ``problem.jacobian(theta)`` if the solver already has it: its data
-        rows give ``H`` without computing the output Jacobian again.
-
-    Returns
-    -------
-    alphas : ndarray of shape (n_groups,)
-        Re-estimated penalties.
-    gamma : float
-        Effective number of parameters.
-    beta : float
-        Noise precision (per unit-weight observation, fitted units).
-    log_evidence : float
-        Laplace approximation of the log evidence at the current penalties,
-        up to a constant; larger is better.
-    """
-    K, S = problem.n_outputs, problem.weight_sum
-    if jacobian is None:
-        H = weighted_gram(problem, theta).sum(axis=0)
-    else:
-        # Data rows are sqrt(w_i / (S K)) times the output gradients.
-        J = jacobian[: problem.n_samples * K]
-        H = (S * K) * (J.T @ J)
-    prior = K * problem.penalty
-    A = H + np.diag(prior)
-    evals, evecs = np.linalg.eigh(A)
-    keep = evals > rcond * max(evals[-1], 0.0)
-    M = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
-    gamma = float(np.sum(H * M))
-    E = problem.output(theta) - problem.Y
-    N = S * K
-    E_D = 0.5 * float(problem.sample_weight @ np.sum(E**2, axis=1))
-    beta = max(N - gamma, 1e-3 * N) / max(2.0 * E_D, 1e-300)
-    w, m_diag = theta[problem.mask], np.diag(M)[problem.mask]
-    new = np.empty_like(alphas)
-    log_prior = 0.0
-    for g in range(alphas.size):
-        sel = groups == g
-        gamma_g = max(sel.sum() - K * alphas[g] * m_diag[sel].sum(), 1e-3)
-        E_W = max(0.5 * float(w[sel] @ w[sel]), 1e-300)
-        new[g] = min(gamma_g / (2.0 * E_W) / (K * beta), 1e12 * S)
-        a_g = K * beta * alphas[g]
-        log_prior += 0.5 * sel.sum() * np.log(a_g) - a_g * E_W
-    log_evidence = (
-        log_prior
-        - beta * E_D
-        + 0.5 * N * np.log(beta)
-        - 0.5 * float(np.sum(np.log(beta * evals[keep])))
-    )
-    return new, gamma, beta, float(log_evidence)

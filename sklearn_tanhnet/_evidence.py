@@ -1,0 +1,132 @@
+"""MacKay's evidence framework for the weight penalties, from the normal equations.
+
+With noise precision ``beta`` and a Gaussian prior of precision ``a_g`` on the
+weights of group ``g`` (one group per layer), the most probable parameters
+minimise the package's objective with ``alpha_g = a_g / (K beta)`` (MacKay
+1992). Writing the objective's Gauss-Newton matrix ``A = J'J + Lambda``
+(``Lambda = alpha / S`` on the weights, see :mod:`._derivatives`), at those
+parameters::
+
+    gamma_g = n_g - tr_g(Lambda A^-1)          (well-determined weights of g)
+    gamma   = P - tr(Lambda A^-1)              (effective number of parameters)
+    beta    = (N - gamma) / (2 E_D),           a_g = gamma_g / (2 E_W,g)
+
+with ``N = K S`` observations, ``E_D = N * data_loss`` half the weighted
+residual sum of squares and ``E_W,g`` half the squared norm of group ``g``'s
+weights. The log evidence, up to the constants that do not depend on the
+penalties or the fit, is::
+
+    log p(D | a, beta) = sum_g (n_g / 2 log a_g - a_g E_W,g) - beta E_D
+                         + N / 2 log beta - 1 / 2 log det(beta S K A).
+
+Foresee and Hagan (1997) apply one such update after every Levenberg-Marquardt
+step (MATLAB's ``trainbr``); :class:`~._lm.LevenbergMarquardt` does, from the
+Gauss-Newton matrix it has already accumulated.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg.lapack import dpotrf, dpotri
+
+# Bounds that keep the re-estimates finite on degenerate fits: at least this
+# share of the observations stays as noise, a group keeps this many
+# well-determined weights, and a penalty is at most this many times S.
+MIN_NOISE_SHARE = 1e-3
+MIN_GAMMA = 1e-3
+MAX_ALPHA = 1e12
+
+
+@dataclass
+class Evidence:
+    """One evidence update.
+
+    Attributes
+    ----------
+    alphas : ndarray of shape (n_groups,)
+        Re-estimated penalties, in the units of the objective's ``alpha``.
+    gamma : float
+        Effective number of parameters at the current penalties.
+    beta : float
+        Noise precision per unit-weight observation (fitted units).
+    log_evidence : float
+        Laplace approximation of the log evidence at the current penalties,
+        up to a constant; larger is better.
+    """
+
+    alphas: np.ndarray
+    gamma: float
+    beta: float
+    log_evidence: float
+
+
+def inverse_diagonal(A):
+    """Diagonal and log-determinant of ``A^-1`` for a symmetric PSD ``A``.
+
+    Cholesky when ``A`` is positive definite; otherwise the pseudo-inverse on
+    the eigenvalues above ``1e-12`` times the largest (directions the data
+    and the penalty leave undetermined contribute nothing).
+    """
+    L, info = dpotrf(A, lower=1, clean=0)
+    if info == 0:
+        log_det = 2.0 * np.log(np.diag(L)).sum()
+        inverse, info = dpotri(L, lower=1)
+        if info == 0:
+            return np.diag(inverse).copy(), log_det
+    evals, evecs = np.linalg.eigh(A)
+    keep = evals > 1e-12 * max(evals[-1], 0.0)
+    V = evecs[:, keep]
+    return (V * V) @ (1.0 / evals[keep]), float(np.log(evals[keep]).sum())
+
+
+def evidence_update(
+    inverse_diag, log_det, theta, alphas, groups, mask, data_loss, weight_sum, K
+):
+    """Re-estimate one penalty per group; see the module docstring.
+
+    Parameters
+    ----------
+    inverse_diag : ndarray of shape (n_params,)
+        Diagonal of ``A^-1``, ``A = J'J + Lambda`` (:func:`inverse_diagonal`).
+    log_det : float
+        ``log det A``.
+    theta : ndarray of shape (n_params,)
+        Current parameters.
+    alphas : ndarray of shape (n_groups,)
+        Current penalties.
+    groups : ndarray of shape (n_weights,)
+        Group of each weight.
+    mask : ndarray of shape (n_params,), dtype=bool
+        True for the weights of ``theta``.
+    data_loss : float
+        ``0.5 r'r`` of the data rows.
+    weight_sum : float
+        ``S``, the sum of the sample weights.
+    K : int
+        Number of outputs.
+
+    Returns
+    -------
+    Evidence
+    """
+    S, N = weight_sum, weight_sum * K
+    w, m_diag = theta[mask], inverse_diag[mask]
+    shrunk = alphas[groups] / S * m_diag  # tr_g(Lambda A^-1) term by term
+    n_g = np.bincount(groups, minlength=alphas.size)
+    gamma_g = np.maximum(
+        n_g - np.bincount(groups, shrunk, minlength=alphas.size), MIN_GAMMA
+    )
+    gamma = float(theta.size - shrunk.sum())
+    E_D = N * data_loss
+    beta = max(N - gamma, MIN_NOISE_SHARE * N) / max(2.0 * E_D, 1e-300)
+    E_W = np.maximum(0.5 * np.bincount(groups, w * w, minlength=alphas.size), 1e-300)
+    new = np.minimum(gamma_g / (2.0 * E_W) / (K * beta), MAX_ALPHA * S)
+    a = K * beta * alphas
+    log_prior = float(np.sum(0.5 * n_g * np.log(np.maximum(a, 1e-300)) - a * E_W))
+    log_evidence = (
+        log_prior
+        - beta * E_D
+        + 0.5 * N * np.log(beta)
+        - 0.5 * (theta.size * np.log(beta * S * K) + log_det)
+    )
+    return Evidence(new, gamma, beta, float(log_evidence))

@@ -1,0 +1,373 @@
+"""Levenberg-Marquardt with Bayesian regularisation, on the normal equations.
+
+The objective (:mod:`._derivatives`) is ``F(theta) = 0.5 r'r + 0.5 theta'
+Lambda theta``. At ``theta`` the solver linearises the residuals and forms::
+
+    A = J'J + Lambda,        g = J'r + Lambda theta,
+
+and the damped Gauss-Newton step solves::
+
+    (A + mu D) delta = -g,
+
+``D`` the identity, or the diagonal of ``J'J`` floored at ``1e-6`` times its
+largest entry (Marquardt's scaling: ``damping='diagonal'``). The step is
+accepted when it lowers ``F``; the gain ratio of actual to predicted
+reduction,
+
+    rho = (F(theta) - F(theta + delta)) / (-g'delta - 0.5 delta' A delta),
+
+updates the damping as Nielsen (1999) does: after an accepted step
+``mu *= max(1/3, 1 - (2 rho - 1)^3)`` and ``nu = 2``; after a rejected one
+``mu *= nu`` and ``nu *= 2``. The starting ``mu`` is ``1e-3`` times the
+largest diagonal entry of ``A``.
+
+Direct steps (``step='direct'``) factorise ``A + mu D`` by Cholesky, ``J'J``
+and ``J'r`` accumulated over blocks of rows in a fixed order
+(:meth:`~._derivatives.LeastSquaresProblem.normal_equations`). Iterative steps
+(``step='cg'``) run preconditioned conjugate gradients on the same system with
+products ``J'J v`` from the kernel's JVP and VJP, the Jacobi preconditioner
+``diag(A + mu D)``, a warm start from the previous step, at most
+``max_inner`` iterations and the forcing tolerance ``min(0.5, sqrt(|g|))
+|g|`` on the residual norm (Steihaug's truncation, without a trust region:
+the damped system is positive definite).
+
+With ``evidence=True`` the penalties are re-estimated before every step from
+the same ``A`` (:mod:`._evidence`; Foresee and Hagan 1997, MATLAB's
+``trainbr``): no restarts of the solver, no chunks. Iterative steps have no
+factorisation of ``A``; their effective number of parameters uses the
+diagonal of ``A`` alone (a Jacobi approximation of ``A^-1``, deterministic
+and one pass over the data). The fit has settled when the effective number
+of parameters and the noise precision change by less than ``evidence_rtol``
+relatively over ``EVIDENCE_PATIENCE`` consecutive steps (or the penalty's
+share of ``F`` is negligible, as on noise-free data).
+
+Training also stops when a step changes ``theta`` by less than ``xtol``
+relatively, the gradient's largest entry is below ``gtol``, by the plateau
+rule (:class:`~._solvers.Plateau`), at ``max_iter`` or when a callback asks.
+Everything is deterministic: the result depends only on the inputs.
+"""
+
+import math
+import time
+
+import numpy as np
+from scipy.linalg.lapack import dpotrf, dpotrs
+
+from ._evidence import evidence_update, inverse_diagonal
+from ._network import weight_groups
+from ._solvers import Plateau, SolverResult, report
+
+# Consecutive steps with the evidence estimates within evidence_rtol.
+EVIDENCE_PATIENCE = 2
+# Damping beyond this (relative to the largest diagonal entry of A) means no
+# step lowers F any more: the fit is at a minimum to rounding.
+MAX_DAMPING = 1e16
+DIAGONAL_FLOOR = 1e-6
+RELAX = 1.0
+
+
+class LevenbergMarquardt:
+    """Levenberg-Marquardt on a :class:`~._derivatives.LeastSquaresProblem`.
+
+    ``solve(theta0)`` runs ``setup``, then per iteration ``linearize``,
+    ``update_evidence`` (with ``evidence=True``), ``damped_step`` (solve,
+    accept or re-damp) and ``check_convergence``; then ``finalize``.
+
+    Parameters
+    ----------
+    problem : LeastSquaresProblem
+        The objective; its penalty is changed in place by the evidence
+        updates.
+    step : {'direct', 'cg'}, default='direct'
+        Cholesky of the damped normal equations, or conjugate gradients.
+    damping : {'identity', 'diagonal'}, default='identity'
+        The matrix ``D``.
+    evidence : bool, default=False
+        Re-estimate one penalty per layer before every step.
+    alphas : ndarray of shape (n_layers,), default=None
+        Starting penalties per layer for ``evidence=True``.
+    max_iter, tol, n_iter_no_change, loss_scale
+        The iteration budget and the plateau rule.
+    evidence_rtol : float, default=1e-2
+        Relative change of the evidence estimates that counts as settled.
+    negligible : float, default=0.0
+        A penalty contribution to ``F`` below this counts as settled.
+    xtol, gtol : float
+        Step and gradient tolerances.
+    max_inner : int, default=20
+        Most conjugate-gradient iterations per step.
+    callback : callable, default=None
+        ``callback(theta, loss)`` after every accepted step; a truthy return
+        (a message) stops with status ``'stopped'``.
+    verbose : int, default=0
+        Print the loss every ``verbose`` iterations.
+    first_iteration : int, default=0
+        Number of the first iteration, for ``verbose``.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (n_params,)
+        Current parameters.
+    loss : float
+        ``F(theta)``.
+    mu : float
+        Current damping.
+    iteration : int
+        Accepted steps so far.
+    gram : ndarray of shape (n_params, n_params) or None
+        The last ``J'J`` (direct steps).
+    evidence : Evidence or None
+        The last evidence update.
+    """
+
+    def __init__(
+        self,
+        problem,
+        *,
+        step="direct",
+        damping="identity",
+        evidence=False,
+        alphas=None,
+        max_iter=200,
+        tol=1e-5,
+        n_iter_no_change=10,
+        loss_scale=1.0,
+        evidence_rtol=1e-2,
+        negligible=0.0,
+        xtol=1e-12,
+        gtol=1e-12,
+        max_inner=20,
+        callback=None,
+        verbose=0,
+        first_iteration=0,
+    ):
+        self.problem = problem
+        self.step = step
+        self.damping = damping
+        self.use_evidence = evidence
+        self.alphas = None if alphas is None else np.asarray(alphas, dtype=float)
+        self.max_iter = max_iter
+        self.plateau = Plateau(tol, loss_scale, n_iter_no_change)
+        self.evidence_rtol = evidence_rtol
+        self.negligible = negligible
+        self.xtol = xtol
+        self.gtol = gtol
+        self.max_inner = max_inner
+        self.callback = callback
+        self.verbose = verbose
+        self.first_iteration = first_iteration
+
+    # -- the template ---------------------------------------------------------
+
+    def solve(self, theta0):
+        """Minimise from ``theta0``; return a :class:`~._solvers.SolverResult`."""
+        self.setup(theta0)
+        while self.status is None:
+            self.linearize()
+            if self.use_evidence:
+                self.update_evidence()
+            accepted = self.damped_step()
+            self.check_convergence(accepted)
+        return self.finalize()
+
+    def setup(self, theta0):
+        self.start_time = time.perf_counter()
+        self.theta = np.array(theta0, dtype=float)
+        self.groups = weight_groups(self.problem.layer_sizes)
+        if self.use_evidence:
+            self.problem.set_alpha(self.alphas[self.groups])
+        self.mu, self.nu = None, 2.0
+        self.iteration, self.nfev = 0, 0
+        self.loss_curve = []
+        self.status, self.message = None, ""
+        self.previous_step = None
+        self.evidence, self.evidence_history = None, []
+        self.stable = 0
+        self.gram = None
+
+    def linearize(self):
+        """``J'J`` (or the operator), ``J'r`` and the data loss at ``theta``."""
+        problem = self.problem
+        if self.step == "direct":
+            self.gram, self.data_gradient, self.data_loss = problem.normal_equations(
+                self.theta
+            )
+            self.gram_diag = np.diag(self.gram).copy()
+        else:
+            self.operator = problem.operator(self.theta)
+            self.data_gradient = self.operator.gradient
+            self.data_loss = self.operator.data_loss
+            self.gram_diag = self.operator.diagonal
+        self.nfev += 1
+
+    def update_evidence(self):
+        """Re-estimate the per-layer penalties from the current ``A``."""
+        problem = self.problem
+        if self.step == "direct":
+            A = self.gram.copy()
+            A.flat[:: A.shape[0] + 1] += problem.reg2
+            inv_diag, log_det = inverse_diagonal(A)
+        else:
+            diag = self.gram_diag + problem.reg2
+            inv_diag = 1.0 / np.maximum(diag, 1e-300)
+            log_det = float(np.log(np.maximum(diag, 1e-300)).sum())
+        ev = evidence_update(
+            inv_diag,
+            log_det,
+            self.theta,
+            self.alphas,
+            self.groups,
+            problem.mask,
+            self.data_loss,
+            problem.weight_sum,
+            problem.n_outputs,
+        )
+        previous, self.evidence = self.evidence, ev
+        self.evidence_history.append((ev.gamma, ev.beta))
+        if previous is not None:
+            rtol = self.evidence_rtol
+            stable_gamma = abs(ev.gamma - previous.gamma) <= rtol * abs(previous.gamma)
+            stable_beta = abs(ev.beta - previous.beta) <= rtol * abs(previous.beta)
+            negligible = problem.penalty_loss(self.theta) < self.negligible
+            self.stable = self.stable + 1 if stable_gamma and (
+                stable_beta or negligible
+            ) else 0
+        self.alphas = self.alphas * (ev.alphas / self.alphas) ** RELAX
+        problem.set_alpha(self.alphas[self.groups])
+
+    def damped_step(self):
+        """Solve for a step, re-damping until one lowers ``F``; True if accepted."""
+        problem = self.problem
+        reg2 = problem.reg2
+        self.loss = self.data_loss + problem.penalty_loss(self.theta)
+        if not self.loss_curve:
+            self.initial_loss = self.loss
+        g = self.data_gradient + reg2 * self.theta
+        self.gradient = g
+        diag_A = self.gram_diag + reg2
+        if self.mu is None:
+            self.mu = 1e-3 * max(diag_A.max(), 1e-300)
+        D = self._damping_matrix()
+        while True:
+            step, curvature = self._solve(g, reg2, D)
+            if step is not None:
+                trial = self.theta + step
+                new_loss = problem.loss(trial)
+                predicted = -(g @ step) - 0.5 * curvature
+                if np.isfinite(new_loss) and new_loss < self.loss and predicted > 0:
+                    rho = (self.loss - new_loss) / predicted
+                    self.mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                    self.nu = 2.0
+                    self.theta, self.last_step = trial, step
+                    self.previous_loss, self.loss = self.loss, new_loss
+                    return True
+            self.mu *= self.nu
+            self.nu *= 2.0
+            if self.mu > MAX_DAMPING * max(diag_A.max(), 1e-300):
+                return False
+
+    def _damping_matrix(self):
+        if self.damping == "identity":
+            return np.ones_like(self.gram_diag)
+        floor = DIAGONAL_FLOOR * max(self.gram_diag.max(), 1e-300)
+        return np.maximum(self.gram_diag, floor)
+
+    def _solve(self, g, reg2, D):
+        """The damped step and its curvature ``delta' A delta`` (None if singular)."""
+        if self.step == "direct":
+            M = self.gram.copy()
+            M.flat[:: M.shape[0] + 1] += reg2 + self.mu * D
+            # LAPACK directly: scipy.linalg's wrappers cost more than the
+            # factorisation of a small network's matrix.
+            factor, info = dpotrf(M, lower=1, overwrite_a=1, clean=0)
+            if info != 0:
+                return None, None
+            step, info = dpotrs(factor, g, lower=1)
+            step = -step
+            if info != 0 or not np.all(np.isfinite(step)):
+                return None, None
+            # delta'(A + mu D) delta = -g'delta exactly, to rounding.
+            return step, -(g @ step) - self.mu * (step * D) @ step
+        return self._conjugate_gradients(g, reg2, D)
+
+    def _conjugate_gradients(self, g, reg2, D):
+        """Preconditioned CG on ``(J'J + Lambda + mu D) delta = -g``."""
+        operator, mu = self.operator, self.mu
+
+        def apply(v):
+            return operator.gram_matvec(v) + (reg2 + mu * D) * v
+
+        precond = 1.0 / np.maximum(self.gram_diag + reg2 + mu * D, 1e-300)
+        g_norm = float(np.linalg.norm(g))
+        tolerance = min(0.5, math.sqrt(g_norm)) * g_norm
+        x = np.zeros_like(g) if self.previous_step is None else self.previous_step
+        residual = -g - apply(x) if self.previous_step is not None else -g.copy()
+        z = precond * residual
+        direction = z.copy()
+        rz = residual @ z
+        for _ in range(self.max_inner):
+            if math.sqrt(residual @ residual) <= tolerance:
+                break
+            Ad = apply(direction)
+            curvature = direction @ Ad
+            if not curvature > 0:
+                break
+            step_size = rz / curvature
+            x = x + step_size * direction
+            residual = residual - step_size * Ad
+            z = precond * residual
+            rz, rz_old = residual @ z, rz
+            direction = z + (rz / rz_old) * direction
+        # (A + mu D) x = -g - residual: the curvature needs no product.
+        return x, x @ (-g - residual) - mu * (x * D) @ x
+
+    def check_convergence(self, accepted):
+        if not accepted:
+            self.status = "converged"
+            self.message = (
+                "No step lowers the objective any further: the fit is at a "
+                "minimum to rounding."
+            )
+            return
+        self.previous_step = self.last_step if self.step == "cg" else None
+        self.iteration += 1
+        self.loss_curve.append(self.loss)
+        report(self.verbose, self.first_iteration + self.iteration, self.loss)
+        if self.callback is not None:
+            stop = self.callback(self.theta, self.loss)
+            if stop:
+                self.status, self.message = "stopped", str(stop)
+                return
+        step_norm = float(np.linalg.norm(self.last_step))
+        if self.use_evidence and self.stable >= EVIDENCE_PATIENCE:
+            self.status = "converged"
+            self.message = (
+                "The evidence iteration settled: the effective number of parameters "
+                f"({self.evidence.gamma:.1f}) and the noise precision changed by "
+                f"less than {self.evidence_rtol:g} relatively."
+            )
+        elif step_norm <= self.xtol * (self.xtol + float(np.linalg.norm(self.theta))):
+            self.status = "converged"
+            self.message = f"The step was below xtol={self.xtol:g} relatively."
+        elif np.max(np.abs(self.gradient)) <= self.gtol:
+            self.status = "converged"
+            self.message = f"The gradient was below gtol={self.gtol:g}."
+        elif self.plateau.update(self.loss):
+            self.status, self.message = "plateau", self.plateau.message()
+        elif self.iteration >= self.max_iter:
+            self.status = "max_iter"
+            self.message = f"Reached max_iter={self.max_iter} iterations."
+
+    def finalize(self):
+        return SolverResult(
+            theta=self.theta,
+            loss=self.problem.loss(self.theta),
+            n_iter=self.iteration,
+            loss_curve=self.loss_curve,
+            status=self.status,
+            message=self.message,
+            nfev=self.nfev,
+            seconds=time.perf_counter() - self.start_time,
+            alpha=self.alphas if self.use_evidence else None,
+            evidence=self.evidence,
+        )

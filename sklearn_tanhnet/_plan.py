@@ -1,0 +1,171 @@
+"""The plan of a fit: which algorithm and step, and what the budgets allow.
+
+Every budget constant of a fit lives here, and :func:`plan_fit` is the one
+place that turns the estimator's parameters and the problem's size into a
+:class:`FitPlan`, before anything large is allocated.
+
+Costs, for ``n`` rows, ``K`` outputs and ``P`` parameters:
+
+* a direct Levenberg-Marquardt step accumulates ``J'J``, ``n K P^2``
+  multiply-adds in BLAS, and factorises a ``P x P`` matrix; memory ``O(P^2)``
+  whatever ``n``;
+* a conjugate-gradient step costs two kernel passes (a JVP and a VJP, about
+  ``n P`` multiply-adds each, in small products that run well below BLAS's
+  peak) per inner iteration, with no ``n x P`` matrix;
+* scipy's ``'exact'`` trust-region step takes an SVD of the dense ``(n K + P)
+  x P`` Jacobian; its ``'lsmr'`` step needs products only.
+"""
+
+from dataclasses import dataclass
+
+# The largest dense matrix a fit may allocate (a residual Jacobian for scipy,
+# or the few n_params x n_params matrices of the normal equations, the
+# evidence and the uncertainty).
+MEMORY_BUDGET = 2 * 2**30
+# Most multiply-adds, n * K * P^2, of one J'J: the per-step budget of direct
+# steps (about a second). Beyond it steps are iterative.
+DIRECT_FLOPS = 2e10
+# The post-fit statistics need one J'J per output; beyond this many
+# multiply-adds fit skips them.
+STATISTICS_FLOPS = 5e10
+# scipy's exact step: an SVD per step is cheaper than lsmr up to this many
+# rows * n_params**2 multiply-adds.
+EXACT_FLOPS = 2e6
+# Most inner iterations of a step: lsmr on a dense Jacobian, lsmr matrix-free
+# (two passes over the data each), conjugate gradients.
+DENSE_LSMR_MAXITER = 20
+MATRIX_FREE_LSMR_MAXITER = 4
+CG_MAXITER = 10
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """How a fit runs.
+
+    Attributes
+    ----------
+    solver : {'least_squares', 'adam'}
+    method : {'lm', 'trf', 'dogbox'} or None
+        None for adam.
+    step : {'exact', 'cg', 'lsmr'} or None
+        The step of each iteration: a factorisation (Cholesky for ``'lm'``,
+        an SVD for scipy), conjugate gradients (``'lm'``), or lsmr (scipy).
+    matrix_free : bool
+        scipy's lsmr on Jacobian products instead of a dense Jacobian.
+    max_inner : int or None
+        Most inner iterations of an iterative step.
+    statistics : bool
+        Whether the post-fit uncertainty statistics fit the budgets.
+    reason : str
+        Why the statistics are skipped ('' when they are not).
+    """
+
+    solver: str
+    method: object
+    step: object
+    matrix_free: bool
+    max_inner: object
+    statistics: bool
+    reason: str = ""
+
+
+def _lm_step(tr_solver, n_data, n_params):
+    if tr_solver == "lsmr":
+        raise ValueError(
+            "tr_solver='lsmr' is scipy's; method='lm' takes tr_solver='exact' "
+            "(Cholesky) or 'cg' (conjugate gradients), or 'auto'."
+        )
+    fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
+    if tr_solver == "exact" and not fits:
+        raise ValueError(
+            f"tr_solver='exact' needs {n_params} x {n_params} matrices "
+            f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
+            f"{MEMORY_BUDGET / 2**30:g} GiB budget; use tr_solver='cg'."
+        )
+    if tr_solver == "auto":
+        cheap = n_data * n_params**2 <= DIRECT_FLOPS
+        return "exact" if fits and cheap else "cg"
+    return tr_solver
+
+
+def _scipy_step(method, tr_solver, n_data, n_rows, n_params):
+    if tr_solver == "cg":
+        raise ValueError(
+            f"tr_solver='cg' is the package's own; method={method!r} takes "
+            "tr_solver='exact' (SVD) or 'lsmr', or 'auto'."
+        )
+    jacobian_bytes = 8 * n_rows * n_params
+    fits = 3 * jacobian_bytes <= MEMORY_BUDGET
+    if tr_solver == "exact" and not fits:
+        raise ValueError(
+            f"tr_solver='exact' needs a dense {n_rows} x {n_params} Jacobian and "
+            f"its factorisation, {3 * jacobian_bytes / 2**30:.3g} GiB, more than "
+            f"the {MEMORY_BUDGET / 2**30:g} GiB budget. Use tr_solver='auto' or "
+            "'lsmr', which then runs matrix-free."
+        )
+    if tr_solver == "auto":
+        # With fewer data residuals than parameters the fit interpolates and
+        # the penalty alone decides where it lands; lsmr's truncated steps stop
+        # short of that point by more than rounding.
+        cheap = n_rows * n_params**2 <= EXACT_FLOPS
+        tr_solver = "exact" if fits and (cheap or n_data < n_params) else "lsmr"
+    matrix_free = tr_solver == "lsmr" and jacobian_bytes > MEMORY_BUDGET
+    return tr_solver, matrix_free
+
+
+def plan_fit(solver, method, tr_solver, n_samples, n_outputs, n_params, n_weights,
+             auto_alpha):
+    """Plan a fit; raise ValueError for what the budgets cannot take.
+
+    Parameters
+    ----------
+    solver : {'least_squares', 'adam'}
+    method : {'lm', 'trf', 'dogbox'}
+    tr_solver : {'auto', 'exact', 'lsmr', 'cg'}
+    n_samples, n_outputs, n_params, n_weights : int
+        Size of the problem.
+    auto_alpha : bool
+        Whether the penalties are re-estimated (``alpha='auto'``).
+
+    Returns
+    -------
+    FitPlan
+    """
+    n_data = n_samples * n_outputs
+    gram_flops = n_data * n_params**2
+    square_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
+    statistics, reason = True, ""
+    if not square_fits or gram_flops > STATISTICS_FLOPS:
+        statistics = False
+        reason = (
+            f"the {n_params} x {n_params} parameter covariance over all rows "
+            "would exceed the memory or time budget (MEMORY_BUDGET, "
+            "STATISTICS_FLOPS)."
+        )
+    if auto_alpha and not square_fits:
+        raise ValueError(
+            f"alpha='auto' needs {n_params} x {n_params} matrices "
+            f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
+            f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha or use a "
+            "smaller network."
+        )
+    if solver == "adam":
+        return FitPlan(solver, None, None, False, None, statistics, reason)
+    if method == "lm":
+        step = _lm_step(tr_solver, n_data, n_params)
+        max_inner = CG_MAXITER if step == "cg" else None
+        return FitPlan(solver, method, step, False, max_inner, statistics, reason)
+    n_rows = n_data + (n_weights if auto_alpha else 0)
+    step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params)
+    if matrix_free and auto_alpha:
+        raise ValueError(
+            f"A dense {n_rows} x {n_params} Jacobian would need "
+            f"{8 * n_rows * n_params / 2**30:.3g} GiB, more than the "
+            f"{MEMORY_BUDGET / 2**30:g} GiB budget, and alpha='auto' with "
+            f"method={method!r} needs the Gauss-Newton matrix of all rows at every "
+            "evidence update. Use method='lm', a float alpha, or solver='adam'."
+        )
+    max_inner = None
+    if step == "lsmr":
+        max_inner = MATRIX_FREE_LSMR_MAXITER if matrix_free else DENSE_LSMR_MAXITER
+    return FitPlan(solver, method, step, matrix_free, max_inner, statistics, reason)
