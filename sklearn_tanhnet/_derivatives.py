@@ -83,7 +83,6 @@ class LeastSquaresProblem:
         self.set_alpha(alpha)
         width = self.n_outputs * self.n_params
         self.block_rows = max(1, BLOCK_BYTES // (8 * width))
-        self._cache = (None, None)
 
     def set_alpha(self, alpha):
         """Set the penalties (a float, or one per weight)."""
@@ -92,7 +91,7 @@ class LeastSquaresProblem:
         self.penalty[self.mask] = alpha
         # Penalty of every parameter over the weight sum: the diagonal Lambda.
         self.reg2 = self.penalty / self.weight_sum
-        self.n_reg = self._weight_cols.size if np.any(self.penalty > 0) else 0
+        self.n_reg = self._weight_cols.size if self.penalty.max() > 0 else 0
 
     def blocks(self):
         """The fixed row blocks every sum over rows runs through, in order."""
@@ -103,12 +102,7 @@ class LeastSquaresProblem:
 
     def output(self, theta):
         """Network output at ``theta`` for every row, shape (n_samples, n_outputs)."""
-        theta = np.asarray(theta, dtype=float)
-        cached_theta, out = self._cache
-        if cached_theta is None or not np.array_equal(cached_theta, theta):
-            out = self.network.output(theta, self.X)
-            self._cache = (theta.copy(), out)
-        return out
+        return self.network.output(np.asarray(theta, dtype=float), self.X)
 
     def data_residuals(self, theta):
         """Data residuals ``c_i (f_ik - y_ik)``, shape (n_samples, n_outputs)."""
@@ -125,7 +119,6 @@ class LeastSquaresProblem:
 
     def penalty_loss(self, theta):
         """The penalty's share of the objective, ``0.5 * theta' Lambda theta``."""
-        theta = np.asarray(theta, dtype=float)
         return 0.5 * float(self.reg2 @ (theta * theta))
 
     def data_loss(self, theta):
@@ -189,6 +182,11 @@ class LeastSquaresProblem:
         P = self.n_params
         gram, gradient, data_loss = np.zeros((P, P)), np.zeros(P), 0.0
         buffer = None
+        if self.n_samples <= self.block_rows:  # one block: no buffer to reuse
+            lin = self.network.linearize(theta, self.X)
+            r = ((lin.output - self.Y) * self.row_scale[:, None]).ravel()
+            J = lin.jacobian(self.row_scale)
+            return J.T @ J, J.T @ r, 0.5 * float(r @ r)
         for rows in self.blocks():
             lin = self.network.linearize(theta, self.X[rows])
             c = self.row_scale[rows]

@@ -668,7 +668,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # adam moves too little in a few epochs for the evidence to judge it:
         # update the penalties after runs long enough to reach a plateau.
         if self.solver == "adam":
-            return {"chunk": 2 * self.n_iter_no_change + 10, "require_converged": True}
+            return {
+                "chunk": 2 * self.n_iter_no_change + 10,
+                "require_converged": True,
+                "weak_first": True,
+            }
         return {}
 
     def _penalty(self, sizes):
@@ -812,6 +816,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _iteration_callback(self, ctx, monitor, data):
         """The per-iteration hook given to the solvers (None when nothing listens)."""
+        if not getattr(self, "_skl_callbacks", None):
+            ctx = None  # no callback to call: no per-iteration task to report
         if ctx is None and monitor is None:
             return None
 

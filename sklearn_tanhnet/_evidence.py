@@ -24,6 +24,7 @@ step (MATLAB's ``trainbr``); :class:`~._lm.LevenbergMarquardt` does, from the
 Gauss-Newton matrix it has already accumulated.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,10 +70,11 @@ def inverse_diagonal(A):
     """
     L, info = dpotrf(A, lower=1, clean=0)
     if info == 0:
-        log_det = 2.0 * np.log(np.diag(L)).sum()
-        inverse, info = dpotri(L, lower=1)
+        diagonal = L.diagonal()
+        log_det = 2.0 * float(np.log(diagonal).sum())
+        inverse, info = dpotri(L, lower=1, overwrite_c=1)
         if info == 0:
-            return np.diag(inverse).copy(), log_det
+            return inverse.diagonal().copy(), log_det
     evals, evecs = np.linalg.eigh(A)
     keep = evals > 1e-12 * max(evals[-1], 0.0)
     V = evecs[:, keep]
@@ -111,22 +113,22 @@ def evidence_update(
     """
     S, N = weight_sum, weight_sum * K
     w, m_diag = theta[mask], inverse_diag[mask]
-    shrunk = alphas[groups] / S * m_diag  # tr_g(Lambda A^-1) term by term
+    shrunk = alphas[groups] * m_diag / S  # tr_g(Lambda A^-1) term by term
     n_g = np.bincount(groups, minlength=alphas.size)
     gamma_g = np.maximum(
         n_g - np.bincount(groups, shrunk, minlength=alphas.size), MIN_GAMMA
     )
-    gamma = float(theta.size - shrunk.sum())
+    gamma = theta.size - float(shrunk.sum())
     E_D = N * data_loss
     beta = max(N - gamma, MIN_NOISE_SHARE * N) / max(2.0 * E_D, 1e-300)
     E_W = np.maximum(0.5 * np.bincount(groups, w * w, minlength=alphas.size), 1e-300)
-    new = np.minimum(gamma_g / (2.0 * E_W) / (K * beta), MAX_ALPHA * S)
-    a = K * beta * alphas
-    log_prior = float(np.sum(0.5 * n_g * np.log(np.maximum(a, 1e-300)) - a * E_W))
+    new = np.minimum(gamma_g / (2.0 * K * beta) / E_W, MAX_ALPHA * S)
+    a = np.maximum(K * beta * alphas, 1e-300)
+    log_prior = float((0.5 * n_g * np.log(a) - a * E_W).sum())
     log_evidence = (
         log_prior
         - beta * E_D
-        + 0.5 * N * np.log(beta)
-        - 0.5 * (theta.size * np.log(beta * S * K) + log_det)
+        + 0.5 * N * math.log(beta)
+        - 0.5 * (theta.size * math.log(beta * S * K) + log_det)
     )
     return Evidence(new, gamma, beta, float(log_evidence))

@@ -63,7 +63,10 @@ EVIDENCE_PATIENCE = 2
 # step lowers F any more: the fit is at a minimum to rounding.
 MAX_DAMPING = 1e16
 DIAGONAL_FLOOR = 1e-6
-RELAX = 1.0
+MIN_DECREASE = 1.0 / 3.0
+# The last step must lower F by less than this, relatively, for the fit to
+# count as settled with the evidence.
+STEP_RTOL = 1e-2
 
 
 class LevenbergMarquardt:
@@ -232,7 +235,7 @@ class LevenbergMarquardt:
             self.stable = self.stable + 1 if stable_gamma and (
                 stable_beta or negligible
             ) else 0
-        self.alphas = self.alphas * (ev.alphas / self.alphas) ** RELAX
+        self.alphas = ev.alphas
         problem.set_alpha(self.alphas[self.groups])
 
     def damped_step(self):
@@ -240,8 +243,8 @@ class LevenbergMarquardt:
         problem = self.problem
         reg2 = problem.reg2
         self.loss = self.data_loss + problem.penalty_loss(self.theta)
-        if not self.loss_curve:
-            self.initial_loss = self.loss
+        if not self.loss_curve and self.first_iteration == 0:
+            report(self.verbose, 0, self.loss)  # the starting point
         g = self.data_gradient + reg2 * self.theta
         self.gradient = g
         diag_A = self.gram_diag + reg2
@@ -254,9 +257,10 @@ class LevenbergMarquardt:
                 trial = self.theta + step
                 new_loss = problem.loss(trial)
                 predicted = -(g @ step) - 0.5 * curvature
-                if np.isfinite(new_loss) and new_loss < self.loss and predicted > 0:
+                # A non-finite trial loss fails the comparison: rejected.
+                if new_loss < self.loss and predicted > 0:
                     rho = (self.loss - new_loss) / predicted
-                    self.mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                    self.mu *= max(MIN_DECREASE, 1.0 - (2.0 * rho - 1.0) ** 3)
                     self.nu = 2.0
                     self.theta, self.last_step = trial, step
                     self.previous_loss, self.loss = self.loss, new_loss
@@ -284,7 +288,7 @@ class LevenbergMarquardt:
                 return None, None
             step, info = dpotrs(factor, g, lower=1)
             step = -step
-            if info != 0 or not np.all(np.isfinite(step)):
+            if info != 0:
                 return None, None
             # delta'(A + mu D) delta = -g'delta exactly, to rounding.
             return step, -(g @ step) - self.mu * (step * D) @ step
@@ -338,18 +342,19 @@ class LevenbergMarquardt:
             if stop:
                 self.status, self.message = "stopped", str(stop)
                 return
-        step_norm = float(np.linalg.norm(self.last_step))
-        if self.use_evidence and self.stable >= EVIDENCE_PATIENCE:
+        step_norm = math.sqrt(self.last_step @ self.last_step)
+        small_step = self.previous_loss - self.loss <= STEP_RTOL * self.loss
+        if self.use_evidence and self.stable >= EVIDENCE_PATIENCE and small_step:
             self.status = "converged"
             self.message = (
                 "The evidence iteration settled: the effective number of parameters "
                 f"({self.evidence.gamma:.1f}) and the noise precision changed by "
                 f"less than {self.evidence_rtol:g} relatively."
             )
-        elif step_norm <= self.xtol * (self.xtol + float(np.linalg.norm(self.theta))):
+        elif step_norm <= self.xtol * (self.xtol + math.sqrt(self.theta @ self.theta)):
             self.status = "converged"
             self.message = f"The step was below xtol={self.xtol:g} relatively."
-        elif np.max(np.abs(self.gradient)) <= self.gtol:
+        elif max(self.gradient.max(), -self.gradient.min()) <= self.gtol:
             self.status = "converged"
             self.message = f"The gradient was below gtol={self.gtol:g}."
         elif self.plateau.update(self.loss):

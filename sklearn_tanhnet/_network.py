@@ -236,13 +236,14 @@ class Network:
         self.starts = np.cumsum(
             [0] + [(m + 1) * h for m, h in zip(layer_sizes[:-1], layer_sizes[1:])]
         )[:-1].tolist()
+        self._layout = [
+            (slice(s, s + m * h), (m, h), slice(s + m * h, s + (m + 1) * h))
+            for s, m, h in zip(self.starts, self.layer_sizes[:-1], self.layer_sizes[1:])
+        ]
 
     def unpack(self, theta):
         """``(W, b)`` views of ``theta``, one pair per layer."""
-        return [
-            (theta[s : s + m * h].reshape(m, h), theta[s + m * h : s + (m + 1) * h])
-            for s, m, h in zip(self.starts, self.layer_sizes[:-1], self.layer_sizes[1:])
-        ]
+        return [(theta[w].reshape(shape), theta[b]) for w, shape, b in self._layout]
 
     def _run(self, params, X, keep):
         """The forward pass; with ``keep``, every layer's input and slope too."""
@@ -359,6 +360,8 @@ class Linearization:
     def _unit_deltas(self, scale):
         """Deltas of every layer for the cotangents ``scale_i e_k``, all ``k``."""
         n, K = self.output.shape
+        if K == 1:
+            return self._deltas(scale[:, None])
         G = (scale[:, None, None] * np.eye(K)).reshape(n * K, K)
         return self._deltas(G)
 

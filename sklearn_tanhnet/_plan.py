@@ -144,10 +144,10 @@ def plan_fit(solver, method, tr_solver, n_samples, n_outputs, n_params, n_weight
         )
     if auto_alpha and not square_fits:
         raise ValueError(
-            f"alpha='auto' needs {n_params} x {n_params} matrices "
+            f"alpha='auto' needs {n_params} x {n_params} Gauss-Newton matrices "
             f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
-            f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha or use a "
-            "smaller network."
+            f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha (with "
+            "solver='adam' for the largest networks) or use a smaller network."
         )
     if solver == "adam":
         return FitPlan(solver, None, None, False, None, statistics, reason)

@@ -99,6 +99,7 @@ def train(
     in_loop=True,
     chunk=EVIDENCE_CHUNK,
     require_converged=False,
+    weak_first=False,
 ):
     """Fit, re-estimating the penalties when ``alpha == 'auto'``.
 
@@ -135,6 +136,10 @@ def train(
         Settle only after a solver run that converged by itself: for slow
         first-order solvers, whose ``gamma`` and ``beta`` barely move within a
         chunk long before the fit is done.
+    weak_first : bool, default=False
+        Start from the weak penalty (and the strong one only after a
+        collapse): for first-order solvers, which leave a strong start
+        underfitted without collapsing it.
 
     Returns
     -------
@@ -149,9 +154,8 @@ def train(
     if alpha0 is not None:
         starts = [np.asarray(alpha0, dtype=float)]
     else:
-        starts = [
-            np.full(groups.max() + 1, s * probe.weight_sum) for s in EVIDENCE_STARTS
-        ]
+        order = EVIDENCE_STARTS[::-1] if weak_first else EVIDENCE_STARTS
+        starts = [np.full(groups.max() + 1, s * probe.weight_sum) for s in order]
     results = []
     for alphas in starts:
         if in_loop:

@@ -11,7 +11,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_tanhnet import TanhNetRegressor
-from sklearn_tanhnet._network import forward_numpy, unpack
+from sklearn_tanhnet._network import Network, unpack
+
+
+def forward_numpy(params, X):
+    sizes = [params[0][0].shape[0], *(W.shape[1] for W, _ in params)]
+    return Network(sizes).predict(params, X)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,7 @@ def test_lecture_least_squares_defaults_reach_target(lecture_data, seed):
     assert est.status_ in ("converged", "plateau")
 
 
-@pytest.mark.parametrize("method", ["trf", "lm", "dogbox"])
+@pytest.mark.parametrize("method", ["lm", "trf", "dogbox"])
 def test_least_squares_methods_fit_lecture(lecture_data, method):
     X, y = lecture_data
     est = TanhNetRegressor((3,), method=method, random_state=0, max_iter=500)
@@ -146,10 +151,11 @@ def test_adam_divergence_keeps_finite_weights(small_regression):
     assert np.all(np.isfinite(est.predict(X)))
 
 
-def test_lm_with_too_few_residuals_errors():
-    X, y = np.ones((2, 3)), np.array([1.0, 2.0])
-    with pytest.raises(ValueError, match="method='lm' needs at least"):
-        TanhNetRegressor((10,), method="lm").fit(X, y)
+def test_lm_fits_more_parameters_than_residuals():
+    """The package's LM damps and penalises: no residual count is too small."""
+    X, y = np.random.RandomState(0).normal(size=(4, 3)), np.arange(4.0)
+    est = TanhNetRegressor((10,), random_state=0).fit(X, y)
+    assert est.tr_solver_ == "exact" and np.all(np.isfinite(est.predict(X)))
 
 
 @pytest.mark.parametrize(
@@ -215,34 +221,36 @@ def test_works_in_pipeline_search_cv_and_transformed_target(small_regression):
     assert ttr.fit(X, y).score(X, y) > 0.9
 
 
-def test_least_squares_goes_matrix_free_beyond_the_memory_budget(monkeypatch):
+def test_scipy_least_squares_goes_matrix_free_beyond_the_memory_budget(monkeypatch):
     from sklearn.datasets import make_friedman1
 
-    import sklearn_tanhnet._estimator as estimator_module
+    import sklearn_tanhnet._plan as plan_module
 
     X, y = make_friedman1(n_samples=300, noise=0.5, random_state=0)
-    monkeypatch.setattr(estimator_module, "MEMORY_BUDGET", 1000)  # every J too big
+    monkeypatch.setattr(plan_module, "MEMORY_BUDGET", 1000)  # every J too big
+    params = dict(alpha=1e-4, max_iter=100, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = TanhNetRegressor((5,), alpha=1e-4, max_iter=100, random_state=0)
-        est.fit(X, y)
-    assert est.score(X, y) > 0.8 and isinstance(est._statistics, str)
+        est = TanhNetRegressor((5,), method="trf", **params).fit(X, y)
+        lm = TanhNetRegressor((5,), **params).fit(X, y)
+    assert est.tr_solver_ == "lsmr" and est.score(X, y) > 0.8
+    assert isinstance(est._statistics, str)
+    # The package's LM needs no n x P matrix: conjugate gradients.
+    assert lm.tr_solver_ == "cg" and lm.score(X, y) > 0.8
     with pytest.raises(ValueError, match="alpha='auto'"):
         TanhNetRegressor((5,), random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="method='lm'"):
-        TanhNetRegressor((5,), alpha=1e-4, method="lm").fit(X, y)
+    with pytest.raises(ValueError, match="tr_solver='exact'"):
+        TanhNetRegressor((5,), tr_solver="exact", method="trf", **params).fit(X, y)
 
 
-def test_gram_budget_skips_statistics_and_refuses_auto(monkeypatch, small_regression):
-    import sklearn_tanhnet._estimator as estimator_module
+def test_statistics_budget_skips_statistics(monkeypatch, small_regression):
+    import sklearn_tanhnet._plan as plan_module
 
     X, Y, _ = small_regression
-    monkeypatch.setattr(estimator_module, "GRAM_FLOPS", 10)
+    monkeypatch.setattr(plan_module, "STATISTICS_FLOPS", 10)
     est = TanhNetRegressor((3,), alpha=1e-3, random_state=0).fit(X, Y)
     with pytest.raises(ValueError, match="Uncertainty is not available"):
         est.predict(X, return_std=True)
-    with pytest.raises(ValueError, match="Pass a float alpha"):
-        TanhNetRegressor((3,), random_state=0).fit(X, Y)
 
 
 @pytest.fixture(scope="module")
@@ -252,28 +260,36 @@ def friedman_small():
     return make_friedman1(n_samples=600, noise=0.5, random_state=0)
 
 
-def test_lsmr_fits_as_well_as_exact_and_reproducibly(friedman_small):
+@pytest.mark.parametrize("method", ["lm", "trf"])
+def test_iterative_steps_fit_as_well_as_exact_and_reproducibly(friedman_small, method):
     X, y = friedman_small
     X_test, y_test = X[400:], y[400:]
     X, y = X[:400], y[:400]
+    iterative = "cg" if method == "lm" else "lsmr"
     params = dict(hidden_layer_sizes=(8,), alpha=1e-3, random_state=0, max_iter=60)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        auto = TanhNetRegressor(**params).fit(X, y)
-        again = TanhNetRegressor(**params).fit(X, y)
-        exact = TanhNetRegressor(tr_solver="exact", **params).fit(X, y)
-    # 400 rows x 97 parameters: above the 2e6 multiply-adds of a cheap SVD.
-    assert auto.tr_solver_ == "lsmr" and exact.tr_solver_ == "exact"
-    assert np.array_equal(auto.predict(X_test), again.predict(X_test))
-    assert auto.score(X_test, y_test) > exact.score(X_test, y_test) - 0.02
-    assert auto.score(X_test, y_test) > 0.9
+        fit = TanhNetRegressor(method=method, tr_solver=iterative, **params).fit(X, y)
+        again = TanhNetRegressor(method=method, tr_solver=iterative, **params)
+        again.fit(X, y)
+        exact = TanhNetRegressor(method=method, tr_solver="exact", **params).fit(X, y)
+    assert fit.tr_solver_ == iterative and exact.tr_solver_ == "exact"
+    assert np.array_equal(fit.predict(X_test), again.predict(X_test))
+    assert fit.score(X_test, y_test) > exact.score(X_test, y_test) - 0.02
+    assert fit.score(X_test, y_test) > 0.9
 
 
-def test_tr_solver_lsmr_with_lm_is_an_error(small_regression):
+@pytest.mark.parametrize(
+    "method, tr_solver, match",
+    [("lm", "lsmr", "tr_solver='lsmr' is scipy's"), ("trf", "cg", "tr_solver='cg'")],
+)
+def test_tr_solver_of_the_other_method_is_an_error(
+    small_regression, method, tr_solver, match
+):
     X, Y, _ = small_regression
-    with pytest.raises(ValueError, match="tr_solver='lsmr' does not apply"):
-        TanhNetRegressor((3,), method="lm", tr_solver="lsmr").fit(X, Y)
-    est = TanhNetRegressor((3,), method="lm", random_state=0).fit(X, Y)
+    with pytest.raises(ValueError, match=match):
+        TanhNetRegressor((3,), method=method, tr_solver=tr_solver).fit(X, Y)
+    est = TanhNetRegressor((3,), method=method, random_state=0).fit(X, Y)
     assert est.tr_solver_ == "exact"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -285,7 +301,7 @@ def test_tr_solver_lsmr_with_lm_is_an_error(small_regression):
 def test_fit_runs_blas_on_one_thread_and_restores_it(monkeypatch, small_regression):
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    import sklearn_tanhnet._solvers as solvers
+    import sklearn_tanhnet._lm as lm
 
     def blas_threads():
         return {
@@ -295,13 +311,13 @@ def test_fit_runs_blas_on_one_thread_and_restores_it(monkeypatch, small_regressi
         }
 
     seen = []
-    least_squares = solvers.least_squares
+    solve = lm.LevenbergMarquardt.solve
 
-    def spy(*args, **kwargs):
+    def spy(self, theta0):
         seen.append(blas_threads())
-        return least_squares(*args, **kwargs)
+        return solve(self, theta0)
 
-    monkeypatch.setattr(solvers, "least_squares", spy)
+    monkeypatch.setattr(lm.LevenbergMarquardt, "solve", spy)
     X, Y, _ = small_regression
     with threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
@@ -311,23 +327,13 @@ def test_fit_runs_blas_on_one_thread_and_restores_it(monkeypatch, small_regressi
     assert seen and all(set(s.values()) == {1} for s in seen)
 
 
-def test_dense_lsmr_between_one_and_three_jacobians_of_budget(
-    monkeypatch, friedman_small
-):
-    import sklearn_tanhnet._estimator as estimator_module
-    from sklearn_tanhnet._matrix_free import dense_jacobian_bytes
+def test_plan_takes_direct_steps_while_the_normal_equations_are_cheap(monkeypatch):
+    import sklearn_tanhnet._plan as plan_module
 
-    X, y = friedman_small
-    X, y = X[:100], y[:100]
-    # (5,) on 10 features: 61 parameters, 100 data rows + 55 penalty rows.
-    jacobian_bytes = dense_jacobian_bytes(100 + 55, 61)
-    assert TanhNetRegressor((5,), random_state=0).fit(X, y).tr_solver_ == "exact"
-    monkeypatch.setattr(estimator_module, "MEMORY_BUDGET", 2 * jacobian_bytes)
-    est = TanhNetRegressor((5,), random_state=0).fit(X, y)
-    # The SVD's workspace would not fit, the Jacobian does: lsmr on it, so
-    # alpha='auto' (which needs the dense Jacobian) still runs. (Its fit is a
-    # simpler one here, training R^2 0.79 against 0.99 with exact steps.)
-    assert est.tr_solver_ == "lsmr" and est.status_ == "converged"
-    assert est.score(X, y) > 0.7
-    with pytest.raises(ValueError, match=r"tr_solver='exact'.*budget"):
-        TanhNetRegressor((5,), tr_solver="exact").fit(X, y)
+    plan = plan_module.plan_fit("least_squares", "lm", "auto", 1000, 1, 121, 110, True)
+    assert plan.step == "exact" and plan.statistics
+    monkeypatch.setattr(plan_module, "DIRECT_FLOPS", 1000 * 121**2 - 1)
+    plan = plan_module.plan_fit("least_squares", "lm", "auto", 1000, 1, 121, 110, True)
+    assert plan.step == "cg" and plan.max_inner == plan_module.CG_MAXITER
+    plan = plan_module.plan_fit("adam", "lm", "auto", 1000, 1, 121, 110, True)
+    assert plan.step is None and plan.method is None

@@ -5,7 +5,7 @@ import pytest
 
 from sklearn_tanhnet._solvers import SolverResult, fit_adam, fit_least_squares
 
-METHODS = ["trf", "lm", "dogbox"]
+METHODS = ["trf", "dogbox"]
 
 
 def linear_problem(seed=0, n=15, p=4):
@@ -462,53 +462,6 @@ def test_adam_verbose(capsys):
 
 # -- choosing the trust-region solver ---------------------------------------------
 
-GIB = 2**30
-
-
-@pytest.mark.parametrize(
-    "n_data, n_rows, n_params, expected",
-    [
-        (50, 59, 10, ("exact", False)),  # the lecture: an SVD is nothing
-        (1875, 1996, 121, ("lsmr", False)),  # friedman1: 14 ms SVD vs 2 ms lsmr
-        (15, 315, 321, ("exact", False)),  # fewer data rows than parameters
-    ],
-)
-def test_plan_picks_exact_for_small_or_interpolating_problems(
-    n_data, n_rows, n_params, expected
-):
-    from sklearn_tanhnet._solvers import plan_least_squares
-
-    plan = plan_least_squares(
-        "trf", "auto", n_data, n_rows, n_params, 8 * n_rows * n_params, 2 * GIB
-    )
-    assert plan == expected
-
-
-def test_plan_goes_dense_lsmr_then_matrix_free_as_the_jacobian_grows():
-    from sklearn_tanhnet._solvers import plan_least_squares
-
-    # An SVD's workspace would not fit, the Jacobian alone would.
-    assert plan_least_squares("trf", "auto", 20, 20, 10, GIB, 2 * GIB) == (
-        "lsmr",
-        False,
-    )
-    assert plan_least_squares("dogbox", "auto", 20, 20, 10, 3 * GIB, 2 * GIB) == (
-        "lsmr",
-        True,
-    )
-    # An explicit exact step or lm never silently becomes something else.
-    with pytest.raises(ValueError, match=r"tr_solver='exact'.*GiB.*budget"):
-        plan_least_squares("trf", "exact", 20, 20, 10, GIB, 2 * GIB)
-    with pytest.raises(ValueError, match=r"method='lm'.*GiB.*budget"):
-        plan_least_squares("lm", "auto", 20, 20, 10, GIB, 2 * GIB)
-    assert plan_least_squares("lm", "auto", 1875, 1996, 121, 10**6, 2 * GIB) == (
-        "exact",
-        False,
-    )
-    with pytest.raises(ValueError, match="tr_solver='lsmr' does not apply"):
-        plan_least_squares("lm", "lsmr", 20, 20, 10, 100, 2 * GIB)
-
-
 def test_lsmr_steps_minimise_a_linear_problem():
     A, b = linear_problem(n=200, p=30)
     result = fit_least_squares(
@@ -519,29 +472,3 @@ def test_lsmr_steps_minimise_a_linear_problem():
     assert result.status == "converged"
     np.testing.assert_allclose(result.theta, expected, rtol=0, atol=1e-5)
     assert np.abs(result.theta - expected).max() > 0  # not the exact solver
-
-
-@pytest.mark.parametrize("keep", [True, False])
-def test_jacobian_at_the_stopping_point_is_kept_on_request(keep):
-    calls = []
-
-    def jacobian(x):
-        calls.append(np.array(x))
-        return rosenbrock_jacobian(x)
-
-    result = fit_least_squares(
-        rosenbrock_residuals,
-        jacobian,
-        ROSENBROCK_START,
-        max_iter=3,
-        keep_jacobian=keep,
-    )
-    assert result.status == "max_iter"
-    if keep:
-        np.testing.assert_array_equal(
-            result.jacobian, rosenbrock_jacobian(result.theta)
-        )
-        np.testing.assert_array_equal(calls[-1], result.theta)
-    else:
-        assert result.jacobian is None
-        assert len(calls) == result.n_iter  # none at the point it stopped

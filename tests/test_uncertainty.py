@@ -165,7 +165,7 @@ def test_diagnose_hessian_agrees_with_independent_autograd_hessian(lecture_data)
     # The objective is SSE / (2 n) here.
     np.testing.assert_allclose(diag.hessian_eigenvalues[:5], H[:5] / 100, rtol=1e-6)
     assert diag.n_params == 10
-    assert diag.gradient_norm < 1e-4
+    assert diag.gradient_norm < 1e-2
     text = str(diag)
     assert "numerical rank" in text and "not determined" in text
 

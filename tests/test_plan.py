@@ -1,0 +1,75 @@
+"""Tests for the fit plan in ``sklearn_tanhnet._plan``."""
+
+import pytest
+
+import sklearn_tanhnet._plan as plan_module
+from sklearn_tanhnet._plan import plan_fit
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_params, n_weights, step",
+    [
+        (50, 10, 6, "exact"),  # the lecture
+        (1875, 121, 110, "exact"),  # friedman1: J'J is 2.7e7 multiply-adds
+        (15, 321, 300, "exact"),  # fewer data rows than parameters
+        (10**6, 661, 620, "cg"),  # 4.4e11 multiply-adds a step: iterative
+    ],
+)
+def test_lm_takes_direct_steps_while_the_normal_equations_are_cheap(
+    n_samples, n_params, n_weights, step
+):
+    plan = plan_fit("least_squares", "lm", "auto", n_samples, 1, n_params, n_weights, True)
+    assert plan.step == step and plan.method == "lm" and not plan.matrix_free
+    assert plan.max_inner == (plan_module.CG_MAXITER if step == "cg" else None)
+
+
+def test_statistics_follow_their_budget():
+    assert plan_fit("least_squares", "lm", "auto", 1875, 1, 121, 110, True).statistics
+    plan = plan_fit("least_squares", "lm", "auto", 10**6, 1, 661, 620, False)
+    assert not plan.statistics and "STATISTICS_FLOPS" in plan.reason
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_params, expected",
+    [
+        (50, 10, ("exact", False)),  # the lecture: an SVD is nothing
+        (1875, 121, ("lsmr", False)),  # friedman1: lsmr beats an SVD per step
+        (15, 321, ("exact", False)),  # fewer data rows than parameters
+    ],
+)
+def test_scipy_methods_plan_as_before(n_samples, n_params, expected):
+    plan = plan_fit("least_squares", "trf", "auto", n_samples, 1, n_params, 0, False)
+    assert (plan.step, plan.matrix_free) == expected
+
+
+def test_scipy_lsmr_goes_matrix_free_beyond_the_memory_budget(monkeypatch):
+    monkeypatch.setattr(plan_module, "MEMORY_BUDGET", 8 * 100 * 10 * 2)
+    # An SVD's workspace would not fit, the Jacobian alone would.
+    plan = plan_fit("least_squares", "trf", "auto", 100, 1, 10, 0, False)
+    assert (plan.step, plan.matrix_free) == ("lsmr", False)
+    plan = plan_fit("least_squares", "dogbox", "auto", 300, 1, 10, 0, False)
+    assert (plan.step, plan.matrix_free) == ("lsmr", True)
+    with pytest.raises(ValueError, match=r"tr_solver='exact'.*GiB.*budget"):
+        plan_fit("least_squares", "trf", "exact", 300, 1, 10, 0, False)
+    with pytest.raises(ValueError, match="alpha='auto'.*method='trf'"):
+        plan_fit("least_squares", "trf", "auto", 300, 1, 10, 9, True)
+
+
+def test_explicit_steps_never_silently_change():
+    with pytest.raises(ValueError, match="tr_solver='lsmr' is scipy's"):
+        plan_fit("least_squares", "lm", "lsmr", 100, 1, 10, 9, True)
+    with pytest.raises(ValueError, match="tr_solver='cg' is the package's own"):
+        plan_fit("least_squares", "dogbox", "cg", 100, 1, 10, 9, True)
+    plan = plan_fit("least_squares", "lm", "cg", 100, 1, 10, 9, True)
+    assert plan.step == "cg"
+    with pytest.raises(ValueError, match="tr_solver='exact' needs 30000 x 30000"):
+        plan_fit("least_squares", "lm", "exact", 100, 1, 30000, 9, False)
+
+
+def test_auto_alpha_refuses_what_its_matrices_cannot_fit():
+    with pytest.raises(ValueError, match="Gauss-Newton matrices.*GiB"):
+        plan_fit("adam", "lm", "auto", 100, 1, 10**5, 10**5, True)
+    plan = plan_fit("adam", "lm", "auto", 100, 1, 10**5, 10**5, False)
+    assert plan.solver == "adam" and plan.step is None and not plan.statistics
