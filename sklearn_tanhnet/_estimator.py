@@ -521,7 +521,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         statistics = plan.reason
         if plan.statistics:
             try:
-                statistics = fit_statistics(best.problem, best.theta)
+                with _blas_controller().limit(limits=1, user_api="blas"):
+                    statistics = fit_statistics(best.problem, best.theta)
             except ValueError as exc:  # no residual degrees of freedom
                 statistics = str(exc)
         restarts = [res.extra["record"] for res in results]

@@ -1,8 +1,14 @@
-"""Tests for the pure network math in ``sklearn_tanhnet._network``."""
+"""Tests for the network and its numpy kernel in ``sklearn_tanhnet._network``.
+
+Every derivative of the kernel (:class:`Linearization`) is held against
+autograd's derivatives of the generic network :func:`forward`, and
+:func:`forward` itself against an explicit formula written here.
+"""
 
 import re
 import warnings
 
+import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -11,10 +17,11 @@ from autograd.differential_operators import make_jvp
 
 from sklearn_tanhnet._network import (
     ACTIVATIONS,
-    NUMPY_ACTIVATIONS,
+    Activation,
+    Network,
     check_layer_sizes,
+    fold_scaling,
     forward,
-    forward_numpy,
     get_activation,
     init_params,
     layer_sizes_of,
@@ -23,7 +30,9 @@ from sklearn_tanhnet._network import (
     pack,
     tanh,
     unpack,
+    weight_groups,
     weight_mask,
+    zero_output_layer,
 )
 
 # No hidden layer, one and two hidden layers, single and multiple outputs.
@@ -38,6 +47,26 @@ LAYER_SIZES = [
 ]
 
 
+def smooth_activation(x):
+    """A user-supplied activation (not in ACTIVATIONS), in autograd.numpy."""
+    return x / anp.sqrt(1.0 + x**2)
+
+
+# Independent definitions of every named activation, for the reference network.
+REFERENCE_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "logistic": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "relu": lambda x: np.where(x > 0, x, 0.0),
+    "sin": np.sin,
+    "identity": lambda x: x,
+}
+ALL_ACTIVATIONS = [*ACTIVATIONS, smooth_activation]
+
+
+def activation_id(activation):
+    return activation if isinstance(activation, str) else "callable"
+
+
 def random_params(layer_sizes, rng):
     return [
         (rng.normal(size=(m, n)), rng.normal(size=n))
@@ -45,17 +74,48 @@ def random_params(layer_sizes, rng):
     ]
 
 
-def smooth_activation(x):
-    """A user-supplied activation (not in ACTIVATIONS)."""
-    return x / anp.sqrt(1.0 + x**2)
+def explicit_forward(params, X, activation):
+    """``A_l = f(A_{l-1} W_l + b_l)``, the last layer linear, in plain numpy."""
+    f = REFERENCE_ACTIVATIONS.get(activation, activation)
+    A = X
+    for W, b in params[:-1]:
+        A = f(A @ W + b)
+    W, b = params[-1]
+    return A @ W + b
+
+
+def make_case(layer_sizes, activation, n=11, seed=0):
+    rng = np.random.RandomState(seed)
+    params = random_params(layer_sizes, rng)
+    X = rng.normal(size=(n, layer_sizes[0]))
+    return Network(layer_sizes, activation), params, pack(params), X, rng
+
+
+def reference_jacobian(layer_sizes, activation, X):
+    """autograd's Jacobian of ``forward(...).ravel()``, (n * K, P)."""
+
+    def outputs(theta):
+        return anp.ravel(forward(unpack(theta, layer_sizes), X, activation))
+
+    return autograd.jacobian(outputs)
+
+
+def close(actual, desired, rtol=1e-12):
+    # Entries that cancel to nearly zero get an absolute floor at rounding level.
+    scale = max(np.max(np.abs(desired)), 1.0)
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=1e-14 * scale)
+
+
+kernel_cases = pytest.mark.parametrize("activation", ALL_ACTIVATIONS, ids=activation_id)
+sizes_cases = pytest.mark.parametrize("layer_sizes", LAYER_SIZES, ids=str)
 
 
 # -- packing -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layer_sizes", LAYER_SIZES, ids=str)
+@sizes_cases
 def test_pack_unpack_round_trip(layer_sizes):
-    for seed in range(5):
+    for seed in range(3):
         rng = np.random.RandomState(seed)
         params = random_params(layer_sizes, rng)
         theta = pack(params)
@@ -69,9 +129,17 @@ def test_pack_unpack_round_trip(layer_sizes):
         # And the other way round, from an arbitrary flat vector.
         theta = rng.normal(size=n_params_of(layer_sizes))
         np.testing.assert_array_equal(pack(unpack(theta, layer_sizes)), theta)
+        # The network's own views slice theta the same way, without copies.
+        net = Network(layer_sizes)
+        assert net.n_params == theta.size
+        assert net.n_outputs == layer_sizes[-1]
+        for (W, b), (W2, b2) in zip(net.unpack(theta), unpack(theta, layer_sizes)):
+            np.testing.assert_array_equal(W, W2)
+            np.testing.assert_array_equal(b, b2)
+            assert np.shares_memory(W, theta) and np.shares_memory(b, theta)
 
 
-@pytest.mark.parametrize("layer_sizes", LAYER_SIZES, ids=str)
+@sizes_cases
 def test_n_params_and_weight_mask_follow_pack_layout(layer_sizes):
     n_params = n_params_of(layer_sizes)
     mask = weight_mask(layer_sizes)
@@ -87,6 +155,19 @@ def test_n_params_and_weight_mask_follow_pack_layout(layer_sizes):
     assert n_params - n_weights == sum(layer_sizes[1:])
 
 
+@sizes_cases
+def test_weight_groups_follow_pack_layout(layer_sizes):
+    # Fill every layer's weights with its index: theta[mask] is then the groups.
+    marked = [
+        (np.full((m, n), float(layer)), np.full(n, -1.0))
+        for layer, (m, n) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]))
+    ]
+    theta = pack(marked)
+    groups = weight_groups(layer_sizes)
+    assert groups.shape == (weight_mask(layer_sizes).sum(),)
+    np.testing.assert_array_equal(groups, theta[weight_mask(layer_sizes)])
+
+
 def test_pack_layout_explicit():
     # Layer by layer: W in C order, then b.
     W0, b0 = np.arange(6.0).reshape(2, 3), np.array([10.0, 11.0, 12.0])
@@ -98,6 +179,8 @@ def test_pack_layout_explicit():
     np.testing.assert_array_equal(
         weight_mask([2, 3, 1]), [1] * 6 + [0] * 3 + [1] * 3 + [0]
     )
+    np.testing.assert_array_equal(weight_groups([2, 3, 1]), [0] * 6 + [1] * 3)
+    assert Network([2, 3, 1]).starts == [0, 9]
 
 
 def test_layer_sizes_of():
@@ -105,87 +188,195 @@ def test_layer_sizes_of():
     assert layer_sizes_of(3, (), 1) == [3, 1]
 
 
-# -- forward pass ----------------------------------------------------------------
+# -- activations ---------------------------------------------------------------
 
 
-def test_activation_registries_agree():
-    assert set(ACTIVATIONS) == set(NUMPY_ACTIVATIONS)
-    x = np.linspace(-8, 8, 101)
+def test_activation_table():
+    # Every named activation has an independent reference here.
+    assert set(ACTIVATIONS) == set(REFERENCE_ACTIVATIONS)
+    assert all(isinstance(a, Activation) for a in ACTIVATIONS.values())
     for name in ACTIVATIONS:
-        np.testing.assert_allclose(
-            ACTIVATIONS[name](x), NUMPY_ACTIVATIONS[name](x), rtol=1e-14, atol=0
-        )
-
-
-def test_get_activation():
-    assert get_activation("tanh") is tanh
-    assert get_activation("tanh", numpy=True) is np.tanh
-    assert get_activation(smooth_activation) is smooth_activation
-    assert get_activation(smooth_activation, numpy=True) is smooth_activation
+        assert get_activation(name) is ACTIVATIONS[name]
+        assert get_activation(ACTIVATIONS[name]) is ACTIVATIONS[name]
     with pytest.raises(KeyError):
         get_activation("softplus")
 
 
-@pytest.mark.parametrize("activation", [*ACTIVATIONS, smooth_activation])
-@pytest.mark.parametrize("layer_sizes", LAYER_SIZES, ids=str)
-def test_forward_and_forward_numpy_agree(layer_sizes, activation):
-    rng = np.random.RandomState(0)
-    params = random_params(layer_sizes, rng)
-    X = rng.normal(size=(11, layer_sizes[0]))
-    X_copy, params_copy = X.copy(), [(W.copy(), b.copy()) for W, b in params]
-    out = forward(params, X, get_activation(activation))
-    out_np = forward_numpy(params, X, get_activation(activation, numpy=True))
-    assert out.shape == out_np.shape == (11, layer_sizes[-1])
-    np.testing.assert_allclose(out, out_np, rtol=1e-13, atol=1e-14)
-    # forward_numpy works in place on its temporaries, never on its inputs.
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS, ids=activation_id)
+def test_activation_function_slope_and_trace_agree(activation):
+    act = get_activation(activation)
+    # Away from relu's kink at zero.
+    Z = np.linspace(-6, 6, 100)
+    A = act.function(Z)
+    reference = REFERENCE_ACTIVATIONS.get(activation, activation)
+    np.testing.assert_allclose(A, reference(Z), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(act.traced(Z), A, rtol=1e-13, atol=1e-15)
+    slope = elementwise_grad(act.traced)(Z)
+    if act.slope is None:
+        np.testing.assert_array_equal(slope, 1.0)  # identity: no slope to apply
+    else:
+        np.testing.assert_allclose(act.slope(Z, A), slope, rtol=1e-10, atol=1e-15)
+
+
+# -- the forward pass ------------------------------------------------------------
+
+
+@kernel_cases
+@sizes_cases
+def test_output_equals_forward_and_explicit_formula(layer_sizes, activation):
+    net, params, theta, X, _ = make_case(layer_sizes, activation)
+    X_copy, theta_copy = X.copy(), theta.copy()
+    out = net.output(theta, X)
+    expected = explicit_forward(params, X, activation)
+    assert out.shape == (X.shape[0], layer_sizes[-1])
+    close(out, expected, rtol=1e-13)
+    close(forward(params, X, activation), expected, rtol=1e-13)
+    lin = net.linearize(theta, X)
+    np.testing.assert_array_equal(lin.output, out)
+    # The kernel works in place on its temporaries, never on its inputs.
     np.testing.assert_array_equal(X, X_copy)
-    for (W, b), (W2, b2) in zip(params, params_copy):
-        np.testing.assert_array_equal(W, W2)
-        np.testing.assert_array_equal(b, b2)
+    np.testing.assert_array_equal(theta, theta_copy)
 
 
-def test_forward_explicit_formula():
+def test_no_hidden_layer_is_linear_whatever_the_activation():
     rng = np.random.RandomState(1)
     X = rng.normal(size=(6, 3))
-    (W0, b0), (W1, b1) = params = random_params([3, 4, 2], rng)
-    expected = np.tanh(X @ W0 + b0) @ W1 + b1
-    np.testing.assert_allclose(forward(params, X), expected, rtol=1e-14)
-    np.testing.assert_allclose(forward_numpy(params, X), expected, rtol=1e-14)
-    # No hidden layer: a linear model, whatever the activation.
-    ((W, b),) = linear = random_params([3, 2], rng)
-    np.testing.assert_allclose(forward(linear, X, np.sin), X @ W + b, rtol=1e-14)
+    ((W, b),) = params = random_params([3, 2], rng)
+    for activation in ALL_ACTIVATIONS:
+        out = Network([3, 2], activation).output(pack(params), X)
+        np.testing.assert_allclose(out, X @ W + b, rtol=1e-14)
+
+
+# -- derivatives of the kernel against autograd ----------------------------------
+
+
+@kernel_cases
+@sizes_cases
+def test_jacobian_equals_autograd(layer_sizes, activation):
+    net, _, theta, X, rng = make_case(layer_sizes, activation)
+    n, K = X.shape[0], layer_sizes[-1]
+    expected = reference_jacobian(layer_sizes, activation, X)(theta)
+    lin = net.linearize(theta, X)
+    J = lin.jacobian()
+    assert J.shape == (n * K, net.n_params)
+    close(J, expected)
+    # With a scale per row of the data (every output of the row scaled).
+    scale = rng.uniform(0.1, 2.0, n)
+    scale[2] = 0.0
+    close(lin.jacobian(scale), np.repeat(scale, K)[:, None] * expected)
+    # Written into a given buffer, every entry of it (NaN would show otherwise).
+    out = np.full((n * K, net.n_params), np.nan)
+    assert lin.jacobian(scale, out=out) is out
+    np.testing.assert_array_equal(out, lin.jacobian(scale))
+
+
+@kernel_cases
+@sizes_cases
+def test_vjp_and_jvp_are_jacobian_products(layer_sizes, activation):
+    net, _, theta, X, rng = make_case(layer_sizes, activation)
+    n, K = X.shape[0], layer_sizes[-1]
+    J = reference_jacobian(layer_sizes, activation, X)(theta)
+    lin = net.linearize(theta, X)
+    for _ in range(2):
+        G = rng.normal(size=(n, K))
+        v = rng.normal(size=net.n_params)
+        g = lin.vjp(G)
+        assert g.shape == (net.n_params,)
+        close(g, J.T @ G.ravel())
+        jv = lin.jvp(v)
+        assert jv.shape == (n, K)
+        close(jv, (J @ v).reshape(n, K))
+
+
+@kernel_cases
+@sizes_cases
+def test_input_vjp_equals_autograd_gradient_in_the_inputs(layer_sizes, activation):
+    net, params, theta, X, rng = make_case(layer_sizes, activation)
+    G = rng.normal(size=(X.shape[0], layer_sizes[-1]))
+    expected = grad(lambda X: anp.sum(G * forward(params, X, activation)))(X)
+    got = net.linearize(theta, X).input_vjp(G)
+    assert got.shape == X.shape
+    close(got, expected)
+
+
+@kernel_cases
+@sizes_cases
+def test_gram_diagonal_is_diagonal_of_jtj(layer_sizes, activation):
+    net, _, theta, X, rng = make_case(layer_sizes, activation)
+    J = reference_jacobian(layer_sizes, activation, X)(theta)
+    scale = rng.uniform(0.1, 2.0, X.shape[0])
+    Js = np.repeat(scale, layer_sizes[-1])[:, None] * J
+    got = net.linearize(theta, X).gram_diagonal(scale)
+    close(got, np.diag(Js.T @ Js))
+
+
+@pytest.mark.parametrize("layer_sizes", [[3, 4, 2], [2, 5, 3, 1]], ids=str)
+def test_wrong_derivatives_fail_the_checks(layer_sizes):
+    # The tolerances above tell a derivative from a slightly wrong one.
+    net, _, theta, X, rng = make_case(layer_sizes, "tanh")
+    J = net.linearize(theta, X).jacobian()
+    expected = reference_jacobian(layer_sizes, "tanh", X)(theta)
+    close(J, expected)
+    one_entry = J.copy()
+    i, j = np.unravel_index(np.argmax(np.abs(J)), J.shape)
+    one_entry[i, j] *= 1 + 1e-10
+    with pytest.raises(AssertionError):
+        close(one_entry, expected)
+    swapped = J.copy()
+    swapped[:, [0, -1]] = swapped[:, [-1, 0]]
+    with pytest.raises(AssertionError):
+        close(swapped, expected)
+    # A derivative of another activation is not this one's.
+    other = Network(layer_sizes, "logistic").linearize(theta, X).jacobian()
+    with pytest.raises(AssertionError):
+        close(other, expected)
+
+
+# -- prediction ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [256, 8])
+@pytest.mark.parametrize("layer_sizes", [[3, 1], [2, 5, 1], [4, 3, 6, 3]], ids=str)
+def test_predict_does_not_depend_on_row_batching(layer_sizes, block):
+    net, params, theta, _, rng = make_case(layer_sizes, "tanh")
+    X = rng.normal(size=(2 * block + 5, layer_sizes[0]))
+    X_copy = X.copy()
+    full = net.predict(params, X, block=block)
+    assert full.shape == (X.shape[0], layer_sizes[-1])
+    np.testing.assert_allclose(full, net.output(theta, X), rtol=1e-13, atol=1e-14)
+    # A row alone, or any slice, gives the very same bits as inside the batch;
+    # rows on both sides of every block boundary included.
+    rows = sorted({0, 1, block - 1, block, block + 1, 2 * block, X.shape[0] - 1})
+    for i in rows:
+        np.testing.assert_array_equal(
+            net.predict(params, X[i : i + 1], block)[0], full[i]
+        )
+    for start, stop in [(0, 3), (block - 2, block + 3), (3, X.shape[0])]:
+        np.testing.assert_array_equal(
+            net.predict(params, X[start:stop], block), full[start:stop]
+        )
+    np.testing.assert_array_equal(X, X_copy)
 
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_permuting_hidden_units_keeps_predictions(activation):
-    rng = np.random.RandomState(2)
     layer_sizes = [3, 6, 4, 2]
-    (W0, b0), (W1, b1), (W2, b2) = params = random_params(layer_sizes, rng)
-    X = rng.normal(size=(9, 3))
-    act = get_activation(activation, numpy=True)
-    before = forward_numpy(params, X, act)
+    net, params, theta, X, rng = make_case(layer_sizes, activation, n=9, seed=2)
+    (W0, b0), (W1, b1), (W2, b2) = params
+    before = net.output(theta, X)
     for _ in range(3):
         p1, p2 = rng.permutation(6), rng.permutation(4)
-        permuted = [
-            (W0[:, p1], b0[p1]),
-            (W1[p1][:, p2], b1[p2]),
-            (W2[p2], b2),
-        ]
-        np.testing.assert_allclose(
-            forward_numpy(permuted, X, act), before, rtol=1e-12, atol=1e-14
-        )
-        np.testing.assert_allclose(
-            forward(permuted, X, get_activation(activation)),
-            before,
-            rtol=1e-12,
-            atol=1e-14,
-        )
+        permuted = [(W0[:, p1], b0[p1]), (W1[p1][:, p2], b1[p2]), (W2[p2], b2)]
+        close(net.output(pack(permuted), X), before)
+        close(net.predict(permuted, X), before)
+        close(forward(permuted, X, activation), before)
     # Permuting only the incoming weights is not a symmetry.
     broken = [(W0[:, p1], b0), (W1, b1), (W2, b2)]
-    assert not np.allclose(forward_numpy(broken, X, act), before)
+    if activation != "identity":
+        assert not np.allclose(net.output(pack(broken), X), before)
 
 
-# -- activations ---------------------------------------------------------------
+# -- the autograd tanh and logistic, and saturation in the kernel --------------
 
 
 def test_tanh_values_and_derivatives():
@@ -220,12 +411,38 @@ def test_tanh_derivatives_do_not_overflow_for_large_inputs():
         scalar = grad(tanh)(1000.0)
         _, jvp = make_jvp(tanh)(x)(np.ones_like(x))
         d_logistic = elementwise_grad(logistic)(x)
+        slope = ACTIVATIONS["tanh"].slope(x, np.tanh(x))
     np.testing.assert_array_equal(value, [1.0, -1.0, 1.0, 0.0])
     np.testing.assert_array_equal(d1, [0.0, 0.0, 0.0, 1.0])
     np.testing.assert_array_equal(d2, [0.0, 0.0, 0.0, 0.0])
     np.testing.assert_array_equal(jvp, d1)
+    np.testing.assert_array_equal(slope, d1)
     np.testing.assert_array_equal(d_logistic, [0.0, 0.0, 0.0, 0.25])
     assert scalar == 0.0
+
+
+@pytest.mark.parametrize("activation", ["tanh", "logistic"])
+def test_kernel_derivatives_do_not_overflow_when_saturated(activation):
+    # Pre-activations of +-1000: the slopes are exactly zero, with no warning.
+    layer_sizes = [1, 2, 1]
+    params = [(np.array([[1000.0, -1000.0]]), np.zeros(2)), (np.ones((2, 1)), [0.5])]
+    theta = pack([(W, np.asarray(b, dtype=float)) for W, b in params])
+    X = np.array([[1.0], [-1.0]])
+    net = Network(layer_sizes, activation)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lin = net.linearize(theta, X)
+        J = lin.jacobian(np.ones(2))
+        g = lin.vjp(np.ones((2, 1)))
+        jv = lin.jvp(np.ones(theta.size))
+        d = lin.gram_diagonal(np.ones(2))
+        dx = lin.input_vjp(np.ones((2, 1)))
+        J_ref = reference_jacobian(layer_sizes, activation, X)(theta)
+    np.testing.assert_array_equal(lin.slopes[0], 0.0)
+    for value in (J, g, jv, d, dx):
+        assert np.all(np.isfinite(value))
+    np.testing.assert_array_equal(J, J_ref)
+    np.testing.assert_array_equal(dx, 0.0)
 
 
 def test_logistic_matches_definition():
@@ -239,13 +456,53 @@ def test_logistic_matches_definition():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(logistic(np.array([-1e4, 1e4])), [0.0, 1.0])
+        np.testing.assert_array_equal(
+            ACTIVATIONS["logistic"].function(np.array([-1e4, 1e4])), [0.0, 1.0]
+        )
+
+
+# -- folding the scaling, zeroing the output layer -----------------------------
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", smooth_activation], ids=str)
+@sizes_cases
+def test_fold_scaling_equals_the_scaled_network(layer_sizes, activation):
+    net, params, theta, X, rng = make_case(layer_sizes, activation)
+    x_mean = rng.normal(size=layer_sizes[0])
+    x_scale = rng.uniform(0.5, 3.0, layer_sizes[0])
+    y_mean = rng.normal(size=layer_sizes[-1])
+    y_scale = rng.uniform(0.5, 3.0, layer_sizes[-1])
+    raw = x_mean + x_scale * X
+    folded = fold_scaling(params, x_mean, x_scale, y_mean, y_scale)
+    expected = y_mean + y_scale * net.output(theta, X)
+    close(net.output(pack(folded), raw), expected)
+    close(net.predict(folded, raw), expected)
+    # The input network is untouched.
+    np.testing.assert_array_equal(pack(params), theta)
+
+
+@sizes_cases
+def test_zero_output_layer(layer_sizes):
+    net, params, theta, X, _ = make_case(layer_sizes, "tanh")
+    zeroed = zero_output_layer(theta, layer_sizes)
+    np.testing.assert_array_equal(pack(params), theta)  # a copy
+    W, b = unpack(zeroed, layer_sizes)[-1]
+    np.testing.assert_array_equal(W, 0.0)
+    np.testing.assert_array_equal(b, 0.0)
+    for (W0, b0), (W1, b1) in zip(params[:-1], unpack(zeroed, layer_sizes)[:-1]):
+        np.testing.assert_array_equal(W0, W1)
+        np.testing.assert_array_equal(b0, b1)
+    # It predicts the constant target zero exactly, where no gradient moves it.
+    lin = net.linearize(zeroed, X)
+    np.testing.assert_array_equal(lin.output, 0.0)
+    np.testing.assert_array_equal(lin.vjp(lin.output), 0.0)
 
 
 # -- initialisation --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("activation", ["tanh", "logistic"])
-@pytest.mark.parametrize("layer_sizes", LAYER_SIZES, ids=str)
+@sizes_cases
 def test_init_params_shapes_and_reproducible(layer_sizes, activation):
     params = init_params(layer_sizes, np.random.RandomState(7), activation)
     again = init_params(layer_sizes, np.random.RandomState(7), activation)
