@@ -168,8 +168,13 @@ class LeastSquaresProblem:
             J[n_data + np.arange(cols.size), cols] = np.sqrt(self.reg2[cols])
         return J
 
-    def normal_equations(self, theta):
+    def normal_equations(self, theta, gram_dtype=np.float64):
         """``J'J``, ``J'r`` and ``0.5 r'r`` of the data rows, over row blocks.
+
+        With ``gram_dtype=np.float32`` each block's Jacobian is written and
+        multiplied in single precision (2-3x faster at large sizes), summed
+        in double; ``J'r`` and the loss stay double precision, from the
+        kernel's VJP, so the fit's minimum and its gradient are unchanged.
 
         Returns
         -------
@@ -180,23 +185,26 @@ class LeastSquaresProblem:
         """
         theta = np.asarray(theta, dtype=float)
         P = self.n_params
-        gram, gradient, data_loss = np.zeros((P, P)), np.zeros(P), 0.0
-        buffer = None
-        if self.n_samples <= self.block_rows:  # one block: no buffer to reuse
+        single = np.dtype(gram_dtype) == np.float32
+        if self.n_samples <= self.block_rows and not single:
+            # One block: no buffer to reuse.
             lin = self.network.linearize(theta, self.X)
             r = ((lin.output - self.Y) * self.row_scale[:, None]).ravel()
             J = lin.jacobian(self.row_scale)
             return J.T @ J, J.T @ r, 0.5 * float(r @ r)
+        gram, gradient, data_loss = np.zeros((P, P)), np.zeros(P), 0.0
+        buffer = None
         for rows in self.blocks():
             lin = self.network.linearize(theta, self.X[rows])
             c = self.row_scale[rows]
-            r = ((lin.output - self.Y[rows]) * c[:, None]).ravel()
+            R = (lin.output - self.Y[rows]) * c[:, None]
+            r = R.ravel()
             size = r.size * P
             if buffer is None or buffer.size < size:
-                buffer = np.empty(size)
+                buffer = np.empty(size, dtype=gram_dtype)
             J = lin.jacobian(c, out=buffer[:size].reshape(r.size, P))
             gram += J.T @ J
-            gradient += J.T @ r
+            gradient += lin.vjp(R * c[:, None]) if single else J.T @ r
             data_loss += 0.5 * float(r @ r)
         return gram, gradient, data_loss
 

@@ -854,6 +854,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 alphas=alphas,
                 negligible=self.tol * data.loss_scale,
                 max_inner=plan.max_inner,
+                gram_dtype=plan.gram_dtype,
                 **common,
             )
             return solver.solve(theta0)

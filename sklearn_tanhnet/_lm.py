@@ -57,7 +57,10 @@ from ._evidence import evidence_update, inverse_diagonal
 from ._network import weight_groups
 from ._solvers import Plateau, SolverResult, report
 
-# Consecutive steps with the evidence estimates within evidence_rtol.
+# The evidence iteration has settled when the effective number of parameters
+# and the noise precision change by less than this, relatively, over
+# EVIDENCE_PATIENCE consecutive steps.
+EVIDENCE_RTOL = 2e-2
 EVIDENCE_PATIENCE = 2
 # Damping beyond this (relative to the largest diagonal entry of A) means no
 # step lowers F any more: the fit is at a minimum to rounding.
@@ -91,7 +94,7 @@ class LevenbergMarquardt:
         Starting penalties per layer for ``evidence=True``.
     max_iter, tol, n_iter_no_change, loss_scale
         The iteration budget and the plateau rule.
-    evidence_rtol : float, default=1e-2
+    evidence_rtol : float, default=EVIDENCE_RTOL
         Relative change of the evidence estimates that counts as settled.
     negligible : float, default=0.0
         A penalty contribution to ``F`` below this counts as settled.
@@ -99,6 +102,8 @@ class LevenbergMarquardt:
         Step and gradient tolerances.
     max_inner : int, default=20
         Most conjugate-gradient iterations per step.
+    gram_dtype : {'float64', 'float32'}, default='float64'
+        Precision of the row blocks of ``J'J`` (direct steps).
     callback : callable, default=None
         ``callback(theta, loss)`` after every accepted step; a truthy return
         (a message) stops with status ``'stopped'``.
@@ -135,11 +140,12 @@ class LevenbergMarquardt:
         tol=1e-5,
         n_iter_no_change=10,
         loss_scale=1.0,
-        evidence_rtol=1e-2,
+        evidence_rtol=None,
         negligible=0.0,
         xtol=1e-12,
         gtol=1e-12,
         max_inner=20,
+        gram_dtype="float64",
         callback=None,
         verbose=0,
         first_iteration=0,
@@ -151,11 +157,12 @@ class LevenbergMarquardt:
         self.alphas = None if alphas is None else np.asarray(alphas, dtype=float)
         self.max_iter = max_iter
         self.plateau = Plateau(tol, loss_scale, n_iter_no_change)
-        self.evidence_rtol = evidence_rtol
+        self.evidence_rtol = EVIDENCE_RTOL if evidence_rtol is None else evidence_rtol
         self.negligible = negligible
         self.xtol = xtol
         self.gtol = gtol
         self.max_inner = max_inner
+        self.gram_dtype = gram_dtype
         self.callback = callback
         self.verbose = verbose
         self.first_iteration = first_iteration
@@ -193,7 +200,7 @@ class LevenbergMarquardt:
         problem = self.problem
         if self.step == "direct":
             self.gram, self.data_gradient, self.data_loss = problem.normal_equations(
-                self.theta
+                self.theta, self.gram_dtype
             )
             self.gram_diag = np.diag(self.gram).copy()
         else:

@@ -25,6 +25,9 @@ MEMORY_BUDGET = 2 * 2**30
 # Most multiply-adds, n * K * P^2, of one J'J: the per-step budget of direct
 # steps (about a second). Beyond it steps are iterative.
 DIRECT_FLOPS = 2e10
+# Beyond this many multiply-adds, n * K * P^2, the direct step's J'J is
+# accumulated from single-precision blocks (its J'r and loss stay double).
+SINGLE_PRECISION_FLOPS = 1e9
 # The post-fit statistics need one J'J per output; beyond this many
 # multiply-adds fit skips them.
 STATISTICS_FLOPS = 5e10
@@ -58,6 +61,8 @@ class FitPlan:
         Whether the post-fit uncertainty statistics fit the budgets.
     reason : str
         Why the statistics are skipped ('' when they are not).
+    gram_dtype : {'float64', 'float32'}
+        Precision of the blocks of a direct step's ``J'J``.
     """
 
     solver: str
@@ -67,6 +72,7 @@ class FitPlan:
     max_inner: object
     statistics: bool
     reason: str = ""
+    gram_dtype: str = "float64"
 
 
 def _lm_step(tr_solver, n_data, n_params):
@@ -154,7 +160,17 @@ def plan_fit(solver, method, tr_solver, n_samples, n_outputs, n_params, n_weight
     if method == "lm":
         step = _lm_step(tr_solver, n_data, n_params)
         max_inner = CG_MAXITER if step == "cg" else None
-        return FitPlan(solver, method, step, False, max_inner, statistics, reason)
+        single = step == "exact" and gram_flops > SINGLE_PRECISION_FLOPS
+        return FitPlan(
+            solver,
+            method,
+            step,
+            False,
+            max_inner,
+            statistics,
+            reason,
+            "float32" if single else "float64",
+        )
     n_rows = n_data + (n_weights if auto_alpha else 0)
     step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params)
     if matrix_free and auto_alpha:
