@@ -3,7 +3,7 @@
 The fitting objective for data ``(X, Y)`` with sample weights ``w`` (sum ``S``),
 ``K`` outputs and L2 penalties ``alpha`` on the weights (not the biases) is::
 
-    F(theta) = 1 / (2 S) * (sum_i w_i * ||f(x_i) - y_i||^2 / K + sum_j alpha_j theta_j^2)
+    F(theta) = (sum_i w_i ||f(x_i) - y_i||^2 / K + sum_j alpha_j theta_j^2) / (2 S)
 
 so an integer weight equals repeating a row. With the data residuals
 ``r_ik = c_i (f_ik - y_ik)``, ``c_i = sqrt(w_i / (S K))``, and the diagonal
@@ -30,9 +30,12 @@ from autograd.differential_operators import hessian_tensor_product
 
 from ._network import Network, forward, unpack, weight_mask
 
-# Rows per block of the normal equations and of the matrix-free products: a
-# block's Jacobian (rows * n_outputs * n_params floats) stays within this.
+# Rows per block of the normal equations: a block's Jacobian (rows *
+# n_outputs * n_params floats) stays within this.
 BLOCK_BYTES = 8 * 2**20
+# Rows per block of the kernel's own passes (values, JVP, VJP): a block's
+# widest layer stays within this, in the CPU's second-level cache.
+PASS_BYTES = 256 * 2**10
 
 
 def mean_prediction_loss(Y, sample_weight):
@@ -81,8 +84,10 @@ class LeastSquaresProblem:
         self.mask = weight_mask(self.layer_sizes)
         self._weight_cols = np.flatnonzero(self.mask)
         self.set_alpha(alpha)
-        width = self.n_outputs * self.n_params
-        self.block_rows = max(1, BLOCK_BYTES // (8 * width))
+        # A block's dense Jacobian has n_outputs * n_params columns; the
+        # kernel's own passes (values, JVP, VJP) only the widest layer's.
+        self.block_rows = max(1, BLOCK_BYTES // (8 * self.n_outputs * self.n_params))
+        self.pass_rows = max(1, PASS_BYTES // (8 * max(self.layer_sizes)))
 
     def set_alpha(self, alpha):
         """Set the penalties (a float, or one per weight)."""
@@ -93,16 +98,26 @@ class LeastSquaresProblem:
         self.reg2 = self.penalty / self.weight_sum
         self.n_reg = self._weight_cols.size if self.penalty.max() > 0 else 0
 
-    def blocks(self):
-        """The fixed row blocks every sum over rows runs through, in order."""
-        n, step = self.n_samples, self.block_rows
+    def blocks(self, rows=None):
+        """The fixed row blocks every sum over rows runs through, in order.
+
+        Blocks of ``block_rows`` rows (a dense Jacobian block each), or of
+        ``rows``.
+        """
+        n, step = self.n_samples, rows or self.block_rows
         return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
     # -- values -----------------------------------------------------------------
 
     def output(self, theta):
         """Network output at ``theta`` for every row, shape (n_samples, n_outputs)."""
-        return self.network.output(np.asarray(theta, dtype=float), self.X)
+        theta = np.asarray(theta, dtype=float)
+        if self.n_samples <= self.pass_rows:
+            return self.network.output(theta, self.X)
+        out = np.empty(self.Y.shape)
+        for rows in self.blocks(self.pass_rows):
+            out[rows] = self.network.output(theta, self.X[rows])
+        return out
 
     def data_residuals(self, theta):
         """Data residuals ``c_i (f_ik - y_ik)``, shape (n_samples, n_outputs)."""
@@ -267,7 +282,7 @@ class JacobianOperator:
 
     def __init__(self, problem, theta):
         self.problem = problem
-        self.blocks = problem.blocks()
+        self.blocks = problem.blocks(problem.pass_rows)
         self.linearizations = []
         K, P = problem.n_outputs, problem.n_params
         residuals, self.diagonal = [], np.zeros(P)

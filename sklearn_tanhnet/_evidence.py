@@ -69,8 +69,10 @@ def inverse_diagonal(A):
     and the penalty leave undetermined contribute nothing).
     """
     L, info = dpotrf(A, lower=1, clean=0)
-    if info == 0:
-        diagonal = L.diagonal()
+    diagonal = L.diagonal()
+    # A factorisation that completes with pivots at rounding level belongs
+    # to a numerically singular A: take the pseudo-inverse instead.
+    if info == 0 and diagonal.min() ** 2 > 1e-12 * A.diagonal().max():
         log_det = 2.0 * float(np.log(diagonal).sum())
         inverse, info = dpotri(L, lower=1, overwrite_c=1)
         if info == 0:

@@ -239,9 +239,9 @@ class LevenbergMarquardt:
             stable_gamma = abs(ev.gamma - previous.gamma) <= rtol * abs(previous.gamma)
             stable_beta = abs(ev.beta - previous.beta) <= rtol * abs(previous.beta)
             negligible = problem.penalty_loss(self.theta) < self.negligible
-            self.stable = self.stable + 1 if stable_gamma and (
-                stable_beta or negligible
-            ) else 0
+            self.stable = (
+                self.stable + 1 if stable_gamma and (stable_beta or negligible) else 0
+            )
         self.alphas = ev.alphas
         problem.set_alpha(self.alphas[self.groups])
 
@@ -256,7 +256,10 @@ class LevenbergMarquardt:
         self.gradient = g
         diag_A = self.gram_diag + reg2
         if self.mu is None:
-            self.mu = 1e-3 * max(diag_A.max(), 1e-300)
+            # From the data's curvature, not the penalty's: a huge first
+            # penalty (zero starting weights) must not freeze the biases.
+            scale = self.gram_diag.max()
+            self.mu = 1e-3 * (scale if scale > 0 else max(diag_A.max(), 1e-300))
         D = self._damping_matrix()
         while True:
             step, curvature = self._solve(g, reg2, D)

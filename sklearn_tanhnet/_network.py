@@ -266,8 +266,12 @@ class Network:
         return self._run(self.unpack(theta), X, keep=False)[0]
 
     def linearize(self, theta, X):
-        """Run the forward pass once and keep what the derivatives need."""
-        params = self.unpack(theta)
+        """Run the forward pass once and keep what the derivatives need.
+
+        The record holds its own copy of ``theta``: changing the caller's
+        array afterwards does not change the linearisation.
+        """
+        params = self.unpack(np.array(theta, dtype=float))
         out, inputs, slopes = self._run(params, X, keep=True)
         return Linearization(self, params, out, inputs, slopes)
 
@@ -395,9 +399,7 @@ class Linearization:
         for s, A, delta in zip(net.starts, self.inputs, deltas[:-1]):
             m, h = A.shape[1], delta.shape[1]
             block = J3[:, :, s : s + m * h].reshape(n, K, m, h)
-            np.multiply(
-                A[:, None, :, None], delta.reshape(n, K, 1, h), out=block
-            )
+            np.multiply(A[:, None, :, None], delta.reshape(n, K, 1, h), out=block)
             J3[:, :, s + m * h : s + (m + 1) * h] = delta.reshape(n, K, h)
         # Output layer: output k depends on W_L[:, k] and b_L[k] only.
         s, m = net.starts[-1], self.inputs[-1].shape[1]

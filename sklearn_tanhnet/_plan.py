@@ -119,8 +119,9 @@ def _scipy_step(method, tr_solver, n_data, n_rows, n_params):
     return tr_solver, matrix_free
 
 
-def plan_fit(solver, method, tr_solver, n_samples, n_outputs, n_params, n_weights,
-             auto_alpha):
+def plan_fit(
+    solver, method, tr_solver, n_samples, n_outputs, n_params, n_weights, auto_alpha
+):
     """Plan a fit; raise ValueError for what the budgets cannot take.
 
     Parameters

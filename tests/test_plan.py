@@ -20,7 +20,9 @@ GIB = 2**30
 def test_lm_takes_direct_steps_while_the_normal_equations_are_cheap(
     n_samples, n_params, n_weights, step
 ):
-    plan = plan_fit("least_squares", "lm", "auto", n_samples, 1, n_params, n_weights, True)
+    plan = plan_fit(
+        "least_squares", "lm", "auto", n_samples, 1, n_params, n_weights, True
+    )
     assert plan.step == step and plan.method == "lm" and not plan.matrix_free
     assert plan.max_inner == (plan_module.CG_MAXITER if step == "cg" else None)
 

@@ -462,6 +462,7 @@ def test_adam_verbose(capsys):
 
 # -- choosing the trust-region solver ---------------------------------------------
 
+
 def test_lsmr_steps_minimise_a_linear_problem():
     A, b = linear_problem(n=200, p=30)
     result = fit_least_squares(

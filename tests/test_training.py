@@ -333,6 +333,8 @@ def test_settled_message_leaves_out_a_chunk_ending_at_its_budget(lecture_data):
     assert est.status_ in ("converged", "plateau")
     assert est.message_.startswith(("The evidence iteration settled", "The objective"))
     assert "function evaluations" not in est.message_
-    noisy = TanhNetRegressor((3,), random_state=0).fit(X, y + 0.05 * np.sin(40 * X[:, 0]))
+    noisy = TanhNetRegressor((3,), random_state=0).fit(
+        X, y + 0.05 * np.sin(40 * X[:, 0])
+    )
     assert noisy.status_ == "converged"
     assert noisy.message_.startswith("The evidence iteration settled")

@@ -1,0 +1,286 @@
+"""Tests for the Levenberg-Marquardt solver in ``sklearn_tanhnet._lm``."""
+
+import numpy as np
+import pytest
+
+from sklearn_tanhnet._derivatives import LeastSquaresProblem
+from sklearn_tanhnet._evidence import evidence_update, inverse_diagonal
+from sklearn_tanhnet._lm import LevenbergMarquardt
+from sklearn_tanhnet._network import init_params, pack, weight_groups
+from sklearn_tanhnet._solvers import SolverResult
+
+STATUSES = {"converged", "plateau", "stopped", "max_iter", "diverged"}
+STEPS = [
+    {"step": "direct"},
+    {"step": "cg", "max_inner": 100},
+]
+step_cases = pytest.mark.parametrize("options", STEPS, ids=["direct", "cg"])
+damping_cases = pytest.mark.parametrize("damping", ["identity", "diagonal"])
+
+
+def linear_problem(K=1, alpha=0.1, n=40, p=3, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, p)) + 0.5
+    Y = X @ rng.normal(size=(p, K)) - 0.3 + 0.2 * rng.normal(size=(n, K))
+    w = rng.uniform(0.5, 2.0, size=n)
+    return LeastSquaresProblem(X, Y, w, alpha, [p, K], "identity")
+
+
+def ridge_solution(problem):
+    """Solve the normal equations of the linear model by hand.
+
+    ``F = 1 / (2 S) (sum_i w_i ||x_i W + b - y_i||^2 / K + alpha ||W||^2)``;
+    ``theta`` is ``W`` (p, K) in C order, then ``b``.
+    """
+    X, Y, w = problem.X, problem.Y, problem.sample_weight
+    (n, p), K, S = X.shape, Y.shape[1], w.sum()
+    (alpha,) = np.unique(problem.alpha)  # one penalty for all weights
+    c2 = w / (S * K)
+    Xa = np.c_[X, np.ones(n)]
+    G = Xa.T @ (c2[:, None] * Xa)
+    G[:p, :p] += alpha / S * np.eye(p)
+    coef = np.linalg.solve(G, Xa.T @ (c2[:, None] * Y))  # (p + 1, K)
+    return np.r_[coef[:p].ravel(), coef[p]]
+
+
+def tanh_problem(n=30, seed=0):
+    rng = np.random.RandomState(seed)
+    X = np.linspace(-1.0, 1.0, n)[:, None]
+    Y = np.sin(2.5 * X) + 0.05 * rng.normal(size=X.shape)
+    problem = LeastSquaresProblem(X, Y, np.ones(n), 1e-3, [1, 4, 1], "tanh")
+    theta0 = pack(init_params([1, 4, 1], rng))
+    return problem, theta0
+
+
+def hand_jacobian(problem):
+    """Data Jacobian of the linear model [X 1] theta, rows scaled by c_i."""
+    X, w = problem.X, problem.sample_weight
+    K = problem.n_outputs
+    c = np.sqrt(w / (w.sum() * K))
+    rows = [ci * np.c_[np.kron(x, np.eye(K)), np.eye(K)] for x, ci in zip(X, c)]
+    return np.concatenate(rows), c
+
+
+@step_cases
+@damping_cases
+@pytest.mark.parametrize("K", [1, 2])
+def test_linear_problem_converges_to_ridge_solution(options, damping, K):
+    problem = linear_problem(K=K)
+    expected = ridge_solution(problem)
+    theta0 = np.zeros(problem.n_params)
+    solver = LevenbergMarquardt(problem, damping=damping, tol=0.0, **options)
+    result = solver.solve(theta0)
+    assert isinstance(result, SolverResult)
+    assert result.status == "converged", result.message
+    np.testing.assert_allclose(
+        result.theta, expected, rtol=0, atol=1e-8 * max(1.0, np.abs(expected).max())
+    )
+    assert result.loss == pytest.approx(problem.loss(expected), rel=1e-12)
+    np.testing.assert_array_equal(theta0, 0.0)  # the start is not changed
+
+
+@damping_cases
+def test_first_steps_are_the_damped_gauss_newton_steps(damping):
+    # On a quadratic the gain ratio is one: the first step uses
+    # mu = 1e-3 max(diag J'J) (the data's curvature), the second mu / 3, both
+    # accepted at once.
+    problem = linear_problem(K=2, alpha=0.5)
+    problem.X[:, 0] *= 10.0  # badly scaled, so that D matters
+    J, c = hand_jacobian(problem)
+    y = (c[:, None] * problem.Y).ravel()
+    Lam = np.diag(problem.reg2)
+    A = J.T @ J + Lam
+    gram_diag = np.diag(J.T @ J)
+    if damping == "identity":
+        D = np.ones_like(gram_diag)
+    else:
+        D = np.maximum(gram_diag, 1e-6 * gram_diag.max())
+    mu = 1e-3 * gram_diag.max()
+    theta = np.random.RandomState(0).normal(size=problem.n_params)
+    for n_iter in (1, 2):
+        g = J.T @ (J @ theta - y) + Lam @ theta
+        theta = theta - np.linalg.solve(A + mu * np.diag(D), g)
+        mu /= 3.0
+        result = LevenbergMarquardt(
+            problem, damping=damping, max_iter=n_iter, tol=0.0
+        ).solve(np.random.RandomState(0).normal(size=problem.n_params))
+        assert result.n_iter == n_iter
+        np.testing.assert_allclose(result.theta, theta, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("K", [1, 2])
+def test_single_precision_gram_reaches_the_same_minimum(K):
+    # J'J in float32 changes the steps, not the gradient: the same minimum.
+    problem = linear_problem(K=K)
+    expected = ridge_solution(problem)
+    result = LevenbergMarquardt(problem, gram_dtype="float32", tol=0.0).solve(
+        np.zeros(problem.n_params)
+    )
+    assert result.status == "converged", result.message
+    np.testing.assert_allclose(
+        result.theta, expected, rtol=0, atol=1e-8 * max(1.0, np.abs(expected).max())
+    )
+
+
+@step_cases
+@damping_cases
+def test_tanh_problem_lowers_the_loss_monotonically(options, damping):
+    problem, theta0 = tanh_problem()
+    start = problem.loss(theta0)
+    result = LevenbergMarquardt(problem, damping=damping, max_iter=40, **options).solve(
+        theta0
+    )
+    assert result.status in STATUSES
+    assert result.converged == (result.status in ("converged", "plateau", "stopped"))
+    assert result.n_iter == len(result.loss_curve) > 0
+    curve = np.asarray(result.loss_curve)
+    # LM accepts only steps that lower F.
+    assert curve[0] < start
+    assert np.all(np.diff(curve) < 0)
+    assert result.loss == curve[-1] == problem.loss(result.theta)
+    # The fit is a fit: well below the variance of sin on [-1, 1] (about 0.4).
+    assert result.loss < 0.05 * start
+    assert result.nfev >= result.n_iter
+    assert result.alpha is None and result.evidence is None
+
+
+@step_cases
+def test_solves_are_reproducible_bit_for_bit(options):
+    problem, theta0 = tanh_problem()
+    first = LevenbergMarquardt(problem, max_iter=25, **options).solve(theta0)
+    problem_again, _ = tanh_problem()
+    second = LevenbergMarquardt(problem_again, max_iter=25, **options).solve(theta0)
+    np.testing.assert_array_equal(first.theta, second.theta)
+    assert first.loss_curve == second.loss_curve
+    assert (first.status, first.n_iter, first.nfev) == (
+        second.status,
+        second.n_iter,
+        second.nfev,
+    )
+
+
+@step_cases
+def test_callback_message_stops_the_solve(options):
+    problem, theta0 = tanh_problem()
+    calls = []
+
+    def callback(theta, loss):
+        calls.append((theta.copy(), loss))
+        return "enough" if len(calls) == 3 else None
+
+    result = LevenbergMarquardt(
+        problem, max_iter=50, callback=callback, **options
+    ).solve(theta0)
+    assert result.status == "stopped"
+    assert result.message == "enough"
+    assert result.n_iter == 3 and len(calls) == 3
+    assert [loss for _, loss in calls] == result.loss_curve
+    np.testing.assert_array_equal(calls[-1][0], result.theta)
+    assert calls[-1][1] == problem.loss(result.theta)
+
+
+@step_cases
+def test_max_iter(options):
+    problem, theta0 = tanh_problem()
+    result = LevenbergMarquardt(problem, max_iter=3, tol=0.0, **options).solve(theta0)
+    assert result.status == "max_iter"
+    assert result.n_iter == 3 == len(result.loss_curve)
+    assert "max_iter=3" in result.message
+
+
+def test_plateau_rule_stops_the_solve():
+    problem, theta0 = tanh_problem()
+    # Any improvement below the whole starting loss counts as no improvement.
+    result = LevenbergMarquardt(
+        problem,
+        max_iter=100,
+        tol=1.0,
+        loss_scale=problem.loss(theta0),
+        n_iter_no_change=2,
+    ).solve(theta0)
+    assert result.status == "plateau"
+    # The first iteration sets the best loss; two without improvement follow.
+    assert result.n_iter == 3
+
+
+def random_start(problem, seed=0):
+    # Not zero: the evidence update of zero weights is degenerate (E_W = 0).
+    return np.random.RandomState(seed).normal(size=problem.n_params)
+
+
+def consistent_evidence(problem, result):
+    """One more evidence update at the solver's result."""
+    A = problem.gauss_newton(result.theta)
+    groups = weight_groups(problem.layer_sizes)
+    return evidence_update(
+        *inverse_diagonal(A),
+        result.theta,
+        result.alpha,
+        groups,
+        problem.mask,
+        problem.data_loss(result.theta),
+        problem.weight_sum,
+        problem.n_outputs,
+    )
+
+
+@pytest.mark.parametrize("start", [1e-3, 1.0, 100.0])
+@pytest.mark.parametrize("K", [1, 2])
+def test_evidence_settles_at_a_fixed_point_on_a_linear_problem(K, start):
+    problem = linear_problem(K=K, alpha=start)
+    solver = LevenbergMarquardt(
+        problem, evidence=True, alphas=np.array([start]), max_iter=200, tol=0.0
+    )
+    result = solver.solve(random_start(problem))
+    assert result.status == "converged", result.message
+    assert "evidence" in result.message
+    assert result.alpha.shape == (1,)
+    # The problem's penalty is the solver's last estimate.
+    np.testing.assert_array_equal(problem.alpha, result.alpha[weight_groups([3, K])])
+    again = consistent_evidence(problem, result)
+    np.testing.assert_allclose(again.alphas, result.alpha, rtol=0.02)
+    assert result.evidence.gamma == pytest.approx(again.gamma, rel=0.02)
+    # theta is the ridge solution of the final penalty.
+    expected = ridge_solution(problem)
+    np.testing.assert_allclose(result.theta, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_evidence_from_any_start_reaches_the_same_penalty():
+    alphas = []
+    for start in (1e-2, 10.0):
+        problem = linear_problem(alpha=start)
+        result = LevenbergMarquardt(
+            problem,
+            evidence=True,
+            alphas=np.array([start]),
+            tol=0.0,
+            evidence_rtol=1e-6,
+        ).solve(random_start(problem, seed=1))
+        alphas.append(result.alpha[0])
+    assert alphas[0] == pytest.approx(alphas[1], rel=1e-4)
+
+
+def test_evidence_with_cg_steps_approximates_the_direct_penalty():
+    # Iterative steps estimate gamma from the diagonal of A alone.
+    penalties = []
+    for options in STEPS:
+        problem = linear_problem()
+        result = LevenbergMarquardt(
+            problem, evidence=True, alphas=np.array([1.0]), **options
+        ).solve(random_start(problem))
+        assert result.status == "converged", result.message
+        assert np.all(np.isfinite(result.alpha)) and result.alpha[0] > 0
+        penalties.append(result.alpha[0])
+    assert penalties[1] == pytest.approx(penalties[0], rel=0.1)
+
+
+def test_evidence_from_zero_weights_still_fits_the_bias():
+    problem = linear_problem(alpha=1.0)
+    result = LevenbergMarquardt(
+        problem, evidence=True, alphas=np.array([1.0]), tol=0.0
+    ).solve(np.zeros(problem.n_params))
+    assert result.status == "converged"
+    # Whatever the penalty, the bias minimises F given the weights.
+    X, Y, w = problem.X, problem.Y[:, 0], problem.sample_weight
+    W, b = result.theta[:3], result.theta[3]
+    assert b == pytest.approx(w @ (Y - X @ W) / w.sum(), rel=1e-6, abs=1e-8)
