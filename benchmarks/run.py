@@ -545,7 +545,6 @@ class _Enough(Exception):
 def _ours_lsq_iterations(X, y, X_test, y_test, seed, iterations):
     """Seconds per trust-region iteration of matrix-free least_squares."""
     from scipy.optimize import least_squares
-
     from sklearn_tanhnet._matrix_free import MatrixFreeResiduals
 
     sizes = [10, 20, 20, 1]
@@ -606,6 +605,7 @@ def _run_child(cfg, kind, seeds, epochs):
 def case_large(cfg):
     """1e6 x 10, hidden (20, 20): adam epochs, matrix-free least_squares."""
     from sklearn_tanhnet._matrix_free import dense_jacobian_bytes, matrix_free_bytes
+
     from sklearn_tanhnet._network import n_params_of, weight_mask
 
     n, sizes = cfg.large_n, [10, 20, 20, 1]

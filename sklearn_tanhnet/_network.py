@@ -81,7 +81,14 @@ class Activation:
 
 
 def _tanh_slope(Z, A):
-    return 1.0 - A * A
+    # In place: a fresh array for ``1.0 - A * A`` costs several times more.
+    slope = A * A
+    return np.subtract(1.0, slope, out=slope)
+
+
+def _column_sums(M):
+    # A BLAS product: numpy's sum over axis 0 is several times slower.
+    return np.ones(M.shape[0]) @ M
 
 
 def _logistic(Z):
@@ -328,7 +335,9 @@ class Linearization:
         deltas = [G]
         for (W, _), slope in zip(self.params[:0:-1], self.slopes[::-1]):
             delta = deltas[-1] @ W.T
-            if slope is not None:
+            if slope is not None and delta.shape[0] == n:
+                delta *= slope
+            elif slope is not None:  # several cotangents per row
                 view = delta.reshape(n, -1, delta.shape[1])
                 view *= slope[:, None, :]
             deltas.append(delta)
@@ -338,7 +347,7 @@ class Linearization:
         """Gradient w.r.t. ``theta`` of ``sum(G * output)``, shape (n_params,)."""
         blocks = []
         for A, delta in zip(self.inputs, self._deltas(G)):
-            blocks += [(A.T @ delta).ravel(), delta.sum(axis=0)]
+            blocks += [(A.T @ delta).ravel(), _column_sums(delta)]
         return np.concatenate(blocks)
 
     def input_vjp(self, G):
@@ -375,8 +384,10 @@ class Linearization:
         K = net.n_outputs
         blocks = []
         for A, delta in zip(self.inputs, self._unit_deltas(row_scale)[:-1]):
-            squared = (delta * delta).reshape(n, K, -1).sum(axis=1)
-            blocks += [((A * A).T @ squared).ravel(), squared.sum(axis=0)]
+            squared = delta * delta
+            if K > 1:
+                squared = squared.reshape(n, K, -1).sum(axis=1)
+            blocks += [((A * A).T @ squared).ravel(), _column_sums(squared)]
         # Output layer: column (j, k) of W_L is A_j scaled, column k of b_L scale.
         A = self.inputs[-1]
         scale2 = row_scale * row_scale
