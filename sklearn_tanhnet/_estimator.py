@@ -35,7 +35,13 @@ from ._network import (
     zero_output_layer,
 )
 from ._plan import plan_fit
-from ._solvers import fit_adam, fit_least_squares, jacobian_operator
+from ._solvers import (
+    Adam,
+    Control,
+    fit_adam,
+    fit_least_squares,
+    jacobian_operator,
+)
 from ._training import ValidationMonitor, train
 from ._uncertainty import (
     RCOND,
@@ -837,7 +843,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self, problem, theta0, data, plan, max_iter, callback, state, alphas, first
     ):
         """Run the planned solver from ``theta0``; return its SolverResult."""
-        common = dict(
+        control = Control(
             max_iter=max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
@@ -847,17 +853,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             callback=callback,
         )
         if plan.method == "lm":
-            solver = LevenbergMarquardt(
+            return LevenbergMarquardt(
                 problem,
+                control,
                 step="direct" if plan.step == "exact" else "cg",
                 evidence=alphas is not None,
                 alphas=alphas,
                 negligible=self.tol * data.loss_scale,
                 max_inner=plan.max_inner,
                 gram_dtype=plan.gram_dtype,
-                **common,
-            )
-            return solver.solve(theta0)
+            ).solve(theta0)
         if plan.solver == "least_squares":
             jac = problem.jacobian
             if plan.matrix_free:
@@ -866,27 +871,24 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 problem.residuals,
                 jac,
                 theta0,
+                control,
                 method=plan.method,
                 tr_solver=plan.step,
                 lsmr_maxiter=plan.max_inner,
-                **common,
             )
         batch = self.batch_size
         batch = min(200, len(data.Xs)) if batch == "auto" else batch
+        adam = Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon, state)
         return fit_adam(
             problem.value_and_grad,
             problem.loss,
             theta0,
             len(data.Xs),
+            control,
             rng=data.rng,
-            learning_rate=self.learning_rate,
+            adam=adam,
             batch_size=batch,
             shuffle=self.shuffle,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            state=state,
-            **common,
         )
 
     def _layer_sizes(self):

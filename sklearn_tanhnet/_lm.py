@@ -55,7 +55,7 @@ from scipy.linalg.lapack import dpotrf, dpotrs
 
 from ._evidence import evidence_update, inverse_diagonal
 from ._network import weight_groups
-from ._solvers import Plateau, SolverResult, report
+from ._solvers import Control, SolverResult
 
 # The evidence iteration has settled when the effective number of parameters
 # and the noise precision change by less than this, relatively, over
@@ -84,6 +84,9 @@ class LevenbergMarquardt:
     problem : LeastSquaresProblem
         The objective; its penalty is changed in place by the evidence
         updates.
+    control : Control, default=None
+        Budget (``max_iter`` accepted steps), plateau rule, ``verbose`` and
+        the per-iteration ``callback``.
     step : {'direct', 'cg'}, default='direct'
         Cholesky of the damped normal equations, or conjugate gradients.
     damping : {'identity', 'diagonal'}, default='identity'
@@ -92,8 +95,6 @@ class LevenbergMarquardt:
         Re-estimate one penalty per layer before every step.
     alphas : ndarray of shape (n_layers,), default=None
         Starting penalties per layer for ``evidence=True``.
-    max_iter, tol, n_iter_no_change, loss_scale
-        The iteration budget and the plateau rule.
     evidence_rtol : float, default=EVIDENCE_RTOL
         Relative change of the evidence estimates that counts as settled.
     negligible : float, default=0.0
@@ -104,13 +105,6 @@ class LevenbergMarquardt:
         Most conjugate-gradient iterations per step.
     gram_dtype : {'float64', 'float32'}, default='float64'
         Precision of the row blocks of ``J'J`` (direct steps).
-    callback : callable, default=None
-        ``callback(theta, loss)`` after every accepted step; a truthy return
-        (a message) stops with status ``'stopped'``.
-    verbose : int, default=0
-        Print the loss every ``verbose`` iterations.
-    first_iteration : int, default=0
-        Number of the first iteration, for ``verbose``.
 
     Attributes
     ----------
@@ -131,41 +125,31 @@ class LevenbergMarquardt:
     def __init__(
         self,
         problem,
+        control=None,
         *,
         step="direct",
         damping="identity",
         evidence=False,
         alphas=None,
-        max_iter=200,
-        tol=1e-5,
-        n_iter_no_change=10,
-        loss_scale=1.0,
-        evidence_rtol=None,
+        evidence_rtol=EVIDENCE_RTOL,
         negligible=0.0,
         xtol=1e-12,
         gtol=1e-12,
         max_inner=20,
         gram_dtype="float64",
-        callback=None,
-        verbose=0,
-        first_iteration=0,
     ):
         self.problem = problem
+        self.control = Control() if control is None else control
         self.step = step
         self.damping = damping
         self.use_evidence = evidence
         self.alphas = None if alphas is None else np.asarray(alphas, dtype=float)
-        self.max_iter = max_iter
-        self.plateau = Plateau(tol, loss_scale, n_iter_no_change)
-        self.evidence_rtol = EVIDENCE_RTOL if evidence_rtol is None else evidence_rtol
+        self.evidence_rtol = evidence_rtol
         self.negligible = negligible
         self.xtol = xtol
         self.gtol = gtol
         self.max_inner = max_inner
         self.gram_dtype = gram_dtype
-        self.callback = callback
-        self.verbose = verbose
-        self.first_iteration = first_iteration
 
     # -- the template ---------------------------------------------------------
 
@@ -189,6 +173,7 @@ class LevenbergMarquardt:
         self.mu, self.nu = None, 2.0
         self.iteration, self.nfev = 0, 0
         self.loss_curve = []
+        self.plateau = self.control.plateau()
         self.status, self.message = None, ""
         self.previous_step = None
         self.evidence, self.evidence_history = None, []
@@ -250,8 +235,8 @@ class LevenbergMarquardt:
         problem = self.problem
         reg2 = problem.reg2
         self.loss = self.data_loss + problem.penalty_loss(self.theta)
-        if not self.loss_curve and self.first_iteration == 0:
-            report(self.verbose, 0, self.loss)  # the starting point
+        if not self.loss_curve and self.control.first_iteration == 0:
+            self.control.report(0, self.loss)  # the starting point
         g = self.data_gradient + reg2 * self.theta
         self.gradient = g
         diag_A = self.gram_diag + reg2
@@ -346,12 +331,12 @@ class LevenbergMarquardt:
         self.previous_step = self.last_step if self.step == "cg" else None
         self.iteration += 1
         self.loss_curve.append(self.loss)
-        report(self.verbose, self.first_iteration + self.iteration, self.loss)
-        if self.callback is not None:
-            stop = self.callback(self.theta, self.loss)
-            if stop:
-                self.status, self.message = "stopped", str(stop)
-                return
+        control = self.control
+        control.report(self.iteration, self.loss)
+        stop = control.stop_message(self.theta, self.loss)
+        if stop:
+            self.status, self.message = "stopped", stop
+            return
         step_norm = math.sqrt(self.last_step @ self.last_step)
         small_step = self.previous_loss - self.loss <= STEP_RTOL * self.loss
         if self.use_evidence and self.stable >= EVIDENCE_PATIENCE and small_step:
@@ -369,9 +354,9 @@ class LevenbergMarquardt:
             self.message = f"The gradient was below gtol={self.gtol:g}."
         elif self.plateau.update(self.loss):
             self.status, self.message = "plateau", self.plateau.message()
-        elif self.iteration >= self.max_iter:
+        elif self.iteration >= control.max_iter:
             self.status = "max_iter"
-            self.message = f"Reached max_iter={self.max_iter} iterations."
+            self.message = f"Reached max_iter={control.max_iter} iterations."
 
     def finalize(self):
         return SolverResult(

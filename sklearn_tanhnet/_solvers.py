@@ -82,87 +82,134 @@ class Plateau:
         )
 
 
-def report(verbose, it, loss):
-    if verbose and (it % max(int(verbose), 1) == 0):
-        print(f"Iteration {it}, loss = {loss:.8g}")
+@dataclass
+class Control:
+    """What every solver shares: its budget, the plateau rule and reporting.
+
+    Attributes
+    ----------
+    max_iter : int
+        Most iterations.
+    tol, n_iter_no_change, loss_scale
+        The plateau rule (:class:`Plateau`).
+    verbose : int
+        Print the loss every ``verbose`` iterations.
+    first_iteration : int
+        Number of the first iteration, for a run that continues another.
+    callback : callable or None
+        ``callback(theta, loss)`` after every iteration; a truthy return (a
+        message) stops the run with status ``'stopped'``.
+    """
+
+    max_iter: int = 200
+    tol: float = 1e-6
+    n_iter_no_change: int = 10
+    loss_scale: float = 1.0
+    verbose: int = 0
+    first_iteration: int = 0
+    callback: object = None
+
+    def plateau(self):
+        return Plateau(self.tol, self.loss_scale, self.n_iter_no_change)
+
+    def report(self, iteration, loss):
+        """Print iteration ``first_iteration + iteration`` when verbose asks."""
+        it = self.first_iteration + iteration
+        if self.verbose and (it % max(int(self.verbose), 1) == 0):
+            print(f"Iteration {it}, loss = {loss:.8g}")
+
+    def stop_message(self, theta, loss):
+        """The callback's request to stop, as a message, or None."""
+        stop = self.callback(theta, loss) if self.callback is not None else None
+        return str(stop) if stop else None
+
+
+class _ScipyRun:
+    """The callables scipy's ``least_squares`` calls, and what they record.
+
+    scipy asks for the Jacobian at the start and once per accepted step: one
+    iteration is one accepted step, so the loss curve, reporting, the callback
+    and the stopping rules run there, ending the run with :class:`_Stop`.
+    """
+
+    def __init__(self, residuals, jacobian, theta0, control):
+        self.residuals, self.jacobian, self.control = residuals, jacobian, control
+        self.plateau = control.plateau()
+        self.curve, self.last = [], None
+        self.best_theta, self.best_loss = np.array(theta0, dtype=float), np.inf
+
+    def fun(self, theta):
+        r = self.residuals(theta)
+        if not np.all(np.isfinite(r)):
+            # trf and dogbox treat a non-finite cost as a rejected step.
+            return np.full_like(r, np.inf) if self.curve else r
+        return r
+
+    def record(self, theta, loss):
+        self.curve.append(loss)
+        if loss <= self.best_loss:
+            self.best_theta, self.best_loss = np.array(theta, copy=True), loss
+
+    def jac(self, theta):
+        control = self.control
+        r = self.residuals(theta)
+        loss = 0.5 * float(r @ r)
+        self.record(theta, loss)
+        self.last = theta
+        n_iter = len(self.curve) - 1
+        # A continuation's starting point ended the run before it.
+        if control.first_iteration == 0 or n_iter:
+            control.report(n_iter, loss)
+        message = control.stop_message(theta, loss) if n_iter else None
+        if message:
+            raise _Stop("stopped", message)
+        if self.plateau.update(loss):
+            raise _Stop("plateau", self.plateau.message())
+        if n_iter >= control.max_iter:
+            raise _Stop("max_iter", f"Reached max_iter={control.max_iter} iterations.")
+        return self.jacobian(theta)
+
+    def finish(self, x):
+        """Record the point scipy stopped at when it never asked its Jacobian."""
+        r = self.residuals(x)
+        loss = 0.5 * float(r @ r)
+        if not np.array_equal(x, self.last) and np.isfinite(loss):
+            self.record(x, loss)
+            self.control.stop_message(x, loss)
 
 
 def fit_least_squares(
     residuals,
     jacobian,
     theta0,
+    control=None,
     *,
     method="trf",
     tr_solver="exact",
     lsmr_maxiter=20,
-    max_iter=200,
-    tol=1e-6,
-    n_iter_no_change=10,
-    loss_scale=1.0,
-    verbose=0,
-    first_iteration=0,
-    callback=None,
 ):
     """Minimise ``0.5 * ||residuals(theta)||^2`` with scipy's ``least_squares``.
 
     ``tr_solver='exact'`` (an SVD of a dense Jacobian every iteration) or
     ``'lsmr'`` (at most ``lsmr_maxiter`` lsmr iterations a step), for a dense
     ``jacobian`` or one returning a ``LinearOperator``
-    (:func:`jacobian_operator`).
-
-    scipy asks for ``jacobian`` at the start and once per accepted step: one
-    iteration is one accepted step, and ``loss_curve`` holds the objective
-    after each. ``max_iter`` bounds the iterations, and ``2 * max_iter + 1``
-    the residual evaluations. ``callback(theta, loss)`` is called after every
-    iteration; a truthy return (a message) stops the fit with status
-    ``'stopped'``. ``verbose`` numbers the iterations from
-    ``first_iteration``, for a run that continues another.
+    (:func:`jacobian_operator`). ``control.max_iter`` bounds the iterations
+    (accepted steps), and ``2 * max_iter + 1`` the residual evaluations.
     """
+    control = Control() if control is None else control
     start = time.perf_counter()
-    plateau = Plateau(tol, loss_scale, n_iter_no_change)
-    curve, state = [], {"theta": np.array(theta0, dtype=float), "loss": np.inf}
-
-    def fun(theta):
-        r = residuals(theta)
-        if not np.all(np.isfinite(r)):
-            # trf and dogbox treat a non-finite cost as a rejected step.
-            return np.full_like(r, np.inf) if curve else r
-        return r
-
-    def jac(theta):
-        r = residuals(theta)
-        loss = 0.5 * float(r @ r)
-        curve.append(loss)
-        state["last"] = theta
-        if loss < state["loss"]:
-            state["theta"], state["loss"] = np.array(theta, copy=True), loss
-        # A continuation's starting point ended the run before it.
-        if first_iteration == 0 or len(curve) > 1:
-            report(verbose, first_iteration + len(curve) - 1, loss)
-        if len(curve) > 1 and callback is not None:
-            stop = callback(theta, loss)
-            if stop:
-                raise _Stop("stopped", str(stop))
-        stop = None
-        if plateau.update(loss):
-            stop = _Stop("plateau", plateau.message())
-        elif len(curve) > max_iter:
-            stop = _Stop("max_iter", f"Reached max_iter={max_iter} iterations.")
-        if stop is not None:
-            raise stop
-        return jacobian(theta)
-
-    status, message = "converged", ""
+    run = _ScipyRun(residuals, jacobian, theta0, control)
     options = {"tr_solver": tr_solver}
     if tr_solver == "lsmr":
         options["tr_options"] = {"maxiter": lsmr_maxiter}
+    status, message, nfev = "converged", "", None
     try:
         res = least_squares(
-            fun,
+            run.fun,
             theta0,
-            jac=jac,
+            jac=run.jac,
             method=method,
-            max_nfev=2 * max_iter + 1,
+            max_nfev=2 * control.max_iter + 1,
             ftol=1e-12,
             xtol=1e-12,
             gtol=1e-10,
@@ -171,32 +218,79 @@ def fit_least_squares(
         )
     except _Stop as stop:
         status, message = stop.status, stop.message
-        nfev = None
     else:
         message, nfev = res.message, res.nfev
-        if res.status == 0:
-            status = "max_iter"
-        elif res.status < 0:
-            status = "diverged"
-        # scipy may stop at an accepted point whose Jacobian it never asked for.
-        r = residuals(res.x)
-        loss = 0.5 * float(r @ r)
-        if not np.array_equal(res.x, state.get("last")) and np.isfinite(loss):
-            curve.append(loss)
-            if callback is not None:
-                callback(res.x, loss)
-            if loss <= state["loss"]:
-                state["theta"], state["loss"] = np.array(res.x, copy=True), loss
+        status = {0: "max_iter"}.get(res.status, "diverged" if res.status < 0 else status)
+        run.finish(res.x)
     # curve[0] is the starting point; every later entry is one iteration.
     return SolverResult(
-        theta=state["theta"],
-        loss=state["loss"],
-        n_iter=len(curve) - 1,
-        loss_curve=curve[1:],
+        theta=run.best_theta,
+        loss=run.best_loss,
+        n_iter=len(run.curve) - 1,
+        loss_curve=run.curve[1:],
         status=status,
         message=message,
-        nfev=nfev if nfev is not None else len(curve),
+        nfev=nfev if nfev is not None else len(run.curve),
         seconds=time.perf_counter() - start,
+    )
+
+
+@dataclass
+class Adam:
+    """Adam's hyperparameters and moments (Kingma and Ba, 2015)."""
+
+    learning_rate: float = 1e-3
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    state: tuple = None
+
+    def start(self, theta):
+        if self.state is None:
+            return np.zeros_like(theta), np.zeros_like(theta), 0
+        m, v, t = self.state
+        return m.copy(), v.copy(), t
+
+    def step(self, theta, g, moments):
+        """One update; ``moments`` ``[m, v, t]`` change in place."""
+        m, v, t = moments
+        t += 1
+        # In place, the moments skip two allocations per step; the
+        # arithmetic, and so every bit of the result, is unchanged.
+        m *= self.beta_1
+        m += (1 - self.beta_1) * g
+        v *= self.beta_2
+        v += (1 - self.beta_2) * g**2
+        lr = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        moments[2] = t
+        return theta - lr * m / (np.sqrt(v) + self.epsilon)
+
+
+def _adam_epoch(value_and_grad, theta, order, batch, adam, moments):
+    """One pass over the rows in ``order``; the new theta and the epoch's loss.
+
+    The epoch's loss is the mean of its batch estimates, as in scikit-learn's
+    MLP.
+    """
+    n_samples, epoch_loss = len(order), 0.0
+    for begin in range(0, n_samples, batch):
+        idx = None if batch == n_samples else order[begin : begin + batch]
+        batch_loss, g = value_and_grad(theta, idx)
+        weight = (n_samples if idx is None else len(idx)) / n_samples
+        epoch_loss += weight * batch_loss
+        theta = adam.step(theta, g, moments)
+    return theta, epoch_loss
+
+
+def _diverged_message(adam, epoch, loss, best=None):
+    what = (
+        f"diverged at iteration {epoch + 1} (loss {loss:.3g})"
+        if best is None
+        else f"rose from its best {best:.3g} to {loss:.3g}"
+    )
+    return (
+        f"The objective {what}; learning_rate={adam.learning_rate!r} is probably "
+        "too large. The best parameters seen were kept."
     )
 
 
@@ -205,90 +299,59 @@ def fit_adam(
     loss,
     theta0,
     n_samples,
+    control=None,
     *,
     rng,
-    learning_rate=1e-3,
+    adam=None,
     batch_size=None,
     shuffle=True,
-    beta_1=0.9,
-    beta_2=0.999,
-    epsilon=1e-8,
-    max_iter=200,
-    tol=1e-6,
-    n_iter_no_change=10,
-    loss_scale=1.0,
     divergence_factor=1e3,
     unstable_factor=2.0,
-    verbose=0,
-    first_iteration=0,
-    callback=None,
-    state=None,
 ):
-    """Adam (Kingma and Ba, 2015) over minibatches; one iteration is one epoch.
+    """Adam over minibatches; one iteration is one epoch.
 
     ``value_and_grad(theta, idx)`` returns an unbiased estimate of the whole
     objective and its gradient from the rows ``idx`` (``None`` for all rows);
-    ``loss(theta)`` is the objective on all rows.
-    The epoch's loss is the mean of its batch estimates, as in scikit-learn's
-    MLP. A non-finite loss, or one ``divergence_factor`` times the first, ends
-    the fit with the best parameters seen; so does a last epoch whose loss is
-    ``unstable_factor`` times the best. ``callback(theta, loss)`` is called
-    after every epoch; a truthy return (a message) stops with status
-    ``'stopped'``. ``state``, adam's ``(m, v, t)`` from an earlier result,
+    ``loss(theta)`` is the objective on all rows. A non-finite loss, or one
+    ``divergence_factor`` times the first, ends the fit with the best
+    parameters seen; so does a last epoch whose loss is ``unstable_factor``
+    times the best. ``adam.state``, the ``(m, v, t)`` of an earlier result,
     continues that run.
     """
+    control = Control() if control is None else control
+    adam = Adam() if adam is None else adam
     start = time.perf_counter()
     theta = np.array(theta0, dtype=float)
-    if state is None:
-        m, v, t = np.zeros_like(theta), np.zeros_like(theta), 0
-    else:
-        m, v, t = state[0].copy(), state[1].copy(), state[2]
+    moments = list(adam.start(theta))
     batch = n_samples if batch_size is None else min(batch_size, n_samples)
-    plateau = Plateau(tol, loss_scale, n_iter_no_change)
+    plateau = control.plateau()
     curve, best_theta, best_loss = [], theta.copy(), np.inf
-    status, message = "max_iter", f"Reached max_iter={max_iter} iterations."
+    status, message = "max_iter", f"Reached max_iter={control.max_iter} iterations."
     order = np.arange(n_samples)
-    for epoch in range(max_iter):
+    for epoch in range(control.max_iter):
         if batch < n_samples and shuffle:
             order = rng.permutation(n_samples)
         # theta is only ever rebound, never written in place, so holding a
         # reference keeps the epoch's starting point without a copy.
-        epoch_loss, epoch_start = 0.0, theta
-        for begin in range(0, n_samples, batch):
-            idx = None if batch == n_samples else order[begin : begin + batch]
-            batch_loss, g = value_and_grad(theta, idx)
-            weight = (n_samples if idx is None else len(idx)) / n_samples
-            epoch_loss += weight * batch_loss
-            t += 1
-            # In place, the moments skip two allocations per step; the
-            # arithmetic, and so every bit of the result, is unchanged.
-            m *= beta_1
-            m += (1 - beta_1) * g
-            v *= beta_2
-            v += (1 - beta_2) * g**2
-            lr = learning_rate * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-            theta = theta - lr * m / (np.sqrt(v) + epsilon)
-        if (
-            not math.isfinite(epoch_loss)
-            or not np.isfinite(theta).all()
-            or (curve and epoch_loss > divergence_factor * max(curve[0], loss_scale))
+        epoch_start = theta
+        theta, epoch_loss = _adam_epoch(
+            value_and_grad, theta, order, batch, adam, moments
+        )
+        limit = divergence_factor * max(curve[0], control.loss_scale) if curve else None
+        if not (math.isfinite(epoch_loss) and np.isfinite(theta).all()) or (
+            limit is not None and epoch_loss > limit
         ):
-            status = "diverged"
-            message = (
-                f"The objective diverged at iteration {epoch + 1} (loss "
-                f"{epoch_loss:.3g}); learning_rate={learning_rate!r} is probably too "
-                "large. The best parameters seen were kept."
-            )
+            status, message = "diverged", _diverged_message(adam, epoch, epoch_loss)
             break
         curve.append(epoch_loss)
-        report(verbose, first_iteration + epoch, epoch_loss)
+        control.report(epoch, epoch_loss)
         if epoch_loss < best_loss:
             # With one batch the loss belongs to the parameters before the step.
             best_loss = epoch_loss
             best_theta = epoch_start if batch == n_samples else theta.copy()
-        stop = callback(theta, epoch_loss) if callback is not None else None
+        stop = control.stop_message(theta, epoch_loss)
         if stop:
-            status, message = "stopped", str(stop)
+            status, message = "stopped", stop
             break
         if plateau.update(epoch_loss):
             status, message = "plateau", plateau.message()
@@ -296,11 +359,7 @@ def fit_adam(
     if status != "diverged" and curve and curve[-1] > unstable_factor * best_loss:
         # Oscillating or climbing at the end: a too large step, not a fit.
         status = "diverged"
-        message = (
-            f"The objective rose from its best {best_loss:.3g} to {curve[-1]:.3g}; "
-            f"learning_rate={learning_rate!r} is probably too large. The best "
-            "parameters seen were kept."
-        )
+        message = _diverged_message(adam, len(curve) - 1, curve[-1], best_loss)
     if status == "diverged":
         theta = best_theta
     return SolverResult(
@@ -310,9 +369,9 @@ def fit_adam(
         loss_curve=curve,
         status=status,
         message=message,
-        nfev=t,
+        nfev=moments[2],
         seconds=time.perf_counter() - start,
-        state=(m, v, t),
+        state=tuple(moments),
     )
 
 

@@ -23,7 +23,7 @@ from sklearn_tanhnet._derivatives import (
     mean_prediction_loss,
 )
 from sklearn_tanhnet._network import init_params, pack, weight_mask
-from sklearn_tanhnet._solvers import fit_adam, jacobian_operator
+from sklearn_tanhnet._solvers import Adam, Control, fit_adam, jacobian_operator
 
 
 def smooth_activation(x):
@@ -500,11 +500,10 @@ def test_adam_on_the_kernel_matches_adam_on_autograd(lecture_data, batch_size):
             problem.loss,
             theta0,
             50,
+            control=Control(max_iter=60, tol=0.0),
+            adam=Adam(learning_rate=0.01),
             rng=np.random.RandomState(1),
-            learning_rate=0.01,
             batch_size=batch_size,
-            max_iter=60,
-            tol=0.0,
         )
         for vg in (problem.value_and_grad, reference_value_and_grad)
     ]

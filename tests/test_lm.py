@@ -7,7 +7,7 @@ from sklearn_tanhnet._derivatives import LeastSquaresProblem
 from sklearn_tanhnet._evidence import evidence_update, inverse_diagonal
 from sklearn_tanhnet._lm import LevenbergMarquardt
 from sklearn_tanhnet._network import init_params, pack, weight_groups
-from sklearn_tanhnet._solvers import SolverResult
+from sklearn_tanhnet._solvers import Control, SolverResult
 
 STATUSES = {"converged", "plateau", "stopped", "max_iter", "diverged"}
 STEPS = [
@@ -68,7 +68,9 @@ def test_linear_problem_converges_to_ridge_solution(options, damping, K):
     problem = linear_problem(K=K)
     expected = ridge_solution(problem)
     theta0 = np.zeros(problem.n_params)
-    solver = LevenbergMarquardt(problem, damping=damping, tol=0.0, **options)
+    solver = LevenbergMarquardt(
+        problem, control=Control(tol=0.0), damping=damping, **options
+    )
     result = solver.solve(theta0)
     assert isinstance(result, SolverResult)
     assert result.status == "converged", result.message
@@ -102,7 +104,7 @@ def test_first_steps_are_the_damped_gauss_newton_steps(damping):
         theta = theta - np.linalg.solve(A + mu * np.diag(D), g)
         mu /= 3.0
         result = LevenbergMarquardt(
-            problem, damping=damping, max_iter=n_iter, tol=0.0
+            problem, control=Control(max_iter=n_iter, tol=0.0), damping=damping
         ).solve(np.random.RandomState(0).normal(size=problem.n_params))
         assert result.n_iter == n_iter
         np.testing.assert_allclose(result.theta, theta, rtol=1e-10, atol=1e-12)
@@ -113,9 +115,9 @@ def test_single_precision_gram_reaches_the_same_minimum(K):
     # J'J in float32 changes the steps, not the gradient: the same minimum.
     problem = linear_problem(K=K)
     expected = ridge_solution(problem)
-    result = LevenbergMarquardt(problem, gram_dtype="float32", tol=0.0).solve(
-        np.zeros(problem.n_params)
-    )
+    result = LevenbergMarquardt(
+        problem, control=Control(tol=0.0), gram_dtype="float32"
+    ).solve(np.zeros(problem.n_params))
     assert result.status == "converged", result.message
     np.testing.assert_allclose(
         result.theta, expected, rtol=0, atol=1e-8 * max(1.0, np.abs(expected).max())
@@ -127,9 +129,9 @@ def test_single_precision_gram_reaches_the_same_minimum(K):
 def test_tanh_problem_lowers_the_loss_monotonically(options, damping):
     problem, theta0 = tanh_problem()
     start = problem.loss(theta0)
-    result = LevenbergMarquardt(problem, damping=damping, max_iter=40, **options).solve(
-        theta0
-    )
+    result = LevenbergMarquardt(
+        problem, control=Control(max_iter=40), damping=damping, **options
+    ).solve(theta0)
     assert result.status in STATUSES
     assert result.converged == (result.status in ("converged", "plateau", "stopped"))
     assert result.n_iter == len(result.loss_curve) > 0
@@ -147,9 +149,13 @@ def test_tanh_problem_lowers_the_loss_monotonically(options, damping):
 @step_cases
 def test_solves_are_reproducible_bit_for_bit(options):
     problem, theta0 = tanh_problem()
-    first = LevenbergMarquardt(problem, max_iter=25, **options).solve(theta0)
+    first = LevenbergMarquardt(problem, control=Control(max_iter=25), **options).solve(
+        theta0
+    )
     problem_again, _ = tanh_problem()
-    second = LevenbergMarquardt(problem_again, max_iter=25, **options).solve(theta0)
+    second = LevenbergMarquardt(
+        problem_again, control=Control(max_iter=25), **options
+    ).solve(theta0)
     np.testing.assert_array_equal(first.theta, second.theta)
     assert first.loss_curve == second.loss_curve
     assert (first.status, first.n_iter, first.nfev) == (
@@ -169,7 +175,7 @@ def test_callback_message_stops_the_solve(options):
         return "enough" if len(calls) == 3 else None
 
     result = LevenbergMarquardt(
-        problem, max_iter=50, callback=callback, **options
+        problem, control=Control(max_iter=50, callback=callback), **options
     ).solve(theta0)
     assert result.status == "stopped"
     assert result.message == "enough"
@@ -182,7 +188,9 @@ def test_callback_message_stops_the_solve(options):
 @step_cases
 def test_max_iter(options):
     problem, theta0 = tanh_problem()
-    result = LevenbergMarquardt(problem, max_iter=3, tol=0.0, **options).solve(theta0)
+    result = LevenbergMarquardt(
+        problem, control=Control(max_iter=3, tol=0.0), **options
+    ).solve(theta0)
     assert result.status == "max_iter"
     assert result.n_iter == 3 == len(result.loss_curve)
     assert "max_iter=3" in result.message
@@ -193,10 +201,9 @@ def test_plateau_rule_stops_the_solve():
     # Any improvement below the whole starting loss counts as no improvement.
     result = LevenbergMarquardt(
         problem,
-        max_iter=100,
-        tol=1.0,
-        loss_scale=problem.loss(theta0),
-        n_iter_no_change=2,
+        control=Control(
+            max_iter=100, tol=1.0, loss_scale=problem.loss(theta0), n_iter_no_change=2
+        ),
     ).solve(theta0)
     assert result.status == "plateau"
     # The first iteration sets the best loss; two without improvement follow.
@@ -229,7 +236,10 @@ def consistent_evidence(problem, result):
 def test_evidence_settles_at_a_fixed_point_on_a_linear_problem(K, start):
     problem = linear_problem(K=K, alpha=start)
     solver = LevenbergMarquardt(
-        problem, evidence=True, alphas=np.array([start]), max_iter=200, tol=0.0
+        problem,
+        control=Control(max_iter=200, tol=0.0),
+        evidence=True,
+        alphas=np.array([start]),
     )
     result = solver.solve(random_start(problem))
     assert result.status == "converged", result.message
@@ -251,9 +261,9 @@ def test_evidence_from_any_start_reaches_the_same_penalty():
         problem = linear_problem(alpha=start)
         result = LevenbergMarquardt(
             problem,
+            control=Control(tol=0.0),
             evidence=True,
             alphas=np.array([start]),
-            tol=0.0,
             evidence_rtol=1e-6,
         ).solve(random_start(problem, seed=1))
         alphas.append(result.alpha[0])
@@ -277,7 +287,7 @@ def test_evidence_with_cg_steps_approximates_the_direct_penalty():
 def test_evidence_from_zero_weights_still_fits_the_bias():
     problem = linear_problem(alpha=1.0)
     result = LevenbergMarquardt(
-        problem, evidence=True, alphas=np.array([1.0]), tol=0.0
+        problem, control=Control(tol=0.0), evidence=True, alphas=np.array([1.0])
     ).solve(np.zeros(problem.n_params))
     assert result.status == "converged"
     # Whatever the penalty, the bias minimises F given the weights.

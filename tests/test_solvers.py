@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from sklearn_tanhnet._solvers import SolverResult, fit_adam, fit_least_squares
+from sklearn_tanhnet._solvers import (
+    Adam,
+    Control,
+    SolverResult,
+    fit_adam,
+    fit_least_squares,
+)
 
 METHODS = ["trf", "dogbox"]
 
@@ -88,8 +94,8 @@ def test_least_squares_max_iter(method):
         rosenbrock_residuals,
         rosenbrock_jacobian,
         ROSENBROCK_START,
+        control=Control(max_iter=2),
         method=method,
-        max_iter=2,
     )
     assert result.status == "max_iter"
     assert not result.converged
@@ -108,9 +114,8 @@ def test_least_squares_plateau(method):
         rosenbrock_residuals,
         rosenbrock_jacobian,
         ROSENBROCK_START,
+        control=Control(tol=10.0, n_iter_no_change=2),
         method=method,
-        tol=10.0,
-        n_iter_no_change=2,
     )
     assert result.status == "plateau"
     assert result.converged
@@ -122,10 +127,8 @@ def test_least_squares_plateau(method):
         rosenbrock_residuals,
         rosenbrock_jacobian,
         ROSENBROCK_START,
+        control=Control(tol=10.0, n_iter_no_change=2, loss_scale=1e-12),
         method=method,
-        tol=10.0,
-        n_iter_no_change=2,
-        loss_scale=1e-12,
     )
     assert result.status == "converged"
 
@@ -154,10 +157,14 @@ def test_least_squares_rejects_non_finite_trial_points(method):
 
 def test_least_squares_verbose(capsys):
     A, b = linear_problem()
-    fit_least_squares(lambda t: A @ t - b, lambda t: A, np.zeros(4), verbose=1)
+    fit_least_squares(
+        lambda t: A @ t - b, lambda t: A, np.zeros(4), control=Control(verbose=1)
+    )
     out = capsys.readouterr().out
     assert out.startswith("Iteration 0, loss = ")
-    fit_least_squares(lambda t: A @ t - b, lambda t: A, np.zeros(4), verbose=0)
+    fit_least_squares(
+        lambda t: A @ t - b, lambda t: A, np.zeros(4), control=Control(verbose=0)
+    )
     assert capsys.readouterr().out == ""
 
 
@@ -196,13 +203,9 @@ def test_adam_steps_closed_form(n_steps, learning_rate):
         lambda theta: float(g @ theta),
         theta0,
         4,
+        control=Control(max_iter=n_steps, n_iter_no_change=100),
+        adam=Adam(learning_rate=learning_rate, beta_1=b1, beta_2=b2, epsilon=eps),
         rng=np.random.RandomState(0),
-        learning_rate=learning_rate,
-        beta_1=b1,
-        beta_2=b2,
-        epsilon=eps,
-        max_iter=n_steps,
-        n_iter_no_change=100,
     )
     expected = theta0.copy()
     for t in range(1, n_steps + 1):
@@ -228,9 +231,9 @@ def test_adam_first_step_default_hyperparameters():
         lambda theta: float(g @ theta),
         theta0,
         10,
+        control=Control(max_iter=1),
+        adam=Adam(learning_rate=lr),
         rng=rng,
-        learning_rate=lr,
-        max_iter=1,
     )
     m, v = (1 - b1) * g, (1 - b2) * g**2
     m_hat, v_hat = m / (1 - b1), v / (1 - b2)
@@ -250,10 +253,9 @@ def test_adam_converges_on_quadratic():
         loss,
         theta0,
         10,
+        control=Control(max_iter=400, n_iter_no_change=1000),
+        adam=Adam(learning_rate=0.05),
         rng=np.random.RandomState(1),
-        learning_rate=0.05,
-        max_iter=400,
-        n_iter_no_change=1000,
     )
     minimum = data.mean(axis=0)
     assert result.status == "max_iter"
@@ -270,11 +272,9 @@ def test_adam_plateau():
         loss,
         np.zeros(3),
         10,
+        control=Control(max_iter=1000, tol=1.0, n_iter_no_change=3),
+        adam=Adam(learning_rate=0.01),
         rng=np.random.RandomState(1),
-        learning_rate=0.01,
-        max_iter=1000,
-        tol=1.0,
-        n_iter_no_change=3,
     )
     assert result.status == "plateau"
     assert result.converged
@@ -289,9 +289,9 @@ def test_adam_diverges_with_huge_learning_rate():
         lambda theta: float(np.sum(theta**4)),
         theta0,
         5,
+        control=Control(max_iter=50),
+        adam=Adam(learning_rate=1e3),
         rng=np.random.RandomState(0),
-        learning_rate=1e3,
-        max_iter=50,
     )
     assert result.status == "diverged"
     assert not result.converged
@@ -314,9 +314,9 @@ def test_adam_diverges_on_non_finite_loss():
         lambda theta: float(-np.sum(theta)),
         np.zeros(2),
         4,
+        control=Control(max_iter=50),
+        adam=Adam(learning_rate=0.4),
         rng=np.random.RandomState(0),
-        learning_rate=0.4,
-        max_iter=50,
     )
     assert result.status == "diverged"
     assert "learning_rate" in result.message
@@ -340,7 +340,9 @@ def recording(value_and_grad):
 def test_adam_same_seed_same_result(rng_factory):
     data = np.random.RandomState(0).normal(size=(13, 2))
     value_and_grad, loss = mean_quadratic(data)
-    kwargs = dict(learning_rate=0.05, batch_size=4, max_iter=15)
+    kwargs = dict(
+        adam=Adam(learning_rate=0.05), batch_size=4, control=Control(max_iter=15)
+    )
     first = fit_adam(
         value_and_grad, loss, np.zeros(2), 13, rng=rng_factory(3), **kwargs
     )
@@ -368,11 +370,10 @@ def test_adam_minibatches_with_shuffle(n_samples, batch_size):
         loss,
         np.zeros(2),
         n_samples,
+        control=Control(max_iter=n_epochs, n_iter_no_change=100),
+        adam=Adam(learning_rate=0.01),
         rng=np.random.RandomState(0),
-        learning_rate=0.01,
         batch_size=batch_size,
-        max_iter=n_epochs,
-        n_iter_no_change=100,
     )
     n_batches = -(-n_samples // batch_size)
     assert result.status == "max_iter"
@@ -403,10 +404,10 @@ def test_adam_epoch_loss_is_weighted_mean_of_batch_estimates():
         loss,
         np.zeros(2),
         10,
+        control=Control(max_iter=2),
+        adam=Adam(learning_rate=0.01),
         rng=np.random.RandomState(0),
-        learning_rate=0.01,
         batch_size=4,
-        max_iter=2,
     )
     for epoch in range(2):
         batches = losses[3 * epoch : 3 * (epoch + 1)]
@@ -423,10 +424,10 @@ def test_adam_minibatches_without_shuffle():
         loss,
         np.zeros(2),
         10,
+        control=Control(max_iter=2),
         rng=np.random.RandomState(0),
         batch_size=4,
         shuffle=False,
-        max_iter=2,
     )
     expected = [np.arange(0, 4), np.arange(4, 8), np.arange(8, 10)] * 2
     assert len(calls) == len(expected)
@@ -444,9 +445,9 @@ def test_adam_full_batch(batch_size):
         loss,
         np.zeros(2),
         10,
+        control=Control(max_iter=3),
         rng=np.random.RandomState(0),
         batch_size=batch_size,
-        max_iter=3,
     )
     assert calls == [None, None, None]
     assert result.nfev == result.n_iter == 3
@@ -455,7 +456,14 @@ def test_adam_full_batch(batch_size):
 def test_adam_verbose(capsys):
     data = np.random.RandomState(0).normal(size=(5, 2))
     value_and_grad, loss = mean_quadratic(data)
-    fit_adam(value_and_grad, loss, np.zeros(2), 5, rng=None, max_iter=4, verbose=2)
+    fit_adam(
+        value_and_grad,
+        loss,
+        np.zeros(2),
+        5,
+        control=Control(max_iter=4, verbose=2),
+        rng=None,
+    )
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(",")[0] for line in lines] == ["Iteration 0", "Iteration 2"]
 
@@ -466,7 +474,11 @@ def test_adam_verbose(capsys):
 def test_lsmr_steps_minimise_a_linear_problem():
     A, b = linear_problem(n=200, p=30)
     result = fit_least_squares(
-        lambda t: A @ t - b, lambda t: A, np.zeros(30), tr_solver="lsmr", tol=0.0
+        lambda t: A @ t - b,
+        lambda t: A,
+        np.zeros(30),
+        control=Control(tol=0.0),
+        tr_solver="lsmr",
     )
     expected = np.linalg.lstsq(A, b, rcond=None)[0]
     # Truncated lsmr steps end at scipy's ftol, not at rounding.
