@@ -42,7 +42,7 @@ from ._solvers import (
     fit_least_squares,
     jacobian_operator,
 )
-from ._training import ValidationMonitor, train
+from ._training import EvidenceSchedule, ValidationMonitor, train
 from ._uncertainty import (
     RCOND,
     diagnose,
@@ -634,11 +634,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 theta0,
                 alpha=data.alpha,
                 max_iter=1 if data.partial else self.max_iter,
-                negligible=self.tol * data.loss_scale,
-                in_loop=plan.method == "lm",
                 alpha0=data.alpha0,
                 state=self._adam_state if data.warm else None,
-                **self._evidence_schedule(),
+                schedule=self._evidence_schedule(plan, data),
             )
         if monitor is not None and monitor.best_theta is not None:
             res.theta = monitor.best_theta
@@ -671,16 +669,19 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         elif best.status == "diverged":
             warnings.warn(best.message, ConvergenceWarning)
 
-    def _evidence_schedule(self):
-        # adam moves too little in a few epochs for the evidence to judge it:
-        # update the penalties after runs long enough to reach a plateau.
+    def _evidence_schedule(self, plan, data):
+        negligible = self.tol * data.loss_scale
         if self.solver == "adam":
-            return {
-                "chunk": 2 * self.n_iter_no_change + 10,
-                "require_converged": True,
-                "weak_first": True,
-            }
-        return {}
+            # adam moves too little in a few epochs for the evidence to judge
+            # it: update the penalties after runs long enough to reach a plateau.
+            return EvidenceSchedule(
+                in_loop=False,
+                chunk=2 * self.n_iter_no_change + 10,
+                require_converged=True,
+                weak_first=True,
+                negligible=negligible,
+            )
+        return EvidenceSchedule(in_loop=plan.method == "lm", negligible=negligible)
 
     def _penalty(self, sizes):
         """The fitted penalty in the form LeastSquaresProblem takes."""

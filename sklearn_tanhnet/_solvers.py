@@ -220,7 +220,9 @@ def fit_least_squares(
         status, message = stop.status, stop.message
     else:
         message, nfev = res.message, res.nfev
-        status = {0: "max_iter"}.get(res.status, "diverged" if res.status < 0 else status)
+        status = {0: "max_iter"}.get(
+            res.status, "diverged" if res.status < 0 else status
+        )
         run.finish(res.x)
     # curve[0] is the starting point; every later entry is one iteration.
     return SolverResult(

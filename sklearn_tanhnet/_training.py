@@ -86,6 +86,39 @@ class ValidationMonitor:
         return None
 
 
+@dataclass(frozen=True)
+class EvidenceSchedule:
+    """How ``alpha='auto'`` re-estimates the penalties around a solver.
+
+    Attributes
+    ----------
+    in_loop : bool
+        The solver re-estimates the penalties itself, after every step (the
+        package's Levenberg-Marquardt); otherwise short runs of ``chunk``
+        iterations alternate with evidence updates here (scipy's methods,
+        adam).
+    chunk : int
+        Solver iterations between evidence updates (``in_loop=False``).
+    require_converged : bool
+        Settle only after a solver run that converged by itself: for slow
+        first-order solvers, whose ``gamma`` and ``beta`` barely move within a
+        chunk long before the fit is done.
+    weak_first : bool
+        Start from the weak penalty (and the strong one only after a
+        collapse): for first-order solvers, which leave a strong start
+        underfitted without collapsing it.
+    negligible : float
+        A penalty contribution to the objective below this counts as settled
+        even while the noise precision still grows (noise-free data).
+    """
+
+    in_loop: bool = True
+    chunk: int = EVIDENCE_CHUNK
+    require_converged: bool = False
+    weak_first: bool = False
+    negligible: float = 0.0
+
+
 def train(
     make_problem,
     run,
@@ -95,11 +128,7 @@ def train(
     max_iter,
     alpha0=None,
     state=None,
-    negligible=0.0,
-    in_loop=True,
-    chunk=EVIDENCE_CHUNK,
-    require_converged=False,
-    weak_first=False,
+    schedule=EvidenceSchedule(),
 ):
     """Fit, re-estimating the penalties when ``alpha == 'auto'``.
 
@@ -123,23 +152,8 @@ def train(
         start of ``EVIDENCE_STARTS``, and the weak one after a collapse.
     state : tuple, default=None
         Solver state (adam's moments) to continue from.
-    negligible : float, default=0.0
-        A penalty contribution to the objective below this counts as settled
-        even while the noise precision still grows (noise-free data).
-    in_loop : bool, default=True
-        The solver re-estimates the penalties itself (the package's
-        Levenberg-Marquardt); otherwise short runs of ``chunk`` iterations
-        alternate with evidence updates here.
-    chunk : int, default=EVIDENCE_CHUNK
-        Solver iterations between evidence updates (``in_loop=False``).
-    require_converged : bool, default=False
-        Settle only after a solver run that converged by itself: for slow
-        first-order solvers, whose ``gamma`` and ``beta`` barely move within a
-        chunk long before the fit is done.
-    weak_first : bool, default=False
-        Start from the weak penalty (and the strong one only after a
-        collapse): for first-order solvers, which leave a strong start
-        underfitted without collapsing it.
+    schedule : EvidenceSchedule, default=EvidenceSchedule()
+        How the penalties are re-estimated.
 
     Returns
     -------
@@ -149,40 +163,31 @@ def train(
         problem = make_problem(alpha)
         res = run(problem, theta0, max_iter, state, None)
         return _result(res, res.loss_curve, problem, alpha, None, 0)
-    probe = make_problem(0.0)
-    groups = weight_groups(probe.layer_sizes)
-    if alpha0 is not None:
-        starts = [np.asarray(alpha0, dtype=float)]
-    else:
-        order = EVIDENCE_STARTS[::-1] if weak_first else EVIDENCE_STARTS
-        starts = [np.full(groups.max() + 1, s * probe.weight_sum) for s in order]
+    groups = weight_groups(make_problem(0.0).layer_sizes)
     results = []
-    for alphas in starts:
-        if in_loop:
+    for alphas in _evidence_starts(make_problem, alpha0, groups, schedule):
+        if schedule.in_loop:
             problem = make_problem(alphas[groups])
             res = run(problem, theta0, max_iter, state, alphas)
-            ev = res.evidence
-            results.append(
-                _result(res, res.loss_curve, problem, res.alpha, ev, res.n_iter)
+            result = _result(
+                res, res.loss_curve, problem, res.alpha, res.evidence, res.n_iter
             )
         else:
-            results.append(
-                _evidence_loop(
-                    make_problem,
-                    run,
-                    theta0,
-                    alphas,
-                    groups,
-                    max_iter,
-                    state,
-                    negligible,
-                    chunk,
-                    require_converged,
-                )
-            )
-        if not _collapsed(results[-1]):
+            start = (theta0, alphas, groups, max_iter, state)
+            result = _evidence_loop(make_problem, run, start, schedule)
+        results.append(result)
+        if not _collapsed(result):
             break
     return min(results, key=lambda r: (r.gcv is None, r.gcv))
+
+
+def _evidence_starts(make_problem, alpha0, groups, schedule):
+    """The per-layer starting penalties, in the order they are tried."""
+    if alpha0 is not None:
+        return [np.asarray(alpha0, dtype=float)]
+    weight_sum = make_problem(0.0).weight_sum
+    order = EVIDENCE_STARTS[::-1] if schedule.weak_first else EVIDENCE_STARTS
+    return [np.full(groups.max() + 1, s * weight_sum) for s in order]
 
 
 def _gcv(problem, evidence):
@@ -242,19 +247,11 @@ def evidence_of(problem, theta, alphas, groups):
     )
 
 
-def _evidence_loop(
-    make_problem,
-    run,
-    theta,
-    alphas,
-    groups,
-    max_iter,
-    state,
-    negligible,
-    chunk,
-    require_converged,
-):
+def _evidence_loop(make_problem, run, start, schedule):
     """Alternate short solver runs with evidence updates of the penalties."""
+    theta, alphas, groups, max_iter, state = start
+    negligible, chunk = schedule.negligible, schedule.chunk
+    require_converged = schedule.require_converged
     curve, budget, previous, updates, ev = [], max_iter, None, 0, None
     while True:
         problem = make_problem(alphas[groups])

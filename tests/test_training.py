@@ -305,26 +305,20 @@ def test_weak_evidence_start_runs_only_after_a_collapse(monkeypatch):
     flat = np.r_[np.ones(9), 0.0, 0.0, 0.0, y.mean()]  # a constant prediction
     starts = []
 
-    def fake_loop(make_problem, run, theta, alphas, *args):
+    def fake_run(problem, theta0, max_iter, state, alphas):
+        from sklearn_tanhnet._evidence import Evidence
+        from sklearn_tanhnet._solvers import SolverResult
+
         starts.append(alphas[0])
         theta = flat if len(starts) == 1 and collapse else good
-        return training.TrainResult(
-            theta, 0.0, [], 1, "converged", "", make_problem(0.0), alphas, gcv=1.0
-        )
+        evidence = Evidence(alphas, 5.0, 1.0, 0.0)
+        return SolverResult(theta, 0.0, 1, alpha=alphas, evidence=evidence)
 
-    monkeypatch.setattr(training, "_evidence_loop", fake_loop)
+    weight_sum = 40.0
     for collapse, expected in ((True, 2), (False, 1)):
         starts.clear()
-        training.train(
-            make_problem, None, good, alpha="auto", max_iter=10, in_loop=False
-        )
-        assert len(starts) == expected
-    weight_sum = 40.0
-    assert starts[0] == training.EVIDENCE_STARTS[0] * weight_sum
-    collapse = True
-    starts.clear()
-    assert training._collapsed(fake_loop(make_problem, None, flat, [1.0]))
-    assert not training._collapsed(fake_loop(make_problem, None, good, [1.0]))
+        training.train(make_problem, fake_run, good, alpha="auto", max_iter=10)
+        assert starts == [s * weight_sum for s in training.EVIDENCE_STARTS[:expected]]
 
 
 def test_settled_message_leaves_out_a_chunk_ending_at_its_budget(lecture_data):
