@@ -116,13 +116,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     A network of ``len(hidden_layer_sizes)`` activated hidden layers and a
     linear output layer, fitted by minimising the (weighted) mean squared error
-    plus an L2 penalty on the weights. The default solver is a trust-region
-    Gauss-Newton/Levenberg-Marquardt fit (:func:`scipy.optimize.least_squares`)
-    with the exact residual Jacobian; ``solver='adam'`` is first-order
-    stochastic gradient descent. Inputs and targets are standardised internally
-    (weighted by ``sample_weight``) and the scaling is folded back into the
-    fitted weights, so ``coefs_`` and ``intercepts_`` describe a network on the
-    original units.
+    plus an L2 penalty on the weights. The default solver is the package's
+    Levenberg-Marquardt on the Gauss-Newton normal equations, with the
+    penalties re-estimated after every step by MacKay's evidence framework
+    (Bayesian regularisation, as MATLAB's ``trainbr``); ``solver='adam'`` is
+    first-order stochastic gradient descent. Inputs and targets are
+    standardised internally (weighted by ``sample_weight``) and the scaling is
+    folded back into the fitted weights, so ``coefs_`` and ``intercepts_``
+    describe a network on the original units.
 
     Parameters
     ----------
@@ -135,9 +136,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         the same shape using ``autograd.numpy`` so it can be differentiated.
 
     solver : {'least_squares', 'adam'}, default='least_squares'
-        ``'least_squares'``: scipy's trust-region least squares on the residual
-        vector with the exact Jacobian; fast and precise for up to some
-        hundred thousand rows. ``'adam'``: minibatch adam, for large data.
+        ``'least_squares'``: a Gauss-Newton/Levenberg-Marquardt fit of the
+        residual vector with exact derivatives (``method``); fast and precise
+        up to about a million rows. ``'adam'``: minibatch adam, for the
+        largest data and networks.
 
     alpha : 'auto' or float, default='auto'
         L2 penalty on the weights (not the biases), scaled like scikit-learn's
@@ -147,8 +149,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         effective number of parameters; the result is ``alpha_``. It starts
         from a strong penalty, and again from a weak one (generalised
         cross-validation choosing) if the first fit collapsed to a constant
-        (adam: always both). A float fixes the penalty (needed for exact
-        ``partial_fit`` equivalence).
+        (adam: from the weak one, the strong one only after a collapse). A
+        float fixes the penalty (needed for exact ``partial_fit``
+        equivalence).
 
     learning_rate : float, default=1e-3
         Adam step size. Unlike :class:`~sklearn.neural_network.MLPRegressor`,
@@ -159,7 +162,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Minibatch size for adam; ``'auto'`` is ``min(200, n_samples)``.
 
     max_iter : int, default=200
-        Maximum number of iterations: trust-region iterations (Jacobian
+        Maximum number of iterations: accepted steps (Jacobian
         evaluations) for least_squares, epochs for adam.
 
     tol : float, default=1e-5
@@ -190,23 +193,26 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Continue from the fitted weights (and adam's moments) instead of a
         new random start; the loss curve is extended.
 
-    method : {'trf', 'lm', 'dogbox'}, default='trf'
-        Algorithm of :func:`scipy.optimize.least_squares`. ``'lm'``
-        (MINPACK) takes fewer milliseconds a step on small problems, but its
-        results can differ in the last bits from one run to the next in the
-        same process, which then grows into different fits; ``'trf'`` and
-        ``'dogbox'`` are reproducible bit for bit.
+    method : {'lm', 'trf', 'dogbox'}, default='lm'
+        The least-squares algorithm. ``'lm'``: the package's own
+        Levenberg-Marquardt with Bayesian regularisation inside its loop
+        (one evidence update after every step), reproducible bit for bit.
+        ``'trf'``, ``'dogbox'``: :func:`scipy.optimize.least_squares` on the
+        residual vector, with ``alpha='auto'`` re-estimated between runs of 5
+        iterations. (MINPACK's ``'lm'`` of scipy is not offered: its results
+        change in the last bits from one run to the next.)
 
-    tr_solver : {'auto', 'exact', 'lsmr'}, default='auto'
-        Trust-region step of ``'trf'`` and ``'dogbox'``: ``'exact'`` (an SVD
-        of the dense Jacobian every step) or ``'lsmr'`` (up to 20 lsmr
-        iterations on it, a step whose cost grows with ``rows * n_params``
-        only). ``'auto'`` takes ``'exact'`` while ``rows * n_params**2 <=
-        2e6`` or there are fewer data rows than parameters, and ``'lsmr'``
-        beyond (14 ms against 3 ms a step on friedman1's 1,875 rows and 121
-        parameters). Where even one dense Jacobian would exceed the 2 GiB
-        memory budget, lsmr runs matrix-free on autograd's Jacobian-vector
-        products. The choice is stored in ``tr_solver_``.
+    tr_solver : {'auto', 'exact', 'cg', 'lsmr'}, default='auto'
+        How a step is solved. For ``method='lm'``: ``'exact'``, a Cholesky
+        factorisation of the damped normal equations ``J'J + mu I``,
+        accumulated over blocks of rows (memory ``n_params**2``, not ``rows x
+        n_params``); ``'cg'``, preconditioned conjugate gradients on the same
+        system from matrix-free Jacobian products. ``'auto'`` takes
+        ``'exact'`` while one ``J'J`` costs at most 2e10 multiply-adds and
+        ``'cg'`` beyond. For ``'trf'`` and ``'dogbox'``: ``'exact'`` (an SVD
+        of the dense Jacobian) or ``'lsmr'``; ``'auto'`` as scipy's cost
+        model of this package decides. The choice is stored in
+        ``tr_solver_``.
 
     standardize : bool, default=True
         Standardise X and y (weighted mean and standard deviation) before
@@ -253,12 +259,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
         (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
 
-    tr_solver_ : {'exact', 'lsmr'} or None
-        The trust-region solver the least_squares fit ran (``'exact'`` for
-        ``'lm'``; None for adam).
+    tr_solver_ : {'exact', 'cg', 'lsmr'} or None
+        The step the least_squares fit ran (None for adam).
 
     alpha_ : float or ndarray of shape (`n_layers_` - 1,)
         The penalty used: ``alpha``, or the per-layer evidence estimates.
+
+    log_evidence_ : float or None
+        With ``alpha='auto'``: the Laplace approximation of the log evidence
+        at the last evidence update (MacKay 1992), up to a constant that
+        depends only on the data; larger is better. None with a float
+        ``alpha``.
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
@@ -306,8 +317,22 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         \\rVert^2}{K} + \\alpha \\lVert W \\rVert^2\\Big),\\quad S = \\sum_i w_i,
 
     for ``K`` outputs, so an integer sample weight equals repeating the row.
-    Derivatives are exact (autograd); the residual Jacobian takes one reverse
-    pass per output.
+    Derivatives are exact: one numpy network kernel runs the forward pass once
+    and gives the output, its Jacobian-vector and vector-Jacobian products and
+    the Jacobian (one backward pass per output); autograd is the reference in
+    the tests and computes the exact Hessian for :meth:`diagnose`.
+
+    References
+    ----------
+    MacKay, D. J. C. (1992). A practical Bayesian framework for
+    backpropagation networks. Neural Computation, 4(3), 448-472.
+
+    Foresee, F. D. and Hagan, M. T. (1997). Gauss-Newton approximation to
+    Bayesian learning. Proceedings of the International Conference on
+    Neural Networks, 1930-1935.
+
+    Nielsen, H. B. (1999). Damping parameter in Marquardt's method.
+    Technical report IMM-REP-1999-05, Technical University of Denmark.
 
     Examples
     --------
