@@ -67,8 +67,14 @@ def build_parser():
         description="Small tanh neural-network regression for scikit-learn.",
     )
     sub = parser.add_subparsers(dest="command")
+    _add_demo_parser(sub)
+    _add_fit_parser(sub)
+    _add_predict_parser(sub)
+    return parser
 
-    demo = sub.add_parser(
+
+def _add_demo_parser(subparsers):
+    demo = subparsers.add_parser(
         "demo",
         help="fit the lecture's y = x^(1/3) problem with both solvers, "
         "print a report and write a plot",
@@ -80,7 +86,9 @@ def build_parser():
     )
     demo.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
 
-    fit = sub.add_parser(
+
+def _add_fit_parser(subparsers):
+    fit = subparsers.add_parser(
         "fit",
         help="fit a network to a CSV file, cross-validate, report and save it",
         description="Fit a TanhNetRegressor on every column of DATA except the "
@@ -95,6 +103,30 @@ def build_parser():
         metavar="COLUMN",
         help="name of the column to predict",
     )
+    _add_estimator_options(fit)
+    fit.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the initial weights and of the folds (default: %(default)s)",
+    )
+    fit.add_argument(
+        "--output",
+        default="model.joblib",
+        help="model file to write (default: %(default)s)",
+    )
+    plot = fit.add_mutually_exclusive_group()
+    plot.add_argument(
+        "--plot",
+        default="fit.png",
+        help="plot of predicted against actual values (default: %(default)s)",
+    )
+    plot.add_argument("--no-plot", action="store_true", help="write no plot")
+
+
+def _add_estimator_options(fit):
+    """The ``fit`` options that set TanhNetRegressor parameters."""
     fit.add_argument(
         "--hidden",
         type=_positive_int,
@@ -128,27 +160,10 @@ def build_parser():
         metavar="N",
         help=f"iteration limit (default: {_DEFAULTS['max_iter']})",
     )
-    fit.add_argument(
-        "--random-state",
-        type=int,
-        default=0,
-        metavar="S",
-        help="seed of the initial weights and of the folds (default: %(default)s)",
-    )
-    fit.add_argument(
-        "--output",
-        default="model.joblib",
-        help="model file to write (default: %(default)s)",
-    )
-    plot = fit.add_mutually_exclusive_group()
-    plot.add_argument(
-        "--plot",
-        default="fit.png",
-        help="plot of predicted against actual values (default: %(default)s)",
-    )
-    plot.add_argument("--no-plot", action="store_true", help="write no plot")
 
-    predict = sub.add_parser(
+
+def _add_predict_parser(subparsers):
+    predict = subparsers.add_parser(
         "predict",
         help="predict with a model saved by 'tanhnet fit'",
         description="Predict the target for every row of DATA with a model "
@@ -170,7 +185,6 @@ def build_parser():
         help="also write the lower and upper bounds of the prediction interval "
         "at this confidence, e.g. 0.95 (delta method)",
     )
-    return parser
 
 
 def main(argv=None):
@@ -312,26 +326,11 @@ def _report_warnings(caught, context):
         print(f"warning ({context}){times}: {message}", file=sys.stderr)
 
 
-def _fit(args):
-    import joblib
-    from sklearn.base import clone
-    from sklearn.metrics import r2_score
-    from sklearn.model_selection import KFold, cross_validate
-    from sklearn.utils._param_validation import InvalidParameterError
+_N_FOLDS = 5
 
-    table = read_csv(args.data)
-    table.require([args.target])
-    features = [name for name in table.names if name != args.target]
-    if not features:
-        raise CLIError(f"{args.data} has no feature columns besides {args.target!r}")
-    X = table.numeric(features)
-    y = table.numeric([args.target])[:, 0]
-    n_folds = 5
-    if len(y) < n_folds:
-        raise CLIError(
-            f"{n_folds}-fold cross-validation needs at least {n_folds} rows, "
-            f"{args.data} has {len(y)}"
-        )
+
+def _fit(args):
+    X, y, features = _training_data(args)
     est = _estimator_from_args(args)
     # Fail before the fits, not after them, when an output cannot be written.
     for out in [args.output] + ([] if args.no_plot else [args.plot]):
@@ -342,15 +341,57 @@ def _fit(args):
         f"{len(features)} feature(s): {', '.join(features)}"
     )
     print(f"Model: {est!r}\n")
+    (final, caught), (cv, caught_cv) = _fit_and_cross_validate(
+        est, X, y, args.random_state
+    )
+    out_of_fold = _report_cross_validation(cv, caught_cv, X, y)
+    fitted = _report_fit(final, caught, X, y)
+    _save_model(args.output, final, features, args.target)
+    if not args.no_plot:
+        _plot_fit(args.plot, y, fitted, out_of_fold, args.target, args.data)
+        print(f"Wrote {args.plot}")
+    return 0
+
+
+def _training_data(args):
+    """``(X, y, feature_names)`` from ``args.data``: every column but the target."""
+    table = read_csv(args.data)
+    table.require([args.target])
+    features = [name for name in table.names if name != args.target]
+    if not features:
+        raise CLIError(f"{args.data} has no feature columns besides {args.target!r}")
+    X = table.numeric(features)
+    y = table.numeric([args.target])[:, 0]
+    if len(y) < _N_FOLDS:
+        raise CLIError(
+            f"{_N_FOLDS}-fold cross-validation needs at least {_N_FOLDS} rows, "
+            f"{args.data} has {len(y)}"
+        )
+    return X, y, features
+
+
+def _recording_warnings(call):
+    """``(call(), the warnings it raised)``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, caught
+
+
+def _fit_and_cross_validate(est, X, y, random_state):
+    """Fit a clone of ``est`` on all rows, then cross-validate it.
+
+    Returns ``((fitted, warnings), (cross_validate result, warnings))``.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, cross_validate
+    from sklearn.utils._param_validation import InvalidParameterError
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            final = clone(est).fit(X, y)
-        folds = KFold(n_folds, shuffle=True, random_state=args.random_state)
-        with warnings.catch_warnings(record=True) as caught_cv:
-            warnings.simplefilter("always")
-            cv = cross_validate(
+        final = _recording_warnings(lambda: clone(est).fit(X, y))
+        folds = KFold(_N_FOLDS, shuffle=True, random_state=random_state)
+        cv = _recording_warnings(
+            lambda: cross_validate(
                 est,
                 X,
                 y,
@@ -360,18 +401,29 @@ def _fit(args):
                 return_indices=True,
                 error_score="raise",
             )
+        )
     except (InvalidParameterError, ValueError) as exc:
         raise CLIError(str(exc)) from None
+    return final, cv
 
+
+def _report_cross_validation(cv, caught, X, y):
+    """Print the fold scores and warnings; return the out-of-fold predictions."""
     scores = cv["test_score"]
     print(
-        f"{n_folds}-fold cross-validated R^2: {scores.mean():.4f} ± "
+        f"{_N_FOLDS}-fold cross-validated R^2: {scores.mean():.4f} ± "
         f"{scores.std():.4f}  (folds: {', '.join(f'{s:.4f}' for s in scores)})"
     )
-    _report_warnings(caught_cv, f"{n_folds}-fold cross-validation")
+    _report_warnings(caught, f"{_N_FOLDS}-fold cross-validation")
     out_of_fold = np.empty_like(y)
     for fold_est, test in zip(cv["estimator"], cv["indices"]["test"]):
         out_of_fold[test] = fold_est.predict(X[test])
+    return out_of_fold
+
+
+def _report_fit(final, caught, X, y):
+    """Print the fit on all rows and its diagnostics; return its predictions."""
+    from sklearn.metrics import r2_score
 
     fitted = final.predict(X)
     print(
@@ -383,22 +435,24 @@ def _fit(args):
         print(final.diagnose(X, y))
     except ValueError as exc:
         print(f"Diagnostics unavailable: {exc}")
+    return fitted
+
+
+def _save_model(path, estimator, features, target):
+    """Write the model file that :func:`load_model` reads."""
+    import joblib
 
     model = {
         "format": MODEL_FORMAT,
-        "estimator": final,
+        "estimator": estimator,
         "feature_names": features,
-        "target": args.target,
+        "target": target,
     }
     try:
-        joblib.dump(model, args.output)
+        joblib.dump(model, path)
     except OSError as exc:
-        raise CLIError(f"cannot write {args.output}: {exc.strerror}") from None
-    print(f"\nSaved the model to {args.output}")
-    if not args.no_plot:
-        _plot_fit(args.plot, y, fitted, out_of_fold, args.target, args.data)
-        print(f"Wrote {args.plot}")
-    return 0
+        raise CLIError(f"cannot write {path}: {exc.strerror}") from None
+    print(f"\nSaved the model to {path}")
 
 
 def _plot_fit(path, y, fitted, out_of_fold, target, data):

@@ -553,7 +553,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if plan.statistics:
             try:
                 with _blas_controller().limit(limits=1, user_api="blas"):
-                    statistics = fit_statistics(best.problem, best.theta)
+                    statistics = fit_statistics(
+                        best.problem, best.theta, gram_dtype=plan.gram_dtype
+                    )
             except ValueError as exc:  # no residual degrees of freedom
                 statistics = str(exc)
         restarts = [res.extra["record"] for res in results]

@@ -25,8 +25,9 @@ MEMORY_BUDGET = 2 * 2**30
 # Most multiply-adds, n * K * P^2, of one J'J: the per-step budget of direct
 # steps (about a second). Beyond it steps are iterative.
 DIRECT_FLOPS = 2e10
-# Beyond this many multiply-adds, n * K * P^2, the direct step's J'J is
-# accumulated from single-precision blocks (its J'r and loss stay double).
+# Beyond this many multiply-adds, n * K * P^2, a direct step's J'J and the
+# statistics' Gauss-Newton matrices are accumulated from single-precision
+# blocks (J'r and the loss stay double).
 SINGLE_PRECISION_FLOPS = 1e9
 # The post-fit statistics need one J'J per output; beyond this many
 # multiply-adds fit skips them.
@@ -62,7 +63,7 @@ class FitPlan:
     reason : str
         Why the statistics are skipped ('' when they are not).
     gram_dtype : {'float64', 'float32'}
-        Precision of the blocks of a direct step's ``J'J``.
+        Precision of the row blocks of ``J'J`` (direct steps, statistics).
     """
 
     solver: str
@@ -140,6 +141,7 @@ def plan_fit(
     """
     n_data = n_samples * n_outputs
     gram_flops = n_data * n_params**2
+    gram_dtype = "float32" if gram_flops > SINGLE_PRECISION_FLOPS else "float64"
     square_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
     statistics, reason = True, ""
     if not square_fits or gram_flops > STATISTICS_FLOPS:
@@ -157,20 +159,12 @@ def plan_fit(
             "solver='adam' for the largest networks) or use a smaller network."
         )
     if solver == "adam":
-        return FitPlan(solver, None, None, False, None, statistics, reason)
+        return FitPlan(solver, None, None, False, None, statistics, reason, gram_dtype)
     if method == "lm":
         step = _lm_step(tr_solver, n_data, n_params)
         max_inner = CG_MAXITER if step == "cg" else None
-        single = step == "exact" and gram_flops > SINGLE_PRECISION_FLOPS
         return FitPlan(
-            solver,
-            method,
-            step,
-            False,
-            max_inner,
-            statistics,
-            reason,
-            "float32" if single else "float64",
+            solver, method, step, False, max_inner, statistics, reason, gram_dtype
         )
     n_rows = n_data + (n_weights if auto_alpha else 0)
     step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params)
@@ -185,4 +179,6 @@ def plan_fit(
     max_inner = None
     if step == "lsmr":
         max_inner = MATRIX_FREE_LSMR_MAXITER if matrix_free else DENSE_LSMR_MAXITER
-    return FitPlan(solver, method, step, matrix_free, max_inner, statistics, reason)
+    return FitPlan(
+        solver, method, step, matrix_free, max_inner, statistics, reason, gram_dtype
+    )

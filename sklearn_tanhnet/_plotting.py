@@ -349,54 +349,10 @@ class FitDisplay:
         """
         ax = _axes(ax, f"{type(self).__name__}.plot")
         name = self.estimator_name or "model"
-        self.span_ = None
-        if self.training_range is not None:
-            low, high = self.training_range
-            self.span_ = ax.axvspan(
-                low,
-                high,
-                **{
-                    "color": "0.9",
-                    "zorder": 0,
-                    "label": "training range",
-                    **(span_kw or {}),
-                },
-            )
-        self.band_ = None
-        if self.interval is not None:
-            lower, upper = self.interval
-            self.band_ = ax.fill_between(
-                self.x_grid,
-                lower,
-                upper,
-                **{
-                    "color": "tab:orange",
-                    "alpha": 0.3,
-                    "linewidth": 0,
-                    "label": self.interval_label,
-                    **(band_kw or {}),
-                },
-            )
-        self.true_line_ = None
-        if self.y_true is not None:
-            self.true_line_ = ax.plot(
-                self.x_grid,
-                self.y_true,
-                **{
-                    "color": "k",
-                    "linestyle": "--",
-                    "linewidth": 1,
-                    "label": "true function",
-                    **(true_line_kw or {}),
-                },
-            )[0]
-        self.scatter_ = None
-        if self.x is not None and self.y is not None:
-            self.scatter_ = ax.scatter(
-                self.x,
-                self.y,
-                **{"color": "tab:blue", "s": 12, "label": "data", **(scatter_kw or {})},
-            )
+        self.span_ = self._draw_span(ax, span_kw)
+        self.band_ = self._draw_band(ax, band_kw)
+        self.true_line_ = self._draw_true_line(ax, true_line_kw)
+        self.scatter_ = self._draw_points(ax, scatter_kw)
         self.line_ = ax.plot(
             self.x_grid,
             self.y_pred,
@@ -404,17 +360,80 @@ class FitDisplay:
         )[0]
         ax.set_xlabel(self.feature_name)
         ax.set_ylabel(self.target_name)
-        if title is None:
-            title = f"Fit of {name}"
-            if self.training_range is not None and (
-                np.min(self.x_grid) < self.training_range[0]
-                or np.max(self.x_grid) > self.training_range[1]
-            ):
-                title += ", extrapolated beyond the training range"
-        ax.set_title(title)
+        ax.set_title(self._default_title(name) if title is None else title)
         ax.legend()
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+    def _draw_span(self, ax, span_kw):
+        """Shade the training range; None when there is none."""
+        if self.training_range is None:
+            return None
+        low, high = self.training_range
+        return ax.axvspan(
+            low,
+            high,
+            **{
+                "color": "0.9",
+                "zorder": 0,
+                "label": "training range",
+                **(span_kw or {}),
+            },
+        )
+
+    def _draw_band(self, ax, band_kw):
+        """Fill the interval band; None when there is no interval."""
+        if self.interval is None:
+            return None
+        lower, upper = self.interval
+        return ax.fill_between(
+            self.x_grid,
+            lower,
+            upper,
+            **{
+                "color": "tab:orange",
+                "alpha": 0.3,
+                "linewidth": 0,
+                "label": self.interval_label,
+                **(band_kw or {}),
+            },
+        )
+
+    def _draw_true_line(self, ax, true_line_kw):
+        """Draw the true function dashed; None when there is none."""
+        if self.y_true is None:
+            return None
+        return ax.plot(
+            self.x_grid,
+            self.y_true,
+            **{
+                "color": "k",
+                "linestyle": "--",
+                "linewidth": 1,
+                "label": "true function",
+                **(true_line_kw or {}),
+            },
+        )[0]
+
+    def _draw_points(self, ax, scatter_kw):
+        """Scatter the data; None unless both ``x`` and ``y`` are set."""
+        if self.x is None or self.y is None:
+            return None
+        return ax.scatter(
+            self.x,
+            self.y,
+            **{"color": "tab:blue", "s": 12, "label": "data", **(scatter_kw or {})},
+        )
+
+    def _default_title(self, name):
+        """``Fit of <name>``, saying so when the grid leaves the training range."""
+        title = f"Fit of {name}"
+        if self.training_range is not None and (
+            np.min(self.x_grid) < self.training_range[0]
+            or np.max(self.x_grid) > self.training_range[1]
+        ):
+            title += ", extrapolated beyond the training range"
+        return title
 
     @classmethod
     def from_estimator(
@@ -482,60 +501,10 @@ class FitDisplay:
         display : FitDisplay
             The display, with its artists set.
         """
-        check_is_fitted(estimator)
-        x = np.asarray(X, dtype=float)
-        if x.ndim == 2 and x.shape[1] == 1:
-            x = x[:, 0]
-        if x.ndim != 1:
-            raise ValueError(
-                f"FitDisplay needs a single input feature, got X of shape "
-                f"{np.shape(X)}."
-            )
-        if interval not in (None, "prediction", "confidence"):
-            raise ValueError(
-                f"interval must be None, 'prediction' or 'confidence', got {interval!r}"
-            )
-        low, high = (x.min(), x.max()) if x_range is None else x_range
-        grid = np.linspace(low, high, n_grid)
-        # Keep feature names so that a model fitted on a DataFrame does not warn.
-        columns = getattr(X, "columns", None)
-        X_grid = (
-            grid.reshape(-1, 1)
-            if columns is None
-            else type(X)(grid.reshape(-1, 1), columns=columns)
-        )
-        y_pred = np.asarray(estimator.predict(X_grid))
-        if y_pred.ndim == 2 and y_pred.shape[1] == 1:
-            y_pred = y_pred[:, 0]
-        if y_pred.ndim != 1:
-            raise ValueError(
-                f"FitDisplay needs a single output, got predictions of shape "
-                f"{y_pred.shape}."
-            )
-        bounds, interval_label = None, "interval"
-        if interval is not None:
-            if not hasattr(estimator, "predict_interval"):
-                raise ValueError(
-                    f"interval={interval!r} needs an estimator with "
-                    f"predict_interval, got {_name_of(estimator)}."
-                )
-            lower, upper = estimator.predict_interval(
-                X_grid, confidence=confidence, kind=interval
-            )
-            bounds = (np.ravel(lower), np.ravel(upper))
-            interval_label = f"{confidence:.0%} {interval} interval"
         disp = cls(
-            x_grid=grid,
-            y_pred=y_pred,
-            x=x,
-            y=None if y is None else np.ravel(np.asarray(y, dtype=float)),
-            interval=bounds,
-            interval_label=interval_label,
-            training_range=(x.min(), x.max()),
-            y_true=None if true_function is None else true_function(grid),
-            estimator_name=_name_of(estimator),
-            feature_name="x" if columns is None else str(columns[0]),
-            target_name="y" if getattr(y, "name", None) is None else str(y.name),
+            **_fit_display_data(
+                estimator, X, y, x_range, n_grid, interval, confidence, true_function
+            )
         )
         return disp.plot(
             ax=ax,
@@ -546,6 +515,78 @@ class FitDisplay:
             span_kw=span_kw,
             true_line_kw=true_line_kw,
         )
+
+
+def _fit_display_data(
+    estimator, X, y, x_range, n_grid, interval, confidence, true_function
+):
+    """The :class:`FitDisplay` constructor arguments of ``from_estimator``."""
+    check_is_fitted(estimator)
+    x = _single_input(X)
+    if interval not in (None, "prediction", "confidence"):
+        raise ValueError(
+            f"interval must be None, 'prediction' or 'confidence', got {interval!r}"
+        )
+    low, high = (x.min(), x.max()) if x_range is None else x_range
+    grid = np.linspace(low, high, n_grid)
+    # Keep feature names so that a model fitted on a DataFrame does not warn.
+    columns = getattr(X, "columns", None)
+    X_grid = (
+        grid.reshape(-1, 1)
+        if columns is None
+        else type(X)(grid.reshape(-1, 1), columns=columns)
+    )
+    y_pred = _single_output(estimator.predict(X_grid))
+    bounds, interval_label = None, "interval"
+    if interval is not None:
+        if not hasattr(estimator, "predict_interval"):
+            raise ValueError(
+                f"interval={interval!r} needs an estimator with "
+                f"predict_interval, got {_name_of(estimator)}."
+            )
+        lower, upper = estimator.predict_interval(
+            X_grid, confidence=confidence, kind=interval
+        )
+        bounds = (np.ravel(lower), np.ravel(upper))
+        interval_label = f"{confidence:.0%} {interval} interval"
+    return dict(
+        x_grid=grid,
+        y_pred=y_pred,
+        x=x,
+        y=None if y is None else np.ravel(np.asarray(y, dtype=float)),
+        interval=bounds,
+        interval_label=interval_label,
+        training_range=(x.min(), x.max()),
+        y_true=None if true_function is None else true_function(grid),
+        estimator_name=_name_of(estimator),
+        feature_name="x" if columns is None else str(columns[0]),
+        target_name="y" if getattr(y, "name", None) is None else str(y.name),
+    )
+
+
+def _single_input(X):
+    """``X`` of shape (n_samples, 1) or (n_samples,) as a 1-D float array."""
+    x = np.asarray(X, dtype=float)
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1:
+        raise ValueError(
+            f"FitDisplay needs a single input feature, got X of shape {np.shape(X)}."
+        )
+    return x
+
+
+def _single_output(y_pred):
+    """Predictions of shape (n, 1) or (n,) as a 1-D array."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2 and y_pred.shape[1] == 1:
+        y_pred = y_pred[:, 0]
+    if y_pred.ndim != 1:
+        raise ValueError(
+            f"FitDisplay needs a single output, got predictions of shape "
+            f"{y_pred.shape}."
+        )
+    return y_pred
 
 
 class HessianSpectrumDisplay:
@@ -635,19 +676,29 @@ class HessianSpectrumDisplay:
         if kind not in ("bar", "stem"):
             raise ValueError(f"kind must be 'bar' or 'stem', got {kind!r}")
         ax = _axes(ax, f"{type(self).__name__}.plot")
-        h = np.sort(np.asarray(self.eigenvalues, dtype=float))[::-1]
-        n = h.size
-        if not h[0] > 0:
-            raise ValueError(f"The largest eigenvalue must be positive, got {h[0]!r}.")
-        rel = h / h[0]
-        mag = np.abs(rel)
+        rel, mag, floor = _relative_spectrum(self.eigenvalues, self.rcond)
+        n = rel.size
         rank = int(np.sum(rel > self.rcond)) if self.rank is None else self.rank
-        # Exact zeros have no place on a log axis: draw them at a floor well
-        # below both the cutoff and the smallest non-zero magnitude.
-        nonzero = mag[mag > 0]
-        floor = 1e-3 * min(self.rcond, nonzero.min())
-        mag = np.maximum(mag, floor)
         index = np.arange(1, n + 1)
+        handles = self._draw_groups(ax, kind, index, rel, mag, floor)
+        self.cutoff_line_ = ax.axhline(
+            self.rcond,
+            color="k",
+            linestyle="--",
+            linewidth=1,
+            label=f"cutoff rcond = {self.rcond:g}",
+        )
+        _format_spectrum_axes(ax, index)
+        if title is None:
+            name = f" of {self.estimator_name}" if self.estimator_name else ""
+            title = f"Hessian spectrum{name}: rank {rank} of {n}"
+        ax.set_title(title)
+        ax.legend(handles=[*handles, self.cutoff_line_])
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    def _draw_groups(self, ax, kind, index, rel, mag, floor):
+        """Draw each group of eigenvalues, set its attribute; return the artists."""
         groups = [
             ("determined_", rel > self.rcond, "tab:blue", "above cutoff (determined)"),
             (
@@ -667,45 +718,12 @@ class HessianSpectrumDisplay:
         for attr, mask, color, label in groups:
             artist = None
             if mask.any():
-                if kind == "bar":
-                    # Bars grow from the floor so that tiny values stay visible.
-                    artist = ax.bar(
-                        index[mask],
-                        mag[mask] - floor,
-                        bottom=floor,
-                        color=color,
-                        label=label,
-                    )
-                else:
-                    artist = ax.stem(index[mask], mag[mask], bottom=floor, label=label)
-                    artist.markerline.set_color(color)
-                    artist.stemlines.set_color(color)
-                    artist.baseline.set_visible(False)
+                artist = _draw_eigenvalues(
+                    ax, kind, index[mask], mag[mask], floor, color, label
+                )
             setattr(self, attr, artist)
             handles += [] if artist is None else [artist]
-        self.cutoff_line_ = ax.axhline(
-            self.rcond,
-            color="k",
-            linestyle="--",
-            linewidth=1,
-            label=f"cutoff rcond = {self.rcond:g}",
-        )
-        ax.set_yscale("log")
-        if n <= 20:
-            ax.set_xticks(index)
-        else:
-            from matplotlib.ticker import MaxNLocator
-
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("eigenvalue index (descending)")
-        ax.set_ylabel("Hessian eigenvalue / largest")
-        if title is None:
-            name = f" of {self.estimator_name}" if self.estimator_name else ""
-            title = f"Hessian spectrum{name}: rank {rank} of {n}"
-        ax.set_title(title)
-        ax.legend(handles=[*handles, self.cutoff_line_])
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
+        return handles
 
     @classmethod
     def from_diagnostics(
@@ -797,3 +815,42 @@ class HessianSpectrumDisplay:
             kind=kind,
             title=title,
         )
+
+
+def _relative_spectrum(eigenvalues, rcond):
+    """Descending eigenvalues over the largest, their floored magnitudes, the floor."""
+    h = np.sort(np.asarray(eigenvalues, dtype=float))[::-1]
+    if not h[0] > 0:
+        raise ValueError(f"The largest eigenvalue must be positive, got {h[0]!r}.")
+    rel = h / h[0]
+    mag = np.abs(rel)
+    # Exact zeros have no place on a log axis: draw them at a floor well
+    # below both the cutoff and the smallest non-zero magnitude.
+    nonzero = mag[mag > 0]
+    floor = 1e-3 * min(rcond, nonzero.min())
+    return rel, np.maximum(mag, floor), floor
+
+
+def _draw_eigenvalues(ax, kind, index, mag, floor, color, label):
+    """Bars or stems of the magnitudes ``mag`` at ``index``, from ``floor`` up."""
+    if kind == "bar":
+        # Bars grow from the floor so that tiny values stay visible.
+        return ax.bar(index, mag - floor, bottom=floor, color=color, label=label)
+    artist = ax.stem(index, mag, bottom=floor, label=label)
+    artist.markerline.set_color(color)
+    artist.stemlines.set_color(color)
+    artist.baseline.set_visible(False)
+    return artist
+
+
+def _format_spectrum_axes(ax, index):
+    """Log y axis, integer eigenvalue indices on x, and the axis labels."""
+    ax.set_yscale("log")
+    if index.size <= 20:
+        ax.set_xticks(index)
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("eigenvalue index (descending)")
+    ax.set_ylabel("Hessian eigenvalue / largest")

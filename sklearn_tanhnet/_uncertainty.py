@@ -37,19 +37,26 @@ def _row_chunks(n_rows, n_outputs, n_params):
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
-def weighted_gram(problem, theta):
-    """``sum_i w_i g_ik g_ik'`` per output k, shape (K, P, P), chunk by chunk.
+def weighted_gram(problem, theta, gram_dtype=np.float64):
+    """``sum_i w_i g_ik g_ik'`` per output k, shape (K, P, P), block by block.
 
     ``g_ik`` is the gradient of output k at row i: this is the Gauss-Newton
     matrix of the unnormalised data term, without a dense n x P Jacobian.
+    ``gram_dtype`` is the precision of each block's Jacobian and product (the
+    sum is double), as in :meth:`LeastSquaresProblem.normal_equations`.
     """
     K, P = problem.n_outputs, problem.n_params
     H = np.zeros((K, P, P))
-    for rows in _row_chunks(problem.n_samples, K, P):
-        G = problem.output_jacobian(theta, problem.X[rows])
-        Gw = G * np.sqrt(problem.sample_weight[rows])[:, None, None]
-        for k in range(K):  # a BLAS product per output; einsum would not use BLAS
-            H[k] += Gw[:, k, :].T @ Gw[:, k, :]
+    root_weight = np.sqrt(problem.sample_weight)
+    theta = np.asarray(theta, dtype=float)
+    buffer = np.empty(min(problem.block_rows, problem.n_samples) * K * P, gram_dtype)
+    for rows in problem.blocks():
+        lin = problem.network.linearize(theta, problem.X[rows])
+        n_rows = rows.stop - rows.start
+        out = buffer[: n_rows * K * P].reshape(n_rows * K, P)
+        J = lin.jacobian(root_weight[rows], out=out).reshape(n_rows, K, P)
+        for k in range(K):  # a BLAS product per output
+            H[k] += J[:, k, :].T @ J[:, k, :]
     return H
 
 
@@ -89,10 +96,10 @@ class FitStatistics:
     rcond: float
 
 
-def fit_statistics(problem, theta, rcond=RCOND):
+def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64):
     """Delta-method statistics of ``problem`` at ``theta``."""
     K, S = problem.n_outputs, problem.weight_sum
-    H = weighted_gram(problem, theta)
+    H = weighted_gram(problem, theta, gram_dtype)
     E = problem.output(theta) - problem.Y
     rss = problem.sample_weight @ E**2
     penalty = np.diag(K * problem.penalty)
