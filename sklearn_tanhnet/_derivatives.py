@@ -26,9 +26,8 @@ Hessian (:meth:`LeastSquaresProblem.hessian`) and as the tests' reference.
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad, hessian
-from autograd.differential_operators import hessian_tensor_product
 
-from ._network import Network, forward, unpack, weight_mask
+from ._network import Network, forward, unpack, weight_groups, weight_mask
 
 # Rows per block of the normal equations: a block's Jacobian (rows *
 # n_outputs * n_params floats) stays within this.
@@ -61,9 +60,9 @@ class LeastSquaresProblem:
         Targets, already scaled.
     sample_weight : ndarray of shape (n_samples,)
         Non-negative weights with a positive sum.
-    alpha : float or ndarray of shape (n_weights,)
-        L2 penalty on the weights, one for all or one per weight (in the
-        order of ``theta[weight_mask(layer_sizes)]``).
+    alpha : float or ndarray of shape (n_layers,) or (n_weights,)
+        L2 penalty on the weights: one for all, one per layer, or one per
+        weight (in the order of ``theta[weight_mask(layer_sizes)]``).
     layer_sizes : list of int
         ``[n_features, *hidden_layer_sizes, n_outputs]``.
     activation : str or callable
@@ -82,6 +81,7 @@ class LeastSquaresProblem:
         self.weight_sum = float(np.sum(sample_weight))
         self.row_scale = np.sqrt(sample_weight / (self.weight_sum * self.n_outputs))
         self.mask = weight_mask(self.layer_sizes)
+        self.groups = weight_groups(self.layer_sizes)
         self._weight_cols = np.flatnonzero(self.mask)
         self.set_alpha(alpha)
         # A block's dense Jacobian has n_outputs * n_params columns; the
@@ -90,8 +90,10 @@ class LeastSquaresProblem:
         self.pass_rows = max(1, PASS_BYTES // (8 * max(self.layer_sizes)))
 
     def set_alpha(self, alpha):
-        """Set the penalties (a float, or one per weight)."""
+        """Set the penalties: a float, one per layer or one per weight."""
         self.alpha = alpha
+        if np.ndim(alpha) == 1 and len(alpha) == len(self.layer_sizes) - 1:
+            alpha = np.asarray(alpha, dtype=float)[self.groups]
         self.penalty = np.zeros(self.n_params)
         self.penalty[self.mask] = alpha
         # Penalty of every parameter over the weight sum: the diagonal Lambda.
@@ -225,18 +227,17 @@ class LeastSquaresProblem:
 
     def gauss_newton(self, theta):
         """Gauss-Newton approximation ``J'J + Lambda`` of the Hessian."""
-        gram = self.normal_equations(theta)[0]
-        gram[np.diag_indices_from(gram)] += self.reg2
-        return gram
+        return self.add_penalty(self.normal_equations(theta)[0])
+
+    def add_penalty(self, gram):
+        """``gram + Lambda``, a new array: the objective's curvature from ``J'J``."""
+        A = gram.copy()
+        A.flat[:: A.shape[0] + 1] += self.reg2
+        return A
 
     def operator(self, theta):
         """Matrix-free data Jacobian at ``theta``: see :class:`JacobianOperator`."""
         return JacobianOperator(self, np.asarray(theta, dtype=float))
-
-    def output_jacobian(self, theta, X):
-        """Derivatives of every output w.r.t. ``theta`` at rows ``X``, (n, K, P)."""
-        lin = self.network.linearize(np.asarray(theta, dtype=float), X)
-        return lin.jacobian().reshape(X.shape[0], self.n_outputs, self.n_params)
 
     # -- autograd references ----------------------------------------------------
 
@@ -253,12 +254,6 @@ class LeastSquaresProblem:
     def hessian(self, theta):
         """Exact Hessian of the objective, ``autograd.hessian``."""
         return hessian(self.objective_autograd)(np.asarray(theta, dtype=float))
-
-    def hvp(self, theta, v):
-        """Hessian-vector product ``H(theta) @ v`` without forming ``H``."""
-        return hessian_tensor_product(self.objective_autograd)(
-            np.asarray(theta, dtype=float), np.asarray(v, dtype=float)
-        )
 
 
 class JacobianOperator:

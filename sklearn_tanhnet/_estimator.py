@@ -30,7 +30,6 @@ from ._network import (
     n_params_of,
     pack,
     unpack,
-    weight_groups,
     weight_mask,
     zero_output_layer,
 )
@@ -620,7 +619,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if alpha == "auto" and partial:
             if alpha0 is None:
                 alpha0 = np.full(len(sizes) - 1, sample_weight.sum())
-            alpha = alpha0[weight_groups(sizes)]
+            alpha = alpha0
         return alpha, alpha0
 
     def _one_start(self, data, plan, ctx):
@@ -709,12 +708,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 negligible=negligible,
             )
         return EvidenceSchedule(in_loop=plan.method == "lm", negligible=negligible)
-
-    def _penalty(self, sizes):
-        """The fitted penalty in the form LeastSquaresProblem takes."""
-        if np.ndim(self.alpha_) == 0:
-            return self.alpha_
-        return np.asarray(self.alpha_)[weight_groups(sizes)]
 
     def _store(self, best, statistics, restarts, data, partial):
         """Set the fitted attributes from the chosen TrainResult."""
@@ -1087,7 +1080,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self._scaled_inputs(X),
             (Y - y_mean) / y_scale,
             sample_weight,
-            self._penalty(self._layer_sizes()),
+            self.alpha_,
             self._layer_sizes(),
             self.activation,
         )

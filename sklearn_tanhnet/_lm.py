@@ -54,7 +54,6 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
 
 from ._evidence import evidence_update, inverse_diagonal
-from ._network import weight_groups
 from ._solvers import Control, SolverResult
 
 # The evidence iteration has settled when the effective number of parameters
@@ -167,9 +166,8 @@ class LevenbergMarquardt:
     def setup(self, theta0):
         self.start_time = time.perf_counter()
         self.theta = np.array(theta0, dtype=float)
-        self.groups = weight_groups(self.problem.layer_sizes)
         if self.use_evidence:
-            self.problem.set_alpha(self.alphas[self.groups])
+            self.problem.set_alpha(self.alphas)
         self.mu, self.nu = None, 2.0
         self.iteration, self.nfev = 0, 0
         self.loss_curve = []
@@ -199,9 +197,7 @@ class LevenbergMarquardt:
         """Re-estimate the per-layer penalties from the current ``A``."""
         problem = self.problem
         if self.step == "direct":
-            A = self.gram.copy()
-            A.flat[:: A.shape[0] + 1] += problem.reg2
-            inv_diag, log_det = inverse_diagonal(A)
+            inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gram))
         else:
             diag = self.gram_diag + problem.reg2
             inv_diag = 1.0 / np.maximum(diag, 1e-300)
@@ -211,7 +207,7 @@ class LevenbergMarquardt:
             log_det,
             self.theta,
             self.alphas,
-            self.groups,
+            problem.groups,
             problem.mask,
             self.data_loss,
             problem.weight_sum,
@@ -228,7 +224,7 @@ class LevenbergMarquardt:
                 self.stable + 1 if stable_gamma and (stable_beta or negligible) else 0
             )
         self.alphas = ev.alphas
-        problem.set_alpha(self.alphas[self.groups])
+        problem.set_alpha(self.alphas)
 
     def damped_step(self):
         """Solve for a step, re-damping until one lowers ``F``; True if accepted."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._evidence import evidence_update, inverse_diagonal
-from ._network import weight_groups
 
 # Solver iterations between two re-estimations of the penalties, for the
 # solvers that re-estimate between runs (scipy's methods; adam runs until a
@@ -163,17 +162,16 @@ def train(
         problem = make_problem(alpha)
         res = run(problem, theta0, max_iter, state, None)
         return _result(res, res.loss_curve, problem, alpha, None, 0)
-    groups = weight_groups(make_problem(0.0).layer_sizes)
     results = []
-    for alphas in _evidence_starts(make_problem, alpha0, groups, schedule):
+    for alphas in _evidence_starts(make_problem, alpha0, schedule):
         if schedule.in_loop:
-            problem = make_problem(alphas[groups])
+            problem = make_problem(alphas)
             res = run(problem, theta0, max_iter, state, alphas)
             result = _result(
                 res, res.loss_curve, problem, res.alpha, res.evidence, res.n_iter
             )
         else:
-            start = (theta0, alphas, groups, max_iter, state)
+            start = (theta0, alphas, max_iter, state)
             result = _evidence_loop(make_problem, run, start, schedule)
         results.append(result)
         if not _collapsed(result):
@@ -181,13 +179,14 @@ def train(
     return min(results, key=lambda r: (r.gcv is None, r.gcv))
 
 
-def _evidence_starts(make_problem, alpha0, groups, schedule):
+def _evidence_starts(make_problem, alpha0, schedule):
     """The per-layer starting penalties, in the order they are tried."""
     if alpha0 is not None:
         return [np.asarray(alpha0, dtype=float)]
-    weight_sum = make_problem(0.0).weight_sum
+    probe = make_problem(0.0)
+    n_layers = len(probe.layer_sizes) - 1
     order = EVIDENCE_STARTS[::-1] if schedule.weak_first else EVIDENCE_STARTS
-    return [np.full(groups.max() + 1, s * weight_sum) for s in order]
+    return [np.full(n_layers, s * probe.weight_sum) for s in order]
 
 
 def _gcv(problem, evidence):
@@ -229,17 +228,16 @@ def _collapsed(result):
     return sst > 0 and sse > (1.0 - COLLAPSED) * sst
 
 
-def evidence_of(problem, theta, alphas, groups):
+def evidence_of(problem, theta, alphas):
     """One evidence update of ``problem`` at ``theta`` from its normal equations."""
-    A, _, data_loss = problem.normal_equations(theta)
-    A.flat[:: A.shape[0] + 1] += problem.reg2
-    inverse_diag, log_det = inverse_diagonal(A)
+    gram, _, data_loss = problem.normal_equations(theta)
+    inverse_diag, log_det = inverse_diagonal(problem.add_penalty(gram))
     return evidence_update(
         inverse_diag,
         log_det,
         theta,
         alphas,
-        groups,
+        problem.groups,
         problem.mask,
         data_loss,
         problem.weight_sum,
@@ -249,19 +247,19 @@ def evidence_of(problem, theta, alphas, groups):
 
 def _evidence_loop(make_problem, run, start, schedule):
     """Alternate short solver runs with evidence updates of the penalties."""
-    theta, alphas, groups, max_iter, state = start
+    theta, alphas, max_iter, state = start
     negligible, chunk = schedule.negligible, schedule.chunk
     require_converged = schedule.require_converged
     curve, budget, previous, updates, ev = [], max_iter, None, 0, None
     while True:
-        problem = make_problem(alphas[groups])
+        problem = make_problem(alphas)
         res = run(problem, theta, min(chunk, budget), state, None)
         theta, state = res.theta, res.state
         curve += res.loss_curve
         budget -= res.n_iter
         if res.status in ("diverged", "stopped"):
             break
-        ev = evidence_of(problem, theta, alphas, groups)
+        ev = evidence_of(problem, theta, alphas)
         updates += 1
         stable = [
             previous is not None and abs(a - b) <= EVIDENCE_RTOL * abs(b)

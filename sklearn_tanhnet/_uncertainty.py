@@ -225,8 +225,7 @@ def diagnose(problem, theta, rcond=RCOND):
     theta = np.asarray(theta, dtype=float)
     Hess = problem.hessian(theta)
     h = np.linalg.eigvalsh((Hess + Hess.T) / 2)[::-1]
-    J = problem.jacobian(theta)
-    gn = np.linalg.eigvalsh(J.T @ J)[::-1]
+    gn = np.linalg.eigvalsh(problem.gauss_newton(theta))[::-1]
     rank = int(np.sum(h > rcond * h[0]))
     statistics = fit_statistics(problem, theta, rcond)
     return Diagnostics(

@@ -246,7 +246,9 @@ def test_evidence_settles_at_a_fixed_point_on_a_linear_problem(K, start):
     assert "evidence" in result.message
     assert result.alpha.shape == (1,)
     # The problem's penalty is the solver's last estimate.
-    np.testing.assert_array_equal(problem.alpha, result.alpha[weight_groups([3, K])])
+    np.testing.assert_array_equal(
+        problem.penalty[problem.mask], result.alpha[weight_groups([3, K])]
+    )
     again = consistent_evidence(problem, result)
     np.testing.assert_allclose(again.alphas, result.alpha, rtol=0.02)
     assert result.evidence.gamma == pytest.approx(again.gamma, rel=0.02)
