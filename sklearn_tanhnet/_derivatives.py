@@ -28,13 +28,7 @@ import numpy as np
 from autograd import grad, hessian
 
 from ._network import Network, forward, unpack, weight_groups, weight_mask
-
-# Rows per block of the normal equations: a block's Jacobian (rows *
-# n_outputs * n_params floats) stays within this.
-BLOCK_BYTES = 8 * 2**20
-# Rows per block of the kernel's own passes (values, JVP, VJP): a block's
-# widest layer stays within this, in the CPU's second-level cache.
-PASS_BYTES = 256 * 2**10
+from ._plan import BLOCK_BYTES, PASS_BYTES
 
 
 def mean_prediction_loss(Y, sample_weight):

@@ -1,8 +1,10 @@
 """The plan of a fit: which algorithm and step, and what the budgets allow.
 
-Every budget constant of a fit lives here, and :func:`plan_fit` is the one
-place that turns the estimator's parameters and the problem's size into a
-:class:`FitPlan`, before anything large is allocated.
+Every budget constant of a fit lives here (this module imports nothing of the
+package, so the problem and the statistics read their block sizes from it),
+and :func:`plan_fit` is the one place that turns the estimator's parameters
+and the problem's size into a :class:`FitPlan`, before anything large is
+allocated.
 
 Costs, for ``n`` rows, ``K`` outputs and ``P`` parameters:
 
@@ -35,6 +37,14 @@ STATISTICS_FLOPS = 5e10
 # scipy's exact step: an SVD per step is cheaper than lsmr up to this many
 # rows * n_params**2 multiply-adds.
 EXACT_FLOPS = 2e6
+# Rows per block of the normal equations: a block's Jacobian (rows *
+# n_outputs * n_params floats) stays within this.
+BLOCK_BYTES = 8 * 2**20
+# Rows per block of the kernel's own passes (values, JVP, VJP): a block's
+# widest layer stays within this, in the CPU's second-level cache.
+PASS_BYTES = 256 * 2**10
+# Rows per chunk of the prediction standard errors' Jacobians.
+CHUNK_BYTES = 64 * 2**20
 # Most inner iterations of a step: lsmr on a dense Jacobian, lsmr matrix-free
 # (two passes over the data each), conjugate gradients.
 DENSE_LSMR_MAXITER = 20

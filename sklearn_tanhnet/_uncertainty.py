@@ -24,12 +24,9 @@ import numpy as np
 from scipy import stats
 
 from ._network import Network
+from ._plan import CHUNK_BYTES
 
 RCOND = 1e-6
-
-
-# Row chunks keep the Jacobians of large data sets within this many bytes.
-CHUNK_BYTES = 64 * 2**20
 
 
 def _row_chunks(n_rows, n_outputs, n_params):
