@@ -7,11 +7,14 @@ Run from the repository root::
 
 For each network and number of samples N it prints milliseconds per Jacobian of
 
-* ours:        ``LeastSquaresProblem(...).jacobian(theta)`` (one autograd
-               reverse pass per output);
-* autograd:    ``autograd.jacobian(problem.residual_function())(theta)`` (one
-               reverse pass per residual; only for N <= 1000, 'skipped' above,
-               where one call would take well over 10 s);
+* ours:        ``LeastSquaresProblem(...).jacobian(theta)`` (the package's
+               numpy kernel: one forward pass, one backward pass of the unit
+               cotangent per output, weight blocks as row-wise outer products);
+* autograd:    ``autograd.jacobian(autograd_residuals(problem))(theta)``, the
+               residual vector written below with autograd.numpy and
+               ``sklearn_tanhnet._network.forward`` (one reverse pass per
+               residual; only for N <= 1000, 'skipped' above, where one call
+               would take well over 10 s);
 * hand-written: plain-numpy backprop written below, in this file only;
 
 and the ratio ours / hand-written. Before timing, the hand-written Jacobian
@@ -51,8 +54,10 @@ try:
     import sklearn_tanhnet  # noqa: F401
 except ImportError:  # not installed: use the checkout this file lives in
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import autograd.numpy as anp  # noqa: E402
+
 from sklearn_tanhnet._derivatives import LeastSquaresProblem  # noqa: E402
-from sklearn_tanhnet._network import init_params, pack  # noqa: E402
+from sklearn_tanhnet._network import forward, init_params, pack, unpack  # noqa: E402
 
 NETWORKS = [(1, 3, 1), (8, 20, 20, 1)]
 SAMPLE_SIZES = [50, 1_000, 10_000, 100_000]
@@ -96,7 +101,7 @@ def handwritten_jacobian(problem, theta):
     the bias block is the delta itself. The row scale is folded into the first
     delta, and every block is written straight into a view of ``J``.
     """
-    if problem.np_activation is not np.tanh:
+    if problem.activation != "tanh":
         raise ValueError("the hand-written Jacobian is for tanh networks only")
     sizes = problem.layer_sizes
     n, K = problem.n_samples, problem.n_outputs
@@ -145,8 +150,35 @@ def handwritten_jacobian(problem, theta):
         )
         reg = J[n * K :]
         reg[...] = 0.0
-        reg[np.arange(n_reg), weight_cols] = problem.reg_scale
+        # The penalty rows of the residuals: sqrt(alpha / S) theta_j, weights only.
+        reg[np.arange(n_reg), weight_cols] = np.sqrt(problem.reg2[weight_cols])
     return J
+
+
+# -- the autograd reference ---------------------------------------------------------
+
+
+def autograd_residuals(problem):
+    """The residual vector of ``problem`` as a function autograd can trace.
+
+    The same rows as ``LeastSquaresProblem.residuals``: ``c_i (f_ik - y_ik)``
+    for sample i and output k (row ``i * K + k``), from autograd's generic
+    network ``sklearn_tanhnet._network.forward``, then the penalty rows
+    ``sqrt(alpha / S) theta_j`` of the weights.
+    """
+    sizes, X, Y = problem.layer_sizes, problem.X, problem.Y
+    c = problem.row_scale[:, None]
+    cols = np.flatnonzero(problem.mask)
+    reg = np.sqrt(problem.reg2[cols])
+
+    def residuals(theta):
+        out = forward(unpack(theta, sizes), X, problem.activation)
+        data = anp.reshape((out - Y) * c, (-1,))
+        if not problem.n_reg:
+            return data
+        return anp.concatenate([data, reg * theta[cols]])
+
+    return residuals
 
 
 # -- timing ---------------------------------------------------------------------
@@ -210,7 +242,7 @@ def run():
             np.testing.assert_allclose(J_hand, J_ours, rtol=1e-10)
             use_autograd = n <= AUTOGRAD_MAX_N
             if use_autograd:
-                ag_jac = autograd.jacobian(problem.residual_function())
+                ag_jac = autograd.jacobian(autograd_residuals(problem))
                 np.testing.assert_allclose(ag_jac(theta), J_ours, rtol=1e-10)
             del J_ours, J_hand
             gc.collect()

@@ -183,7 +183,7 @@ class LeastSquaresProblem:
         """``J'J``, ``J'r`` and ``0.5 r'r`` of the data rows, over row blocks.
 
         With ``gram_dtype=np.float32`` each block's Jacobian is written and
-        multiplied in single precision (2-3x faster at large sizes), summed
+        multiplied in single precision (twice the BLAS throughput), summed
         in double; ``J'r`` and the loss stay double precision, from the
         kernel's VJP, so the fit's minimum and its gradient are unchanged.
 

@@ -53,9 +53,9 @@ from ._uncertainty import (
 
 @functools.cache
 def _blas_controller():
-    # Finding the loaded BLAS libraries reads /proc/self/maps and costs about
-    # 3 ms: more than a whole fit of the lecture's problem. numpy's and
-    # scipy's BLAS, the only ones fit calls, are loaded by the time it runs.
+    # Finding the loaded BLAS libraries reads /proc/self/maps, which costs
+    # about as much as a small fit: once per process. numpy's and scipy's
+    # BLAS, the only ones fit calls, are loaded by the time it runs.
     return ThreadpoolController()
 
 
@@ -649,8 +649,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             done[0] += res.n_iter
             return res
 
-        # One BLAS thread: these matrices are small, and two threads on a
-        # busy 2-core machine made a trust-region fit 9x slower.
+        # One BLAS thread: these matrices are small, and more threads on a
+        # busy machine slow such products down (docs/benchmarks.rst).
         with _blas_controller().limit(limits=1, user_api="blas"):
             res = train(
                 lambda alpha: LeastSquaresProblem(
