@@ -82,6 +82,7 @@ class LeastSquaresProblem:
         # kernel's own passes (values, JVP, VJP) only the widest layer's.
         self.block_rows = max(1, BLOCK_BYTES // (8 * self.n_outputs * self.n_params))
         self.pass_rows = max(1, PASS_BYTES // (8 * max(self.layer_sizes)))
+        self._last = None  # (theta, its one-block linearisation), see trial_loss
 
     def set_alpha(self, alpha):
         """Set the penalties: a float, one per layer or one per weight."""
@@ -141,6 +142,21 @@ class LeastSquaresProblem:
         """The objective ``F(theta)``."""
         return self.data_loss(theta) + self.penalty_loss(theta)
 
+    def trial_loss(self, theta):
+        """:meth:`loss`, keeping a one-block forward pass for the next step.
+
+        A solver's trial point is usually accepted and linearised next: on
+        data of one block the forward pass (with its slopes) is kept, keyed by
+        the identity of ``theta``, and :meth:`normal_equations` of that same
+        array object reuses it.
+        """
+        if self.n_samples > self.block_rows:
+            return self.loss(theta)
+        lin = self.network.linearize(theta, self.X)
+        self._last = (theta, lin)
+        R = (lin.output - self.Y) * self.row_scale[:, None]
+        return 0.5 * float(np.vdot(R, R)) + self.penalty_loss(theta)
+
     # -- derivatives ------------------------------------------------------------
 
     def value_and_grad(self, theta, idx=None):
@@ -198,8 +214,12 @@ class LeastSquaresProblem:
         P = self.n_params
         single = np.dtype(gram_dtype) == np.float32
         if self.n_samples <= self.block_rows and not single:
-            # One block: no buffer to reuse.
-            lin = self.network.linearize(theta, self.X)
+            # One block: no buffer to reuse, maybe a forward pass.
+            last, self._last = self._last, None
+            if last is not None and last[0] is theta:
+                lin = last[1]
+            else:
+                lin = self.network.linearize(theta, self.X)
             r = ((lin.output - self.Y) * self.row_scale[:, None]).ravel()
             J = lin.jacobian(self.row_scale)
             return J.T @ J, J.T @ r, 0.5 * float(r @ r)

@@ -246,7 +246,7 @@ class LevenbergMarquardt:
             step, curvature = self._solve(g, reg2, D)
             if step is not None:
                 trial = self.theta + step
-                new_loss = problem.loss(trial)
+                new_loss = problem.trial_loss(trial)
                 predicted = -(g @ step) - 0.5 * curvature
                 # A non-finite trial loss fails the comparison: rejected.
                 if new_loss < self.loss and predicted > 0:
