@@ -89,11 +89,12 @@ class LeastSquaresProblem:
         self.alpha = alpha
         if np.ndim(alpha) == 1 and len(alpha) == len(self.layer_sizes) - 1:
             alpha = np.asarray(alpha, dtype=float)[self.groups]
-        self.penalty = np.zeros(self.n_params)
-        self.penalty[self.mask] = alpha
+        penalty = np.zeros(self.n_params)
+        penalty[self._weight_cols] = alpha
+        self.penalty = penalty
         # Penalty of every parameter over the weight sum: the diagonal Lambda.
-        self.reg2 = self.penalty / self.weight_sum
-        self.n_reg = self._weight_cols.size if self.penalty.max() > 0 else 0
+        self.reg2 = penalty / self.weight_sum
+        self.n_reg = self._weight_cols.size if penalty.max() > 0 else 0
 
     def blocks(self, rows=None):
         """The fixed row blocks every sum over rows runs through, in order.

@@ -235,12 +235,11 @@ class LevenbergMarquardt:
             self.control.report(0, self.loss)  # the starting point
         g = self.data_gradient + reg2 * self.theta
         self.gradient = g
-        diag_A = self.gram_diag + reg2
+        scale = max(self.gram_diag.max(), 1e-300)
         if self.mu is None:
             # From the data's curvature, not the penalty's: a huge first
             # penalty (zero starting weights) must not freeze the biases.
-            scale = self.gram_diag.max()
-            self.mu = 1e-3 * (scale if scale > 0 else max(diag_A.max(), 1e-300))
+            self.mu = 1e-3 * scale
         D = self._damping_matrix()
         while True:
             step, curvature = self._solve(g, reg2, D)
@@ -258,12 +257,12 @@ class LevenbergMarquardt:
                     return True
             self.mu *= self.nu
             self.nu *= 2.0
-            if self.mu > MAX_DAMPING * max(diag_A.max(), 1e-300):
+            if self.mu > MAX_DAMPING * (scale + reg2.max()):
                 return False
 
     def _damping_matrix(self):
         if self.damping == "identity":
-            return np.ones_like(self.gram_diag)
+            return 1.0
         floor = DIAGONAL_FLOOR * max(self.gram_diag.max(), 1e-300)
         return np.maximum(self.gram_diag, floor)
 
@@ -282,7 +281,7 @@ class LevenbergMarquardt:
             if info != 0:
                 return None, None
             # delta'(A + mu D) delta = -g'delta exactly, to rounding.
-            return step, -(g @ step) - self.mu * (step * D) @ step
+            return step, -(g @ step) - self.mu * ((step * D) @ step)
         return self._conjugate_gradients(g, reg2, D)
 
     def _conjugate_gradients(self, g, reg2, D):
