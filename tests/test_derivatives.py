@@ -22,7 +22,7 @@ from sklearn_tanhnet._derivatives import (
     LeastSquaresProblem,
     mean_prediction_loss,
 )
-from sklearn_tanhnet._network import init_params, pack, weight_mask
+from sklearn_tanhnet._network import init_params, pack, weight_groups, weight_mask
 from sklearn_tanhnet._solvers import Adam, Control, fit_adam, jacobian_operator
 
 
@@ -760,3 +760,32 @@ def test_gauss_newton_is_exact_hessian_at_zero_residual(layer_sizes):
         exact.gauss_newton(theta), exact.hessian(theta), rtol=1e-10, atol=1e-13
     )
     assert not np.allclose(problem.gauss_newton(theta), problem.hessian(theta))
+
+
+def test_trial_loss_equals_loss_and_its_forward_pass_is_reused_exactly(case):
+    problem, theta = case
+    trial = theta + 0.01
+    assert problem.trial_loss(trial) == problem.loss(trial)
+    kept = problem.normal_equations(trial)  # reuses the trial's forward pass
+    fresh = problem.normal_equations(trial.copy())  # another array: recomputes
+    for a, b in zip(kept, fresh):
+        np.testing.assert_array_equal(a, b)
+    # A changed array of the same identity is never mistaken for the kept one.
+    problem.trial_loss(trial)
+    other = trial + 0.5
+    np.testing.assert_array_equal(
+        problem.normal_equations(other)[0], problem.normal_equations(other.copy())[0]
+    )
+
+
+def test_per_layer_alpha_equals_its_per_weight_expansion():
+    sizes = [3, 4, 2, 1]
+    problem, theta = make_problem(sizes, "tanh", 0.0)
+    layer = np.array([0.5, 2.0, 7.0])
+    by_weight = layer[weight_groups(sizes)]
+    problem.set_alpha(layer)
+    per_layer = (problem.reg2.copy(), problem.loss(theta))
+    problem.set_alpha(by_weight)
+    np.testing.assert_array_equal(per_layer[0], problem.reg2)
+    assert per_layer[1] == problem.loss(theta)
+    assert problem.reg2[~weight_mask(sizes)].max() == 0.0

@@ -337,3 +337,29 @@ def test_plan_takes_direct_steps_while_the_normal_equations_are_cheap(monkeypatc
     assert plan.step == "cg" and plan.max_inner == plan_module.CG_MAXITER
     plan = plan_module.plan_fit("adam", "lm", "auto", 1000, 1, 121, 110, True)
     assert plan.step is None and plan.method is None
+
+
+def test_log_evidence_is_recorded_with_auto_alpha_only(fitted_multi, small_regression):
+    X, Y, _ = small_regression
+    assert isinstance(fitted_multi.log_evidence_, float)
+    assert np.isfinite(fitted_multi.log_evidence_)
+    fixed = TanhNetRegressor((3,), alpha=1e-3, random_state=0).fit(X, Y)
+    assert fixed.log_evidence_ is None
+
+
+def test_single_precision_gram_fits_like_double(monkeypatch, friedman_small):
+    import sklearn_tanhnet._plan as plan_module
+
+    X, y = friedman_small
+    X_test, y_test = X[400:], y[400:]
+    X, y = X[:400], y[:400]
+    double = TanhNetRegressor((8,), random_state=0).fit(X, y)
+    monkeypatch.setattr(plan_module, "SINGLE_PRECISION_FLOPS", 0)
+    single = TanhNetRegressor((8,), random_state=0).fit(X, y)
+    again = TanhNetRegressor((8,), random_state=0).fit(X, y)
+    assert np.array_equal(single.predict(X_test), again.predict(X_test))
+    assert not np.array_equal(single.predict(X_test), double.predict(X_test))
+    assert abs(single.score(X_test, y_test) - double.score(X_test, y_test)) < 0.01
+    np.testing.assert_allclose(
+        single.effective_n_params_, double.effective_n_params_, rtol=0.05
+    )
