@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/run.py                  # every case, about 10-15 minutes
-    python benchmarks/run.py --quick          # a small subset, a few minutes
+    python benchmarks/run.py                  # every case, about 8-10 minutes
+    python benchmarks/run.py --quick          # a small subset, about 2 minutes
     python benchmarks/run.py --case diamonds --case predict
     python benchmarks/run.py --list           # the case names
 
@@ -1123,7 +1123,7 @@ class Config:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="small subset, a few minutes"
+        "--quick", action="store_true", help="small subset, about 2 minutes"
     )
     parser.add_argument(
         "--case",
