@@ -28,7 +28,7 @@ import numpy as np
 from autograd import grad, hessian
 
 from ._network import Network, forward, unpack, weight_groups, weight_mask
-from ._plan import BLOCK_BYTES, PASS_BYTES
+from ._plan import BLOCK_BYTES, DIAGONAL_BLOCKS, PASS_BYTES
 
 
 def mean_prediction_loss(Y, sample_weight):
@@ -287,21 +287,41 @@ class JacobianOperator:
     data_loss : float
         ``0.5 r'r``.
     diagonal : ndarray of shape (n_params,)
-        The diagonal of ``J'J``.
+        The diagonal of ``J'J``: exact over at most ``DIAGONAL_BLOCKS`` blocks;
+        beyond, from that many evenly spaced blocks, scaled by the share of
+        the weights they hold (a preconditioner needs no more, and on large
+        data the estimate is close).
     """
 
     def __init__(self, problem, theta):
         self.problem = problem
         self.blocks = problem.blocks(problem.pass_rows)
-        self.linearizations = []
+        self.linearizations = None
+        self.update(theta)
+
+    def update(self, theta):
+        """Relinearise at ``theta``, reusing the blocks' memory."""
+        problem = self.problem
         K, P = problem.n_outputs, problem.n_params
-        residuals, self.diagonal = [], np.zeros(P)
-        for rows in self.blocks:
-            lin = problem.network.linearize(theta, problem.X[rows])
+        stride = -(-len(self.blocks) // DIAGONAL_BLOCKS)  # ceiling division
+        residuals, self.diagonal, sampled = [], np.zeros(P), 0.0
+        fresh = self.linearizations is None
+        if fresh:
+            self.linearizations = []
+        for index, rows in enumerate(self.blocks):
             c = problem.row_scale[rows]
+            if fresh:
+                lin = problem.network.linearize(theta, problem.X[rows])
+                self.linearizations.append((lin, c))
+            else:
+                lin = self.linearizations[index][0]
+                lin.refresh(theta)
             residuals.append(((lin.output - problem.Y[rows]) * c[:, None]).ravel())
-            self.diagonal += lin.gram_diagonal(c)
-            self.linearizations.append((lin, c))
+            if index % stride == 0:
+                self.diagonal += lin.gram_diagonal(c)
+                sampled += float(c @ c)
+        if stride > 1:
+            self.diagonal *= float(problem.row_scale @ problem.row_scale) / sampled
         self.residuals = np.concatenate(residuals)
         self.data_loss = 0.5 * float(self.residuals @ self.residuals)
         self.shape = (problem.n_samples * K, P)
@@ -327,5 +347,5 @@ class JacobianOperator:
         """``J'J v`` in one pass per block."""
         out = np.zeros(self.problem.n_params)
         for lin, c in self.linearizations:
-            out += lin.vjp(lin.jvp(v) * (c * c)[:, None])
+            out += lin.gram_product(v, c * c)
         return out

@@ -177,6 +177,7 @@ class LevenbergMarquardt:
         self.evidence, self.evidence_history = None, []
         self.stable = 0
         self.gram = None
+        self.operator = None
 
     def linearize(self):
         """``J'J`` (or the operator), ``J'r`` and the data loss at ``theta``."""
@@ -187,7 +188,10 @@ class LevenbergMarquardt:
             )
             self.gram_diag = np.diag(self.gram).copy()
         else:
-            self.operator = problem.operator(self.theta)
+            if self.operator is None:
+                self.operator = problem.operator(self.theta)
+            else:  # in place: the records' memory is reused, not allocated anew
+                self.operator.update(self.theta)
             self.data_gradient = self.operator.gradient
             self.data_loss = self.operator.data_loss
             self.gram_diag = self.operator.diagonal
@@ -354,9 +358,10 @@ class LevenbergMarquardt:
             self.message = f"Reached max_iter={control.max_iter} iterations."
 
     def finalize(self):
+        # self.loss is F at theta with the penalties in use: no pass needed.
         return SolverResult(
             theta=self.theta,
-            loss=self.problem.loss(self.theta),
+            loss=self.loss,
             n_iter=self.iteration,
             loss_curve=self.loss_curve,
             status=self.status,

@@ -86,6 +86,13 @@ def _tanh_slope(Z, A):
     return np.subtract(1.0, slope, out=slope)
 
 
+def _copy_into(buffer, values):
+    if values is None:
+        return None
+    buffer[...] = values
+    return buffer
+
+
 def _column_sums(M):
     # A BLAS product: numpy's sum over axis 0 is several times slower.
     return np.ones(M.shape[0]) @ M
@@ -252,16 +259,26 @@ class Network:
         """``(W, b)`` views of ``theta``, one pair per layer."""
         return [(theta[w].reshape(shape), theta[b]) for w, shape, b in self._layout]
 
-    def _run(self, params, X, keep):
-        """The forward pass; with ``keep``, every layer's input and slope too."""
+    def _run(self, params, X, keep, record=None):
+        """The forward pass; with ``keep``, every layer's input and slope too.
+
+        With ``record`` (a :class:`Linearization` of rows of the same shape),
+        the activations and slopes are written into its arrays: a solver
+        that relinearises every step reuses that memory instead of touching
+        fresh pages.
+        """
         act = self.activation
         inputs, slopes, A = [], [], X
-        for W, b in params[:-1]:
+        for layer, (W, b) in enumerate(params[:-1]):
             Z = A @ W
             Z += b
             A = act.function(Z)
             if keep:
-                slopes.append(None if act.slope is None else act.slope(Z, A))
+                slope = None if act.slope is None else act.slope(Z, A)
+                if record is not None:
+                    A = _copy_into(record.inputs[layer + 1], A)
+                    slope = _copy_into(record.slopes[layer], slope)
+                slopes.append(slope)
                 inputs.append(A)
         W, b = params[-1]
         out = A @ W
@@ -323,6 +340,12 @@ class Linearization:
         self.output = output
         self.inputs = inputs
         self.slopes = slopes
+
+    def refresh(self, theta):
+        """Relinearise at ``theta`` in place, on the same rows."""
+        network = self.network
+        self.params = network.unpack(np.array(theta, dtype=float))
+        self.output = network._run(self.params, self.inputs[0], True, self)[0]
 
     def _deltas(self, G):
         """Per-row deltas of every layer, first to last, for output cotangent ``G``.
@@ -393,6 +416,13 @@ class Linearization:
         scale2 = row_scale * row_scale
         blocks += [np.repeat((A * A).T @ scale2, K), np.full(K, scale2.sum())]
         return np.concatenate(blocks)
+
+    def gram_product(self, v, row_weight):
+        """``J' diag(row_weight) J v`` for the Jacobian of the outputs.
+
+        One forward-mode and one reverse-mode pass through the kept record.
+        """
+        return self.vjp(self.jvp(v) * row_weight[:, None])
 
     def jacobian(self, row_scale=None, out=None):
         """Jacobian of the outputs (times ``row_scale`` per row), dense.

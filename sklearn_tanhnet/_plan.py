@@ -43,6 +43,9 @@ BLOCK_BYTES = 8 * 2**20
 # Rows per block of the kernel's own passes (values, JVP, VJP): a block's
 # widest layer stays within this, in the CPU's second-level cache.
 PASS_BYTES = 256 * 2**10
+# Blocks that estimate the diagonal of J'J for conjugate gradients' Jacobi
+# preconditioner (all of them up to this many).
+DIAGONAL_BLOCKS = 64
 # Rows per chunk of the prediction standard errors' Jacobians.
 CHUNK_BYTES = 64 * 2**20
 # Most inner iterations of a step: lsmr on a dense Jacobian, lsmr matrix-free

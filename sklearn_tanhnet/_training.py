@@ -200,9 +200,10 @@ def _gcv(problem, evidence):
 
 
 def _result(res, curve, problem, alpha, evidence, updates):
+    # res.loss is the objective at res.theta with the problem's penalties.
     return TrainResult(
         res.theta,
-        problem.loss(res.theta),
+        res.loss,
         list(curve),
         len(curve),
         res.status,
