@@ -293,21 +293,31 @@ class JacobianOperator:
         data the estimate is close).
     """
 
-    def __init__(self, problem, theta):
+    def __init__(self, problem, theta, complete=True):
         self.problem = problem
         self.blocks = problem.blocks(problem.pass_rows)
+        self.shape = (problem.n_samples * problem.n_outputs, problem.n_params)
         self.linearizations = None
-        self.update(theta)
+        self.relinearize(theta)
+        if complete:
+            self.complete()
 
     def update(self, theta):
         """Relinearise at ``theta``, reusing the blocks' memory."""
+        self.relinearize(theta)
+        self.complete()
+
+    def relinearize(self, theta):
+        """The forward pass at ``theta`` into the blocks' records: residuals, loss.
+
+        Enough to judge a trial point; :meth:`complete` adds the gradient and
+        the diagonal when the point is kept.
+        """
         problem = self.problem
-        K, P = problem.n_outputs, problem.n_params
-        stride = -(-len(self.blocks) // DIAGONAL_BLOCKS)  # ceiling division
-        residuals, self.diagonal, sampled = [], np.zeros(P), 0.0
         fresh = self.linearizations is None
         if fresh:
             self.linearizations = []
+        residuals = []
         for index, rows in enumerate(self.blocks):
             c = problem.row_scale[rows]
             if fresh:
@@ -317,14 +327,20 @@ class JacobianOperator:
                 lin = self.linearizations[index][0]
                 lin.refresh(theta)
             residuals.append(((lin.output - problem.Y[rows]) * c[:, None]).ravel())
-            if index % stride == 0:
-                self.diagonal += lin.gram_diagonal(c)
-                sampled += float(c @ c)
-        if stride > 1:
-            self.diagonal *= float(problem.row_scale @ problem.row_scale) / sampled
+        self.theta = theta
         self.residuals = np.concatenate(residuals)
         self.data_loss = 0.5 * float(self.residuals @ self.residuals)
-        self.shape = (problem.n_samples * K, P)
+
+    def complete(self):
+        """``J'r`` and the diagonal of ``J'J`` at the linearised point."""
+        problem = self.problem
+        stride = -(-len(self.blocks) // DIAGONAL_BLOCKS)  # ceiling division
+        self.diagonal, sampled = np.zeros(problem.n_params), 0.0
+        for lin, c in self.linearizations[::stride]:
+            self.diagonal += lin.gram_diagonal(c)
+            sampled += float(c @ c)
+        if stride > 1:
+            self.diagonal *= float(problem.row_scale @ problem.row_scale) / sampled
         self.gradient = self.rmatvec(self.residuals)
 
     def matvec(self, v):

@@ -19,17 +19,17 @@ reduction,
 updates the damping as Nielsen (1999) does: after an accepted step
 ``mu *= max(1/3, 1 - (2 rho - 1)^3)`` and ``nu = 2``; after a rejected one
 ``mu *= nu`` and ``nu *= 2``. The starting ``mu`` is ``1e-3`` times the
-largest diagonal entry of ``A``.
+largest diagonal entry of ``J'J``.
 
 Direct steps (``step='direct'``) factorise ``A + mu D`` by Cholesky, ``J'J``
 and ``J'r`` accumulated over blocks of rows in a fixed order
 (:meth:`~._derivatives.LeastSquaresProblem.normal_equations`). Iterative steps
 (``step='cg'``) run preconditioned conjugate gradients on the same system with
 products ``J'J v`` from the kernel's JVP and VJP, the Jacobi preconditioner
-``diag(A + mu D)``, a warm start from the previous step, at most
-``max_inner`` iterations and the forcing tolerance ``min(0.5, sqrt(|g|))
-|g|`` on the residual norm (Steihaug's truncation, without a trust region:
-the damped system is positive definite).
+``diag(A + mu D)``, started from zero, at most ``max_inner`` iterations and
+the forcing tolerance ``min(0.5, sqrt(|g|)) |g|`` on the residual norm
+(Steihaug's truncation, without a trust region: the damped system is
+positive definite).
 
 With ``evidence=True`` the penalties are re-estimated before every step from
 the same ``A`` (:mod:`._evidence`; Foresee and Hagan 1997, MATLAB's
@@ -173,7 +173,6 @@ class LevenbergMarquardt:
         self.loss_curve = []
         self.plateau = self.control.plateau()
         self.status, self.message = None, ""
-        self.previous_step = None
         self.evidence, self.evidence_history = None, []
         self.stable = 0
         self.gram = None
@@ -298,8 +297,9 @@ class LevenbergMarquardt:
         precond = 1.0 / np.maximum(self.gram_diag + reg2 + mu * D, 1e-300)
         g_norm = float(np.linalg.norm(g))
         tolerance = min(0.5, math.sqrt(g_norm)) * g_norm
-        x = np.zeros_like(g) if self.previous_step is None else self.previous_step
-        residual = -g - apply(x) if self.previous_step is not None else -g.copy()
+        # From zero: a warm start from the last step (for another
+        # linearisation) costs a product and measured no better.
+        x, residual = np.zeros_like(g), -g.copy()
         z = precond * residual
         direction = z.copy()
         rz = residual @ z
@@ -327,7 +327,6 @@ class LevenbergMarquardt:
                 "minimum to rounding."
             )
             return
-        self.previous_step = self.last_step if self.step == "cg" else None
         self.iteration += 1
         self.loss_curve.append(self.loss)
         control = self.control

@@ -52,7 +52,7 @@ CHUNK_BYTES = 64 * 2**20
 # (two passes over the data each), conjugate gradients.
 DENSE_LSMR_MAXITER = 20
 MATRIX_FREE_LSMR_MAXITER = 4
-CG_MAXITER = 10
+CG_MAXITER = 5
 
 
 @dataclass(frozen=True)
