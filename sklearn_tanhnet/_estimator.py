@@ -550,17 +550,28 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # error or an interrupt above leaves it as it was.
         statistics = plan.reason
         if plan.statistics:
-            try:
-                with _blas_controller().limit(limits=1, user_api="blas"):
-                    statistics = fit_statistics(
-                        best.problem, best.theta, gram_dtype=plan.gram_dtype
-                    )
-            except ValueError as exc:  # no residual degrees of freedom
-                statistics = str(exc)
+            statistics = self._statistics_of(best, plan)
         restarts = [res.extra["record"] for res in results]
         self._store(best, statistics, restarts, data, partial)
         self.tr_solver_ = plan.step
         return self
+
+    def _statistics_of(self, best, plan):
+        """The delta-method statistics, or why there are none (a string)."""
+        try:
+            with _blas_controller().limit(limits=1, user_api="blas"):
+                with np.errstate(all="ignore"):
+                    statistics = fit_statistics(
+                        best.problem, best.theta, gram_dtype=plan.gram_dtype
+                    )
+        except ValueError as exc:  # no residual degrees of freedom
+            return str(exc)
+        except np.linalg.LinAlgError as exc:
+            return f"the parameter covariance could not be computed ({exc})."
+        finite = np.isfinite(statistics.noise_variance).all()
+        if not (finite and np.isfinite(statistics.covariance).all()):
+            return "the parameter covariance is not finite at this fit."
+        return statistics
 
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
@@ -650,8 +661,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return res
 
         # One BLAS thread: these matrices are small, and more threads on a
-        # busy machine slow such products down (docs/benchmarks.rst).
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        # busy machine slow such products down (docs/benchmarks.rst). The
+        # solvers detect and handle non-finite values themselves.
+        with (
+            _blas_controller().limit(limits=1, user_api="blas"),
+            np.errstate(all="ignore"),
+        ):
             res = train(
                 lambda alpha: LeastSquaresProblem(
                     data.Xs, data.Ys, data.sample_weight, alpha, sizes, self.activation

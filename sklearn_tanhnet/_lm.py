@@ -51,10 +51,11 @@ import math
 import time
 
 import numpy as np
+from numpy.linalg import LinAlgError
 from scipy.linalg.lapack import dpotrf, dpotrs
 
 from ._evidence import evidence_update, inverse_diagonal
-from ._solvers import Control, SolverResult
+from ._solvers import Control, SolverResult, breakdown_message
 
 # The evidence iteration has settled when the effective number of parameters
 # and the noise precision change by less than this, relatively, over
@@ -66,6 +67,9 @@ EVIDENCE_PATIENCE = 2
 MAX_DAMPING = 1e16
 DIAGONAL_FLOOR = 1e-6
 MIN_DECREASE = 1.0 / 3.0
+# Rejected steps in a row before the fit counts as at its minimum: nu doubles
+# each time, so mu has grown by 2**(n (n + 1) / 2) by then.
+MAX_REJECTIONS = 40
 # The last step must lower F by less than this, relatively, for the fit to
 # count as settled with the evidence.
 STEP_RTOL = 1e-2
@@ -155,12 +159,17 @@ class LevenbergMarquardt:
     def solve(self, theta0):
         """Minimise from ``theta0``; return a :class:`~._solvers.SolverResult`."""
         self.setup(theta0)
-        while self.status is None:
-            self.linearize()
-            if self.use_evidence:
-                self.update_evidence()
-            accepted = self.damped_step()
-            self.check_convergence(accepted)
+        # Overflow and invalid values are detected and handled below (a
+        # rejected step, a skipped update, or a stop at the best point), so
+        # they must not surface as numpy warnings or errors.
+        with np.errstate(all="ignore"):
+            while self.status is None:
+                if not self.linearize():
+                    break
+                if self.use_evidence:
+                    self.update_evidence()
+                accepted = self.damped_step()
+                self.check_convergence(accepted)
         return self.finalize()
 
     def setup(self, theta0):
@@ -169,6 +178,7 @@ class LevenbergMarquardt:
         if self.use_evidence:
             self.problem.set_alpha(self.alphas)
         self.mu, self.nu = None, 2.0
+        self.loss = None
         self.iteration, self.nfev = 0, 0
         self.loss_curve = []
         self.plateau = self.control.plateau()
@@ -177,9 +187,16 @@ class LevenbergMarquardt:
         self.stable = 0
         self.gram = None
         self.operator = None
+        self.skipped, self.skip_reason = 0, ""
+        self.factorised = False
 
     def linearize(self):
-        """``J'J`` (or the operator), ``J'r`` and the data loss at ``theta``."""
+        """``J'J`` (or the operator), ``J'r`` and the data loss at ``theta``.
+
+        Returns False, having stopped the fit with status ``'diverged'``, when
+        they are not finite: no step can be computed from them, and
+        ``theta`` (the last accepted point) is the best finite one.
+        """
         problem = self.problem
         if self.step == "direct":
             self.gram, self.data_gradient, self.data_loss = problem.normal_equations(
@@ -195,27 +212,45 @@ class LevenbergMarquardt:
             self.data_loss = self.operator.data_loss
             self.gram_diag = self.operator.diagonal
         self.nfev += 1
+        finite = np.isfinite(self.data_loss) and np.isfinite(self.data_gradient).all()
+        finite = finite and np.isfinite(self.gram_diag).all()
+        if finite and self.gram is not None:
+            finite = np.isfinite(self.gram).all()
+        if not finite:
+            self._diverge(
+                "the Gauss-Newton matrix or gradient became non-finite at "
+                f"iteration {self.iteration}"
+            )
+        return finite
+
+    def _diverge(self, what):
+        self.status, self.message = "diverged", breakdown_message(what)
 
     def update_evidence(self):
-        """Re-estimate the per-layer penalties from the current ``A``."""
+        """Re-estimate the per-layer penalties from the current ``A``.
+
+        A factorisation error or non-finite estimates skip this update (the
+        penalties stay) and leave a note in the final message.
+        """
         problem = self.problem
-        if self.step == "direct":
-            inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gram))
+        try:
+            ev = self._evidence()
+        except (LinAlgError, ValueError) as exc:
+            ev = None
+            reason = f"{type(exc).__name__}: {exc}"
         else:
-            diag = self.gram_diag + problem.reg2
-            inv_diag = 1.0 / np.maximum(diag, 1e-300)
-            log_det = float(np.log(np.maximum(diag, 1e-300)).sum())
-        ev = evidence_update(
-            inv_diag,
-            log_det,
-            self.theta,
-            self.alphas,
-            problem.groups,
-            problem.mask,
-            self.data_loss,
-            problem.weight_sum,
-            problem.n_outputs,
-        )
+            reason = "non-finite estimates"
+        if ev is None or not (
+            np.isfinite(ev.gamma)
+            and np.isfinite(ev.beta)
+            and ev.beta > 0
+            and np.isfinite(ev.alphas).all()
+        ):
+            if not self.skipped:
+                self.skip_reason = f"the first at iteration {self.iteration}: {reason}"
+            self.skipped += 1
+            self.stable = 0
+            return
         previous, self.evidence = self.evidence, ev
         self.evidence_history.append((ev.gamma, ev.beta))
         if previous is not None:
@@ -228,6 +263,26 @@ class LevenbergMarquardt:
             )
         self.alphas = ev.alphas
         problem.set_alpha(self.alphas)
+
+    def _evidence(self):
+        problem = self.problem
+        if self.step == "direct":
+            inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gram))
+        else:
+            diag = self.gram_diag + problem.reg2
+            inv_diag = 1.0 / np.maximum(diag, 1e-300)
+            log_det = float(np.log(np.maximum(diag, 1e-300)).sum())
+        return evidence_update(
+            inv_diag,
+            log_det,
+            self.theta,
+            self.alphas,
+            problem.groups,
+            problem.mask,
+            self.data_loss,
+            problem.weight_sum,
+            problem.n_outputs,
+        )
 
     def damped_step(self):
         """Solve for a step, re-damping until one lowers ``F``; True if accepted."""
@@ -244,9 +299,12 @@ class LevenbergMarquardt:
             # penalty (zero starting weights) must not freeze the biases.
             self.mu = 1e-3 * scale
         D = self._damping_matrix()
+        solved = False  # whether any damping gave a step at all
+        rejections = 0
         while True:
             step, curvature = self._solve(g, reg2, D)
             if step is not None:
+                solved = True
                 trial = self.theta + step
                 new_loss = problem.trial_loss(trial)
                 predicted = -(g @ step) - 0.5 * curvature
@@ -260,7 +318,18 @@ class LevenbergMarquardt:
                     return True
             self.mu *= self.nu
             self.nu *= 2.0
-            if self.mu > MAX_DAMPING * (scale + reg2.max()):
+            rejections += 1
+            # Beyond either bound no damping gives a step that lowers F (the
+            # count also ends the loop when the scale itself overflows).
+            if (
+                self.mu > MAX_DAMPING * (scale + reg2.max())
+                or rejections > MAX_REJECTIONS
+            ):
+                if not solved:
+                    self._diverge(
+                        "the damped Gauss-Newton system could not be factorised "
+                        f"at iteration {self.iteration}"
+                    )
                 return False
 
     def _damping_matrix(self):
@@ -276,13 +345,15 @@ class LevenbergMarquardt:
             M.flat[:: M.shape[0] + 1] += reg2 + self.mu * D
             # LAPACK directly: scipy.linalg's wrappers cost more than the
             # factorisation of a small network's matrix.
-            factor, info = dpotrf(M, lower=1, overwrite_a=1, clean=0)
-            if info != 0:
+            try:
+                factor, info = dpotrf(M, lower=1, overwrite_a=1, clean=0)
+                if info == 0:
+                    step, info = dpotrs(factor, g, lower=1)
+            except (LinAlgError, ValueError):  # a failed factorisation: re-damp
                 return None, None
-            step, info = dpotrs(factor, g, lower=1)
+            if info != 0 or not np.isfinite(step).all():
+                return None, None
             step = -step
-            if info != 0:
-                return None, None
             # delta'(A + mu D) delta = -g'delta exactly, to rounding.
             return step, -(g @ step) - self.mu * ((step * D) @ step)
         return self._conjugate_gradients(g, reg2, D)
@@ -316,10 +387,14 @@ class LevenbergMarquardt:
             z = precond * residual
             rz, rz_old = residual @ z, rz
             direction = z + (rz / rz_old) * direction
+        if not np.isfinite(x).all():
+            return None, None
         # (A + mu D) x = -g - residual: the curvature needs no product.
         return x, x @ (-g - residual) - mu * (x * D) @ x
 
     def check_convergence(self, accepted):
+        if self.status == "diverged":
+            return
         if not accepted:
             self.status = "converged"
             self.message = (
@@ -357,14 +432,25 @@ class LevenbergMarquardt:
             self.message = f"Reached max_iter={control.max_iter} iterations."
 
     def finalize(self):
-        # self.loss is F at theta with the penalties in use: no pass needed.
+        # self.loss is F at theta with the penalties in use: no pass needed
+        # (unless the fit stopped before its first step).
+        loss = getattr(self, "loss", None)
+        if loss is None:
+            with np.errstate(all="ignore"):
+                loss = self.problem.loss(self.theta)
+        message = self.message
+        if self.skipped:
+            message += (
+                f" The evidence update was skipped {self.skipped} time(s) "
+                f"({self.skip_reason}); the penalties stayed as they were."
+            )
         return SolverResult(
             theta=self.theta,
-            loss=self.loss,
+            loss=loss,
             n_iter=self.iteration,
             loss_curve=self.loss_curve,
             status=self.status,
-            message=self.message,
+            message=message,
             nfev=self.nfev,
             seconds=time.perf_counter() - self.start_time,
             alpha=self.alphas if self.use_evidence else None,

@@ -124,6 +124,15 @@ class Control:
         return str(stop) if stop else None
 
 
+def breakdown_message(what):
+    """The message of a fit stopped by numerical breakdown: what to try."""
+    return (
+        f"The fit broke down numerically: {what}. The best finite parameters "
+        "were kept. Try a stronger alpha (or alpha='auto'), fewer hidden "
+        "units, standardize=True, or n_restarts > 1."
+    )
+
+
 class _ScipyRun:
     """The callables scipy's ``least_squares`` calls, and what they record.
 
@@ -167,7 +176,11 @@ class _ScipyRun:
             raise _Stop("plateau", self.plateau.message())
         if n_iter >= control.max_iter:
             raise _Stop("max_iter", f"Reached max_iter={control.max_iter} iterations.")
-        return self.jacobian(theta)
+        J = self.jacobian(theta)
+        if isinstance(J, np.ndarray) and not np.isfinite(J).all():
+            what = f"the Jacobian became non-finite at iteration {n_iter}"
+            raise _Stop("diverged", breakdown_message(what))
+        return J
 
     def finish(self, x):
         """Record the point scipy stopped at when it never asked its Jacobian."""
@@ -204,20 +217,25 @@ def fit_least_squares(
         options["tr_options"] = {"maxiter": lsmr_maxiter}
     status, message, nfev = "converged", "", None
     try:
-        res = least_squares(
-            run.fun,
-            theta0,
-            jac=run.jac,
-            method=method,
-            max_nfev=2 * control.max_iter + 1,
-            ftol=1e-12,
-            xtol=1e-12,
-            gtol=1e-10,
-            x_scale=1.0,
-            **options,
-        )
+        with np.errstate(all="ignore"):  # non-finite values are handled here
+            res = least_squares(
+                run.fun,
+                theta0,
+                jac=run.jac,
+                method=method,
+                max_nfev=2 * control.max_iter + 1,
+                ftol=1e-12,
+                xtol=1e-12,
+                gtol=1e-10,
+                x_scale=1.0,
+                **options,
+            )
     except _Stop as stop:
         status, message = stop.status, stop.message
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        # scipy's factorisations (an SVD, a least-squares solve) gave up.
+        status = "diverged"
+        message = breakdown_message(f"scipy raised {type(exc).__name__}: {exc}")
     else:
         message, nfev = res.message, res.nfev
         status = {0: "max_iter"}.get(

@@ -229,6 +229,32 @@ def _collapsed(result):
     return sst > 0 and sse > (1.0 - COLLAPSED) * sst
 
 
+def _safe_evidence(problem, theta, alphas, skipped):
+    """:func:`evidence_of`, or None (and a reason in ``skipped``) if it fails."""
+    try:
+        ev = evidence_of(problem, theta, alphas)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        skipped.append(f"{type(exc).__name__}: {exc}")
+        return None
+    if not (np.isfinite([ev.gamma, ev.beta]).all() and np.isfinite(ev.alphas).all()):
+        skipped.append("non-finite estimates")
+        return None
+    return ev
+
+
+def _settled_message(ev, res):
+    message = (
+        "The evidence iteration settled: the effective number of parameters "
+        f"({ev.gamma:.1f}) and the noise precision changed by less than "
+        f"{EVIDENCE_RTOL:g} relatively."
+    )
+    # A run ending at its budget (iterations or scipy's evaluations) is how a
+    # chunk normally ends; anything else is worth saying.
+    if res.message and "max_iter" not in res.message:
+        message += f" The last solver run stopped: {res.message}"
+    return message
+
+
 def evidence_of(problem, theta, alphas):
     """One evidence update of ``problem`` at ``theta`` from its normal equations."""
     gram, _, data_loss = problem.normal_equations(theta)
@@ -247,47 +273,51 @@ def evidence_of(problem, theta, alphas):
 
 
 def _evidence_loop(make_problem, run, start, schedule):
-    """Alternate short solver runs with evidence updates of the penalties."""
+    """Alternate short solver runs with evidence updates of the penalties.
+
+    An update that fails (a factorisation error, non-finite estimates) is
+    skipped: the penalties stay for the next run, and the message says so.
+    """
     theta, alphas, max_iter, state = start
-    negligible, chunk = schedule.negligible, schedule.chunk
-    require_converged = schedule.require_converged
-    curve, budget, previous, updates, ev = [], max_iter, None, 0, None
+    curve, budget, previous, updates, ev, skipped = [], max_iter, None, 0, None, []
     while True:
         problem = make_problem(alphas)
-        res = run(problem, theta, min(chunk, budget), state, None)
+        res = run(problem, theta, min(schedule.chunk, budget), state, None)
         theta, state = res.theta, res.state
         curve += res.loss_curve
         budget -= res.n_iter
         if res.status in ("diverged", "stopped"):
             break
-        ev = evidence_of(problem, theta, alphas)
-        updates += 1
-        stable = [
-            previous is not None and abs(a - b) <= EVIDENCE_RTOL * abs(b)
-            for a, b in zip((ev.gamma, ev.beta), previous or (0.0, 0.0))
-        ]
-        # Noise-free data drive beta up without end while the penalty stops
-        # mattering: a penalty below `negligible` counts as settled too.
-        settled = stable[0] and (stable[1] or problem.penalty_loss(theta) < negligible)
-        previous = (ev.gamma, ev.beta)
-        if settled and (
-            not require_converged or res.status in ("converged", "plateau")
-        ):
-            res.status = "converged"
-            message = (
-                "The evidence iteration settled: the effective number of parameters "
-                f"({ev.gamma:.1f}) and the noise precision changed by less than "
-                f"{EVIDENCE_RTOL:g} relatively."
-            )
-            # A run ending at its budget (iterations or scipy's evaluations) is
-            # how a chunk normally ends; anything else is worth saying.
-            if res.message and "max_iter" not in res.message:
-                message += f" The last solver run stopped: {res.message}"
-            res.message = message
-            break
-        if budget <= 0 or updates >= max_iter:
+        new = _safe_evidence(problem, theta, alphas, skipped)
+        if new is not None:
+            ev, updates = new, updates + 1
+            stable = [
+                previous is not None and abs(a - b) <= EVIDENCE_RTOL * abs(b)
+                for a, b in zip((ev.gamma, ev.beta), previous or (0.0, 0.0))
+            ]
+            # Noise-free data drive beta up without end while the penalty stops
+            # mattering: a penalty below `negligible` counts as settled too.
+            negligible = problem.penalty_loss(theta) < schedule.negligible
+            previous = (ev.gamma, ev.beta)
+            if (
+                stable[0]
+                and (stable[1] or negligible)
+                and (
+                    not schedule.require_converged
+                    or res.status in ("converged", "plateau")
+                )
+            ):
+                res.status, res.message = "converged", _settled_message(ev, res)
+                break
+        if budget <= 0 or updates + len(skipped) >= max_iter:
             res.status = "max_iter"
             res.message = f"Reached max_iter={max_iter} iterations."
             break
-        alphas = ev.alphas
+        if new is not None:
+            alphas = ev.alphas
+    if skipped:
+        res.message += (
+            f" The evidence update was skipped {len(skipped)} time(s) (the first: "
+            f"{skipped[0]}); the penalties stayed as they were."
+        )
     return _result(res, curve, problem, alphas, ev, updates)
