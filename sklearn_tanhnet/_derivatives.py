@@ -37,10 +37,9 @@ def mean_prediction_loss(Y, sample_weight):
     Half the weighted variance of the targets, averaged over the outputs
     (0.5 for standardised data).
     """
-    mean = np.average(Y, axis=0, weights=sample_weight)
-    return 0.5 * float(
-        np.average(np.mean((Y - mean) ** 2, axis=1), weights=sample_weight)
-    )
+    total = sample_weight.sum()
+    mean = (sample_weight @ Y) / total
+    return 0.5 * float(sample_weight @ np.mean((Y - mean) ** 2, axis=1) / total)
 
 
 class LeastSquaresProblem:

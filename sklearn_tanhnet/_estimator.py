@@ -70,8 +70,11 @@ def _weighted_mean_std(A, w):
     size = np.max(np.abs(A), axis=0)
     size[~(size > 0)] = 1.0
     B = A / size
-    mean = np.average(B, axis=0, weights=w)
-    std = np.sqrt(np.average((B - mean) ** 2, axis=0, weights=w))
+    # Products with w rather than np.average, whose checks cost more than the
+    # arithmetic on small data.
+    total = w.sum()
+    mean = (w @ B) / total
+    std = np.sqrt((w @ (B - mean) ** 2) / total)
     constant = ~(std > 1e3 * np.finfo(float).eps)
     std[constant] = 1.0
     return mean * size, std * size

@@ -162,10 +162,12 @@ def train(
         problem = make_problem(alpha)
         res = run(problem, theta0, max_iter, state, None)
         return _result(res, res.loss_curve, problem, alpha, None, 0)
-    results = []
-    for alphas in _evidence_starts(make_problem, alpha0, schedule):
+    results, probe = [], make_problem(0.0)
+    for alphas in _evidence_starts(probe, alpha0, schedule):
         if schedule.in_loop:
-            problem = make_problem(alphas)
+            # The first start fits on the probe itself: one problem less.
+            problem = make_problem(alphas) if results else probe
+            problem.set_alpha(alphas)
             res = run(problem, theta0, max_iter, state, alphas)
             result = _result(
                 res, res.loss_curve, problem, res.alpha, res.evidence, res.n_iter
@@ -179,11 +181,10 @@ def train(
     return min(results, key=lambda r: (r.gcv is None, r.gcv))
 
 
-def _evidence_starts(make_problem, alpha0, schedule):
+def _evidence_starts(probe, alpha0, schedule):
     """The per-layer starting penalties, in the order they are tried."""
     if alpha0 is not None:
         return [np.asarray(alpha0, dtype=float)]
-    probe = make_problem(0.0)
     n_layers = len(probe.layer_sizes) - 1
     order = EVIDENCE_STARTS[::-1] if schedule.weak_first else EVIDENCE_STARTS
     return [np.full(n_layers, s * probe.weight_sum) for s in order]
@@ -224,7 +225,7 @@ def _collapsed(result):
     problem = result.problem
     w = problem.sample_weight
     E = problem.output(result.theta) - problem.Y
-    total = problem.Y - np.average(problem.Y, axis=0, weights=w)
+    total = problem.Y - (w @ problem.Y) / w.sum()
     sse, sst = w @ np.sum(E**2, axis=1), w @ np.sum(total**2, axis=1)
     return sst > 0 and sse > (1.0 - COLLAPSED) * sst
 
