@@ -118,7 +118,11 @@ class LeastSquaresProblem:
 
     def data_residuals(self, theta):
         """Data residuals ``c_i (f_ik - y_ik)``, shape (n_samples, n_outputs)."""
-        return (self.output(theta) - self.Y) * self.row_scale[:, None]
+        return self.scaled_residuals(self.output(theta))
+
+    def scaled_residuals(self, output, rows=slice(None)):
+        """``c_i (f_ik - y_ik)`` of the network ``output`` at ``rows``."""
+        return (output - self.Y[rows]) * self.row_scale[rows, None]
 
     def residuals(self, theta):
         """Residual vector ``r``, penalty rows included; ``0.5 * r @ r`` is F."""
@@ -154,7 +158,7 @@ class LeastSquaresProblem:
             return self.loss(theta)
         lin = self.network.linearize(theta, self.X)
         self._last = (theta, lin)
-        R = (lin.output - self.Y) * self.row_scale[:, None]
+        R = self.scaled_residuals(lin.output)
         return 0.5 * float(np.vdot(R, R)) + self.penalty_loss(theta)
 
     # -- derivatives ------------------------------------------------------------
@@ -220,7 +224,7 @@ class LeastSquaresProblem:
                 lin = last[1]
             else:
                 lin = self.network.linearize(theta, self.X)
-            r = ((lin.output - self.Y) * self.row_scale[:, None]).ravel()
+            r = self.scaled_residuals(lin.output).ravel()
             J = lin.jacobian(self.row_scale)
             return J.T @ J, J.T @ r, 0.5 * float(r @ r)
         gram, gradient, data_loss = np.zeros((P, P)), np.zeros(P), 0.0
@@ -228,7 +232,7 @@ class LeastSquaresProblem:
         for rows in self.blocks():
             lin = self.network.linearize(theta, self.X[rows])
             c = self.row_scale[rows]
-            R = (lin.output - self.Y[rows]) * c[:, None]
+            R = self.scaled_residuals(lin.output, rows)
             r = R.ravel()
             size = r.size * P
             if buffer is None or buffer.size < size:
@@ -292,26 +296,20 @@ class JacobianOperator:
         data the estimate is close).
     """
 
-    def __init__(self, problem, theta, complete=True):
+    def __init__(self, problem, theta):
         self.problem = problem
         self.blocks = problem.blocks(problem.pass_rows)
         self.shape = (problem.n_samples * problem.n_outputs, problem.n_params)
         self.linearizations = None
-        self.relinearize(theta)
-        if complete:
-            self.complete()
+        self.update(theta)
 
     def update(self, theta):
         """Relinearise at ``theta``, reusing the blocks' memory."""
-        self.relinearize(theta)
-        self.complete()
+        self._relinearize(theta)
+        self._complete()
 
-    def relinearize(self, theta):
-        """The forward pass at ``theta`` into the blocks' records: residuals, loss.
-
-        Enough to judge a trial point; :meth:`complete` adds the gradient and
-        the diagonal when the point is kept.
-        """
+    def _relinearize(self, theta):
+        """The forward pass at ``theta`` into the blocks' records: residuals, loss."""
         problem = self.problem
         fresh = self.linearizations is None
         if fresh:
@@ -325,12 +323,11 @@ class JacobianOperator:
             else:
                 lin = self.linearizations[index][0]
                 lin.refresh(theta)
-            residuals.append(((lin.output - problem.Y[rows]) * c[:, None]).ravel())
-        self.theta = theta
+            residuals.append(problem.scaled_residuals(lin.output, rows).ravel())
         self.residuals = np.concatenate(residuals)
         self.data_loss = 0.5 * float(self.residuals @ self.residuals)
 
-    def complete(self):
+    def _complete(self):
         """``J'r`` and the diagonal of ``J'J`` at the linearised point."""
         problem = self.problem
         stride = -(-len(self.blocks) // DIAGONAL_BLOCKS)  # ceiling division

@@ -83,6 +83,21 @@ def inverse_diagonal(A):
     return (V * V) @ (1.0 / evals[keep]), float(np.log(evals[keep]).sum())
 
 
+def problem_evidence(problem, theta, alphas, inverse_diag, log_det, data_loss):
+    """:func:`evidence_update` with the weights, groups and sizes of ``problem``."""
+    return evidence_update(
+        inverse_diag,
+        log_det,
+        theta,
+        alphas,
+        problem.groups,
+        problem.mask,
+        data_loss,
+        problem.weight_sum,
+        problem.n_outputs,
+    )
+
+
 def evidence_update(
     inverse_diag, log_det, theta, alphas, groups, mask, data_loss, weight_sum, K
 ):

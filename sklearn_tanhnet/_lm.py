@@ -54,7 +54,7 @@ import numpy as np
 from numpy.linalg import LinAlgError
 from scipy.linalg.lapack import dpotrf, dpotrs
 
-from ._evidence import evidence_update, inverse_diagonal
+from ._evidence import inverse_diagonal, problem_evidence
 from ._solvers import Control, SolverResult, breakdown_message
 
 # The evidence iteration has settled when the effective number of parameters
@@ -183,7 +183,7 @@ class LevenbergMarquardt:
         self.loss_curve = []
         self.plateau = self.control.plateau()
         self.status, self.message = None, ""
-        self.evidence, self.evidence_history = None, []
+        self.evidence = None
         self.stable = 0
         self.gram = None
         self.operator = None
@@ -252,7 +252,6 @@ class LevenbergMarquardt:
             self.stable = 0
             return
         previous, self.evidence = self.evidence, ev
-        self.evidence_history.append((ev.gamma, ev.beta))
         if previous is not None:
             rtol = self.evidence_rtol
             stable_gamma = abs(ev.gamma - previous.gamma) <= rtol * abs(previous.gamma)
@@ -272,16 +271,8 @@ class LevenbergMarquardt:
             diag = self.gram_diag + problem.reg2
             inv_diag = 1.0 / np.maximum(diag, 1e-300)
             log_det = float(np.log(np.maximum(diag, 1e-300)).sum())
-        return evidence_update(
-            inv_diag,
-            log_det,
-            self.theta,
-            self.alphas,
-            problem.groups,
-            problem.mask,
-            self.data_loss,
-            problem.weight_sum,
-            problem.n_outputs,
+        return problem_evidence(
+            problem, self.theta, self.alphas, inv_diag, log_det, self.data_loss
         )
 
     def damped_step(self):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._evidence import evidence_update, inverse_diagonal
+from ._evidence import inverse_diagonal, problem_evidence
 
 # Solver iterations between two re-estimations of the penalties, for the
 # solvers that re-estimate between runs (scipy's methods; adam runs until a
@@ -260,17 +260,7 @@ def evidence_of(problem, theta, alphas):
     """One evidence update of ``problem`` at ``theta`` from its normal equations."""
     gram, _, data_loss = problem.normal_equations(theta)
     inverse_diag, log_det = inverse_diagonal(problem.add_penalty(gram))
-    return evidence_update(
-        inverse_diag,
-        log_det,
-        theta,
-        alphas,
-        problem.groups,
-        problem.mask,
-        data_loss,
-        problem.weight_sum,
-        problem.n_outputs,
-    )
+    return problem_evidence(problem, theta, alphas, inverse_diag, log_det, data_loss)
 
 
 def _evidence_loop(make_problem, run, start, schedule):

@@ -99,6 +99,19 @@ def case(request):
     return make_problem(*request.param)
 
 
+def reference_network(theta, X, sizes, f):
+    """The network's output and its weight matrices, written out in autograd.numpy."""
+    A, start, weights = X, 0, []
+    for layer, (m, h) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W = anp.reshape(theta[start : start + m * h], (m, h))
+        b = theta[start + m * h : start + (m + 1) * h]
+        start += (m + 1) * h
+        Z = anp.dot(A, W) + b
+        A = Z if layer == len(sizes) - 2 else f(Z)
+        weights.append(anp.ravel(W))
+    return A, weights
+
+
 def reference_residuals(X, Y, w, alpha, sizes, activation):
     """The residual vector, data rows then penalty rows, in autograd.numpy.
 
@@ -112,14 +125,7 @@ def reference_residuals(X, Y, w, alpha, sizes, activation):
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (n_weights_of(sizes),))
 
     def residuals(theta):
-        A, start, weights = X, 0, []
-        for layer, (m, h) in enumerate(zip(sizes[:-1], sizes[1:])):
-            W = anp.reshape(theta[start : start + m * h], (m, h))
-            b = theta[start + m * h : start + (m + 1) * h]
-            start += (m + 1) * h
-            Z = anp.dot(A, W) + b
-            A = Z if layer == len(sizes) - 2 else f(Z)
-            weights.append(anp.ravel(W))
+        A, weights = reference_network(theta, X, sizes, f)
         data = anp.ravel((A - Y) * c[:, None])
         if not np.any(alpha > 0):
             return data
@@ -402,13 +408,7 @@ def reference_minibatch_objective(problem, idx):
     X, Y, wb = problem.X[idx], problem.Y[idx], w[idx]
 
     def objective(theta):
-        A, start = X, 0
-        for layer, (m, h) in enumerate(zip(sizes[:-1], sizes[1:])):
-            W = anp.reshape(theta[start : start + m * h], (m, h))
-            b = theta[start + m * h : start + (m + 1) * h]
-            start += (m + 1) * h
-            Z = anp.dot(A, W) + b
-            A = Z if layer == len(sizes) - 2 else f(Z)
+        A, _ = reference_network(theta, X, sizes, f)
         data = anp.sum(wb * anp.sum((A - Y) ** 2, axis=1)) / (2 * S * K)
         return n / len(idx) * data + 0.5 * anp.sum(penalty * theta**2) / S
 
