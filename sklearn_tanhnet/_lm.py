@@ -11,7 +11,9 @@ and the damped Gauss-Newton step solves::
 
 ``D`` the identity, or the diagonal of ``J'J`` floored at ``1e-6`` times its
 largest entry (Marquardt's scaling: ``damping='diagonal'``). The step is
-accepted when it lowers ``F``; the gain ratio of actual to predicted
+accepted when it lowers ``F`` (or, when its predicted reduction is at the
+rounding level of ``F``, when ``F`` does not rise beyond rounding: that last
+step is taken and the fit ends); the gain ratio of actual to predicted
 reduction,
 
     rho = (F(theta) - F(theta + delta)) / (-g'delta - 0.5 delta' A delta),
@@ -73,6 +75,12 @@ MAX_REJECTIONS = 40
 # The last step must lower F by less than this, relatively, for the fit to
 # count as settled with the evidence.
 STEP_RTOL = 1e-2
+# A step whose predicted decrease is below this share of F cannot be judged
+# by comparing two values of F (each is rounded at about this level): it is
+# taken if F does not rise beyond rounding, and the fit ends there. Without
+# it the fit stops one Gauss-Newton correction short, with theta off by
+# about sqrt(eps) relatively.
+ROUNDING_RTOL = 1e-13
 
 
 class LevenbergMarquardt:
@@ -188,6 +196,7 @@ class LevenbergMarquardt:
         self.gram = None
         self.operator = None
         self.skipped, self.skip_reason = 0, ""
+        self.at_rounding = False
         self.factorised = False
 
     def linearize(self):
@@ -304,8 +313,11 @@ class LevenbergMarquardt:
                     rho = (self.loss - new_loss) / predicted
                     self.mu *= max(MIN_DECREASE, 1.0 - (2.0 * rho - 1.0) ** 3)
                     self.nu = 2.0
-                    self.theta, self.last_step = trial, step
-                    self.previous_loss, self.loss = self.loss, new_loss
+                    self._accept(trial, step, new_loss)
+                    return True
+                if self._at_rounding(predicted, new_loss):
+                    self.at_rounding = True
+                    self._accept(trial, step, new_loss)
                     return True
             self.mu *= self.nu
             self.nu *= 2.0
@@ -322,6 +334,14 @@ class LevenbergMarquardt:
                         f"at iteration {self.iteration}"
                     )
                 return False
+
+    def _accept(self, trial, step, new_loss):
+        self.theta, self.last_step = trial, step
+        self.previous_loss, self.loss = self.loss, new_loss
+
+    def _at_rounding(self, predicted, new_loss):
+        rounding = ROUNDING_RTOL * self.loss
+        return 0 < predicted <= rounding and new_loss <= self.loss + rounding
 
     def _damping_matrix(self):
         if self.damping == "identity":
@@ -409,6 +429,12 @@ class LevenbergMarquardt:
                 "The evidence iteration settled: the effective number of parameters "
                 f"({self.evidence.gamma:.1f}) and the noise precision changed by "
                 f"less than {self.evidence_rtol:g} relatively."
+            )
+        elif self.at_rounding:
+            self.status = "converged"
+            self.message = (
+                "The last step's predicted decrease of the objective was at its "
+                "rounding level: the fit is at a minimum to rounding."
             )
         elif step_norm <= self.xtol * (self.xtol + math.sqrt(self.theta @ self.theta)):
             self.status = "converged"
