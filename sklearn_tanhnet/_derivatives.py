@@ -219,14 +219,8 @@ class LeastSquaresProblem:
         single = np.dtype(gram_dtype) == np.float32
         if self.n_samples <= self.block_rows and not single:
             # One block: no buffer to reuse, maybe a forward pass.
-            last, self._last = self._last, None
-            if last is not None and last[0] is theta:
-                lin = last[1]
-            else:
-                lin = self.network.linearize(theta, self.X)
-            r = self.scaled_residuals(lin.output).ravel()
-            J = lin.jacobian(self.row_scale)
-            return J.T @ J, J.T @ r, 0.5 * float(r @ r)
+            J, r, data_loss = self.data_jacobian(theta)
+            return J.T @ J, J.T @ r, data_loss
         gram, gradient, data_loss = np.zeros((P, P)), np.zeros(P), 0.0
         buffer = None
         for rows in self.blocks():
@@ -242,6 +236,38 @@ class LeastSquaresProblem:
             gradient += lin.vjp(R * c[:, None]) if single else J.T @ r
             data_loss += 0.5 * float(r @ r)
         return gram, gradient, data_loss
+
+    def data_jacobian(self, theta):
+        """Dense ``J`` and ``r`` of the data rows and ``0.5 r'r``.
+
+        For steps in the residual space (fewer residuals than parameters),
+        where the ``n K x P`` Jacobian is smaller than ``J'J``. On data of
+        one block the forward pass kept by :meth:`trial_loss` is reused.
+
+        Returns
+        -------
+        jacobian : ndarray of shape (n_samples * n_outputs, n_params)
+        residuals : ndarray of shape (n_samples * n_outputs,)
+        data_loss : float
+        """
+        theta = np.asarray(theta, dtype=float)
+        last, self._last = self._last, None
+        if self.n_samples <= self.block_rows:
+            if last is not None and last[0] is theta:
+                lin = last[1]
+            else:
+                lin = self.network.linearize(theta, self.X)
+            r = self.scaled_residuals(lin.output).ravel()
+            return lin.jacobian(self.row_scale), r, 0.5 * float(r @ r)
+        K = self.n_outputs
+        J = np.empty((self.n_samples * K, self.n_params))
+        r = np.empty(self.n_samples * K)
+        for rows in self.blocks():
+            lin = self.network.linearize(theta, self.X[rows])
+            data_rows = slice(rows.start * K, rows.stop * K)
+            r[data_rows] = self.scaled_residuals(lin.output, rows).ravel()
+            lin.jacobian(self.row_scale[rows], out=J[data_rows])
+        return J, r, 0.5 * float(r @ r)
 
     def gauss_newton(self, theta):
         """Gauss-Newton approximation ``J'J + Lambda`` of the Hessian."""

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -44,11 +44,37 @@ from ._solvers import (
 from ._training import EvidenceSchedule, ValidationMonitor, train
 from ._uncertainty import (
     RCOND,
+    DeferredStatistics,
     diagnose,
     fit_statistics,
     prediction_std,
     t_quantile,
 )
+
+# The LM solver's step for the plan's step and whether it is in the residual
+# space (fewer data residuals than parameters).
+_LM_STEPS = {
+    ("exact", False): "direct",
+    ("exact", True): "residual",
+    ("cg", False): "cg",
+    ("cg", True): "cg",
+}
+
+
+def _statistics_of(problem, theta, gram_dtype):
+    """The delta-method statistics, or why there are none (a string)."""
+    try:
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            with np.errstate(all="ignore"):
+                statistics = fit_statistics(problem, theta, gram_dtype=gram_dtype)
+    except ValueError as exc:  # no residual degrees of freedom
+        return str(exc)
+    except np.linalg.LinAlgError as exc:
+        return f"the parameter covariance could not be computed ({exc})."
+    finite = np.isfinite(statistics.noise_variance).all()
+    if not (finite and np.isfinite(statistics.covariance).all()):
+        return "the parameter covariance is not finite at this fit."
+    return statistics
 
 
 @functools.cache
@@ -173,9 +199,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         of the target, after standardisation) for ``n_iter_no_change``
         consecutive iterations.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or np.inf, default=10
         Iterations without sufficient improvement (of the training objective,
-        or of the validation loss with early stopping) before stopping.
+        or of the validation loss with early stopping) before stopping;
+        ``np.inf`` turns the rule off, as in MLPRegressor.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (a seeded split), monitor
@@ -220,6 +247,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Standardise X and y (weighted mean and standard deviation) before
         fitting. Turn off to fit the network in the data's own units, as the
         lecture does.
+
+    uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
+        When the delta-method statistics behind :meth:`predict_interval`,
+        ``predict(return_std=True)``, ``noise_variance_`` and
+        ``effective_n_params_`` are computed: ``'fit'`` in fit; ``'lazy'`` on
+        their first use (the model keeps its scaled training data until
+        then, and a model saved before holds them too); ``'off'`` never (the
+        intervals are not available); ``'auto'`` in fit while they cost at
+        most 1e9 multiply-adds (``n K P^2 + 20 P^3`` for ``n`` rows, ``K``
+        outputs and ``P`` parameters), else lazily. Either way the result is
+        the same, bit for bit.
 
     shuffle : bool, default=True
         Shuffle the rows every epoch (adam with minibatches only).
@@ -362,7 +400,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_restarts": [Interval(Integral, 1, None, closed="left")],
@@ -370,6 +411,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "method": [StrOptions({"lm", "trf", "dogbox"})],
         "tr_solver": [StrOptions({"auto", "exact", "cg", "lsmr"})],
         "standardize": ["boolean"],
+        "uncertainty": [StrOptions({"auto", "fit", "lazy", "off"})],
         "shuffle": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
@@ -397,6 +439,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         method="lm",
         tr_solver="auto",
         standardize=True,
+        uncertainty="auto",
         shuffle=True,
         beta_1=0.9,
         beta_2=0.999,
@@ -420,6 +463,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.method = method
         self.tr_solver = tr_solver
         self.standardize = standardize
+        self.uncertainty = uncertainty
         self.shuffle = shuffle
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -542,6 +586,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             n_params_of(data.sizes),
             int(weight_mask(data.sizes).sum()),
             isinstance(data.alpha, str),
+            self.uncertainty,
         )
         ctx = self._callback_root(X, y)
         n_starts = 1 if (data.warm or partial) else self.n_restarts
@@ -553,28 +598,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # error or an interrupt above leaves it as it was.
         statistics = plan.reason
         if plan.statistics:
-            statistics = self._statistics_of(best, plan)
+            statistics = DeferredStatistics(best.problem, best.theta, plan.gram_dtype)
+            if not plan.defer_statistics:
+                statistics = statistics.resolve(_statistics_of)
         restarts = [res.extra["record"] for res in results]
         self._store(best, statistics, restarts, data, partial)
         self.tr_solver_ = plan.step
         return self
-
-    def _statistics_of(self, best, plan):
-        """The delta-method statistics, or why there are none (a string)."""
-        try:
-            with _blas_controller().limit(limits=1, user_api="blas"):
-                with np.errstate(all="ignore"):
-                    statistics = fit_statistics(
-                        best.problem, best.theta, gram_dtype=plan.gram_dtype
-                    )
-        except ValueError as exc:  # no residual degrees of freedom
-            return str(exc)
-        except np.linalg.LinAlgError as exc:
-            return f"the parameter covariance could not be computed ({exc})."
-        finite = np.isfinite(statistics.noise_variance).all()
-        if not (finite and np.isfinite(statistics.covariance).all()):
-            return "the parameter covariance is not finite at this fit."
-        return statistics
 
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
@@ -720,7 +750,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             # it: update the penalties after runs long enough to reach a plateau.
             return EvidenceSchedule(
                 in_loop=False,
-                chunk=2 * self.n_iter_no_change + 10,
+                # (n_iter_no_change=np.inf: one run of max_iter epochs.)
+                chunk=int(min(2 * self.n_iter_no_change + 10, self.max_iter)),
                 require_converged=True,
                 weak_first=True,
                 negligible=negligible,
@@ -729,7 +760,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _store(self, best, statistics, restarts, data, partial):
         """Set the fitted attributes from the chosen TrainResult."""
-        sizes, scaling, y_scale = data.sizes, data.scaling, data.scaling[3]
+        sizes, scaling = data.sizes, data.scaling
         params = fold_scaling(unpack(best.theta, sizes), *scaling)
         monitor = best.extra["monitor"]
         if data.warm:
@@ -768,12 +799,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.log_evidence_ = None
         if best.evidence is not None:
             self.log_evidence_ = best.evidence.log_evidence
-        if isinstance(statistics, str):
-            self.noise_variance_ = None
-            self.effective_n_params_ = None
-        else:
-            self.noise_variance_ = statistics.noise_variance * y_scale**2
-            self.effective_n_params_ = statistics.effective_n_params
 
     def _validation_split(self, train, validation, scaling, rng, partial):
         """Scaled training and validation triples: given, held out, or none."""
@@ -895,7 +920,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return LevenbergMarquardt(
                 problem,
                 control,
-                step="direct" if plan.step == "exact" else "cg",
+                step=_LM_STEPS[plan.step, plan.residual_space],
                 evidence=alphas is not None,
                 alphas=alphas,
                 negligible=self.tol * data.loss_scale,
@@ -937,21 +962,46 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         x_mean, x_scale, _, _ = self._scaling
         return (X - x_mean) / x_scale
 
-    def _delta_method(self, X):
-        """Prediction, standard error of the mean and noise std, original units."""
-        if isinstance(self._statistics, str):
-            raise ValueError(
-                "Uncertainty is not available for this fit: " + self._statistics
+    def _fitted_statistics(self):
+        """The delta-method statistics (computed now if deferred), or the reason."""
+        if not hasattr(self, "_statistics"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call "
+                "'fit' first."
             )
+        if isinstance(self._statistics, DeferredStatistics):
+            return self._statistics.resolve(_statistics_of)
+        return self._statistics
+
+    @property
+    def noise_variance_(self):
+        statistics = self._fitted_statistics()
+        if isinstance(statistics, str):
+            return None
+        return statistics.noise_variance * self._scaling[3] ** 2
+
+    @property
+    def effective_n_params_(self):
+        statistics = self._fitted_statistics()
+        if isinstance(statistics, str):
+            return None
+        return statistics.effective_n_params
+
+    def _delta_method(self, X):
+        """Standard error of the mean, noise std and dof, original units."""
+        statistics = self._fitted_statistics()
+        if isinstance(statistics, str):
+            raise ValueError("Uncertainty is not available for this fit: " + statistics)
         y_scale = self._scaling[3]
         se = prediction_std(
-            self._statistics,
+            statistics,
             self._theta,
             self._scaled_inputs(X),
             self._layer_sizes(),
             self.activation,
         )
-        return se * y_scale, np.sqrt(self._statistics.noise_variance) * y_scale
+        noise = np.sqrt(statistics.noise_variance) * y_scale
+        return se * y_scale, noise, statistics.dof
 
     def _shape_like_y(self, A):
         return A.ravel() if self._y_1d else A
@@ -986,7 +1036,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             out = network.predict(list(zip(self.coefs_, self.intercepts_)), X)
         if not return_std:
             return self._shape_like_y(out)
-        se, noise = self._delta_method(X)
+        se, noise, _ = self._delta_method(X)
         return self._shape_like_y(out), self._shape_like_y(np.sqrt(se**2 + noise**2))
 
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
@@ -1027,10 +1077,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         y_pred = self.predict(X)
         _check_real_numeric(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
-        se, noise = self._delta_method(X)
+        se, noise, dof = self._delta_method(X)
         if kind == "prediction":
             se = np.sqrt(se**2 + noise**2)
-        half = t_quantile(confidence, self._statistics.dof) * self._shape_like_y(se)
+        half = t_quantile(confidence, dof) * self._shape_like_y(se)
         return y_pred - half, y_pred + half
 
     def predict_gradient(self, X):

@@ -28,6 +28,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.linalg import LinAlgError
+from scipy.linalg import solve_triangular
 from scipy.linalg.lapack import dpotrf, dpotri
 
 # Bounds that keep the re-estimates finite on degenerate fits: at least this
@@ -81,6 +83,54 @@ def inverse_diagonal(A):
     keep = evals > 1e-12 * max(evals[-1], 0.0)
     V = evecs[:, keep]
     return (V * V) @ (1.0 / evals[keep]), float(np.log(evals[keep]).sum())
+
+
+def residual_inverse_diagonal(J, lam):
+    """:func:`inverse_diagonal` of ``A = J'J + diag(lam)`` from ``M x M`` matrices.
+
+    For fewer residuals ``M`` than parameters. With ``w`` the penalised
+    parameters (``lam > 0``) and ``u`` the others (the biases), ``B = J_u'J_u``
+    and ``Z = J_w - J_u B^+ J_u'J_w`` (``J_w`` with the part the biases fit
+    projected out), the Schur complement of ``A`` on ``u`` is ``Lambda_w + Z'Z``
+    and, with ``U = Z Lambda_w^-1/2`` and ``L L' = I + U U'``::
+
+        (A^-1)_ii = (1 - |L^-1 u_i|^2) / lam_i          (i in w)
+        log det A = log det+ B + sum_w log lam_i + 2 sum log diag(L)
+
+    (Woodbury's identity; ``B^+`` and ``det+`` are taken on the eigenvalues of
+    ``B`` above ``1e-12`` times the largest). The shrinkage ``lam_i (A^-1)_ii
+    = 1 - |L^-1 u_i|^2`` lies in ``[0, 1]`` with an absolute error at rounding
+    level whatever the scale of ``lam``, which is what the evidence sums.
+
+    Returns
+    -------
+    inverse_diag : ndarray of shape (n_params,)
+        ``(A^-1)_ii`` for ``lam_i > 0``, NaN for the unpenalised parameters
+        (no evidence update reads them).
+    log_det : float
+    """
+    penalised = lam > 0
+    J_w, J_u = J[:, penalised], J[:, ~penalised]
+    log_det = float(np.log(lam[penalised]).sum())
+    if J_u.shape[1]:
+        evals, evecs = np.linalg.eigh(J_u.T @ J_u)
+        keep = evals > 1e-12 * max(evals[-1], 0.0)
+        # The orthonormal basis of range(J_u): J_u V s^-1/2.
+        basis = (J_u @ evecs[:, keep]) / np.sqrt(evals[keep])
+        J_w = J_w - basis @ (basis.T @ J_w)
+        log_det += float(np.log(evals[keep]).sum())
+    U = J_w / np.sqrt(lam[penalised])
+    inner = U @ U.T
+    inner.flat[:: inner.shape[0] + 1] += 1.0
+    L, info = dpotrf(inner, lower=1, clean=1)
+    if info != 0:
+        raise LinAlgError(f"I + U U' is not positive definite (LAPACK info={info})")
+    projected = solve_triangular(L, U, lower=True, check_finite=False)
+    inverse_diag = np.full(lam.shape, np.nan)
+    shrinkage = 1.0 - np.einsum("ij,ij->j", projected, projected)
+    inverse_diag[penalised] = np.clip(shrinkage, 0.0, 1.0) / lam[penalised]
+    log_det += 2.0 * float(np.log(L.diagonal()).sum())
+    return inverse_diag, log_det
 
 
 def problem_evidence(problem, theta, alphas, inverse_diag, log_det, data_loss):

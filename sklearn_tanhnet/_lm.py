@@ -31,7 +31,12 @@ products ``J'J v`` from the kernel's JVP and VJP, the Jacobi preconditioner
 ``diag(A + mu D)``, started from zero, at most ``max_inner`` iterations and
 the forcing tolerance ``min(0.5, sqrt(|g|)) |g|`` on the residual norm
 (Steihaug's truncation, without a trust region: the damped system is
-positive definite).
+positive definite). With fewer data residuals ``M`` than parameters,
+``step='residual'`` solves the same system exactly through the ``M x M``
+matrix ``I + J E^-1 J'`` (``E = Lambda + mu D``; Woodbury's identity, see
+:meth:`LevenbergMarquardt._residual_space_step`), from the dense ``M x P``
+Jacobian, and the evidence takes ``A^-1``'s diagonal the same way
+(:func:`~._evidence.residual_inverse_diagonal`).
 
 With ``evidence=True`` the penalties are re-estimated before every step from
 the same ``A`` (:mod:`._evidence`; Foresee and Hagan 1997, MATLAB's
@@ -56,7 +61,7 @@ import numpy as np
 from numpy.linalg import LinAlgError
 from scipy.linalg.lapack import dpotrf, dpotrs
 
-from ._evidence import inverse_diagonal, problem_evidence
+from ._evidence import inverse_diagonal, problem_evidence, residual_inverse_diagonal
 from ._solvers import Control, SolverResult, breakdown_message
 
 # The evidence iteration has settled when the effective number of parameters
@@ -98,8 +103,10 @@ class LevenbergMarquardt:
     control : Control, default=None
         Budget (``max_iter`` accepted steps), plateau rule, ``verbose`` and
         the per-iteration ``callback``.
-    step : {'direct', 'cg'}, default='direct'
-        Cholesky of the damped normal equations, or conjugate gradients.
+    step : {'direct', 'residual', 'cg'}, default='direct'
+        Cholesky of the damped normal equations, of their ``M x M`` form in
+        the residual space (for fewer residuals ``M`` than parameters), or
+        conjugate gradients.
     damping : {'identity', 'diagonal'}, default='identity'
         The matrix ``D``.
     evidence : bool, default=False
@@ -212,6 +219,12 @@ class LevenbergMarquardt:
                 self.theta, self.gram_dtype
             )
             self.gram_diag = np.diag(self.gram).copy()
+        elif self.step == "residual":
+            self.jacobian, self.residual, self.data_loss = problem.data_jacobian(
+                self.theta
+            )
+            self.data_gradient = self.jacobian.T @ self.residual
+            self.gram_diag = np.einsum("ij,ij->j", self.jacobian, self.jacobian)
         else:
             if self.operator is None:
                 self.operator = problem.operator(self.theta)
@@ -276,6 +289,8 @@ class LevenbergMarquardt:
         problem = self.problem
         if self.step == "direct":
             inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gram))
+        elif self.step == "residual":
+            inv_diag, log_det = residual_inverse_diagonal(self.jacobian, problem.reg2)
         else:
             diag = self.gram_diag + problem.reg2
             inv_diag = 1.0 / np.maximum(diag, 1e-300)
@@ -367,7 +382,36 @@ class LevenbergMarquardt:
             step = -step
             # delta'(A + mu D) delta = -g'delta exactly, to rounding.
             return step, -(g @ step) - self.mu * ((step * D) @ step)
+        if self.step == "residual":
+            return self._residual_space_step(g, reg2, D)
         return self._conjugate_gradients(g, reg2, D)
+
+    def _residual_space_step(self, g, reg2, D):
+        """The damped step from an ``M x M`` system (Woodbury's identity).
+
+        With ``E = Lambda + mu D`` (positive: ``D`` is) and ``g = J'r +
+        Lambda theta``, the push-through identity ``(J'J + E)^-1 J' = E^-1 J'
+        (I + J E^-1 J')^-1`` gives::
+
+            delta = -E^-1 (J'y + Lambda theta),
+            y = (I + J E^-1 J')^-1 (r - J E^-1 Lambda theta),
+
+        with no difference of large terms: ``E^-1 Lambda`` is at most one.
+        """
+        J, E = self.jacobian, reg2 + self.mu * D
+        shrunk_theta = reg2 * self.theta / E
+        inner = (J / E) @ J.T
+        inner.flat[:: inner.shape[0] + 1] += 1.0
+        try:
+            factor, info = dpotrf(inner, lower=1, overwrite_a=1, clean=0)
+            if info == 0:
+                y, info = dpotrs(factor, self.residual - J @ shrunk_theta, lower=1)
+        except (LinAlgError, ValueError):
+            return None, None
+        if info != 0 or not np.isfinite(y).all():
+            return None, None
+        step = -(J.T @ y + reg2 * self.theta) / E
+        return step, -(g @ step) - self.mu * ((step * D) @ step)
 
     def _conjugate_gradients(self, g, reg2, D):
         """Preconditioned CG on ``(J'J + Lambda + mu D) delta = -g``."""

@@ -10,7 +10,9 @@ Costs, for ``n`` rows, ``K`` outputs and ``P`` parameters:
 
 * a direct Levenberg-Marquardt step accumulates ``J'J``, ``n K P^2``
   multiply-adds in BLAS, and factorises a ``P x P`` matrix; memory ``O(P^2)``
-  whatever ``n``;
+  whatever ``n``. With fewer residuals ``M = n K`` than parameters it forms
+  ``J E^-1 J'`` instead, ``M^2 P`` multiply-adds per damping tried, and
+  factorises an ``M x M`` matrix; memory ``O(M P)``;
 * a conjugate-gradient step costs two kernel passes (a JVP and a VJP, about
   ``n P`` multiply-adds each, in small products that run well below BLAS's
   peak) per inner iteration, with no ``n x P`` matrix;
@@ -27,6 +29,10 @@ MEMORY_BUDGET = 2 * 2**30
 # Most multiply-adds, n * K * P^2, of one J'J: the per-step budget of direct
 # steps (about a second). Beyond it steps are iterative.
 DIRECT_FLOPS = 2e10
+# With fewer residuals M = n * K than parameters a direct step solves an
+# M x M system formed from the M x P Jacobian, M^2 P multiply-adds for every
+# damping tried; beyond this many, steps are iterative.
+RESIDUAL_FLOPS = 2e8
 # Beyond this many multiply-adds, n * K * P^2, a direct step's J'J and the
 # statistics' Gauss-Newton matrices are accumulated from single-precision
 # blocks (J'r and the loss stay double).
@@ -34,6 +40,10 @@ SINGLE_PRECISION_FLOPS = 1e9
 # The post-fit statistics need one J'J per output; beyond this many
 # multiply-adds fit skips them.
 STATISTICS_FLOPS = 5e10
+# With uncertainty='auto' the statistics are computed by fit while they cost
+# at most this many multiply-adds (n K P^2 for the Gauss-Newton matrices, about
+# 20 P^3 for the two eigendecompositions), else on first use.
+EAGER_STATISTICS_FLOPS = 1e9
 # scipy's exact step: an SVD per step is cheaper than lsmr up to this many
 # rows * n_params**2 multiply-adds.
 EXACT_FLOPS = 2e6
@@ -72,11 +82,17 @@ class FitPlan:
     max_inner : int or None
         Most inner iterations of an iterative step.
     statistics : bool
-        Whether the post-fit uncertainty statistics fit the budgets.
+        Whether the post-fit uncertainty statistics fit the budgets (and were
+        asked for).
     reason : str
         Why the statistics are skipped ('' when they are not).
     gram_dtype : {'float64', 'float32'}
         Precision of the row blocks of ``J'J`` (direct steps, statistics).
+    residual_space : bool
+        Direct Levenberg-Marquardt steps solved in the residual space (fewer
+        data residuals than parameters).
+    defer_statistics : bool
+        Compute the statistics on first use instead of in fit.
     """
 
     solver: str
@@ -87,6 +103,8 @@ class FitPlan:
     statistics: bool
     reason: str = ""
     gram_dtype: str = "float64"
+    residual_space: bool = False
+    defer_statistics: bool = False
 
 
 def _lm_step(tr_solver, n_data, n_params):
@@ -102,8 +120,12 @@ def _lm_step(tr_solver, n_data, n_params):
             f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
             f"{MEMORY_BUDGET / 2**30:g} GiB budget; use tr_solver='cg'."
         )
-    if tr_solver == "auto":
+    if n_data < n_params:  # the M x P Jacobian is smaller than J'J
+        fits = 3 * 8 * n_data * n_params <= MEMORY_BUDGET
+        cheap = n_data**2 * n_params <= RESIDUAL_FLOPS
+    else:
         cheap = n_data * n_params**2 <= DIRECT_FLOPS
+    if tr_solver == "auto":
         return "exact" if fits and cheap else "cg"
     return tr_solver
 
@@ -133,8 +155,34 @@ def _scipy_step(method, tr_solver, n_data, n_rows, n_params):
     return tr_solver, matrix_free
 
 
+def _statistics_plan(uncertainty, n_data, n_params):
+    """Whether to compute the statistics, why not, and whether to defer them."""
+    if uncertainty == "off":
+        return False, "uncertainty='off': the fit computed no statistics.", False
+    if 4 * 8 * n_params**2 > MEMORY_BUDGET or n_data * n_params**2 > STATISTICS_FLOPS:
+        reason = (
+            f"the {n_params} x {n_params} parameter covariance over all rows "
+            "would exceed the memory or time budget (MEMORY_BUDGET, "
+            "STATISTICS_FLOPS)."
+        )
+        return False, reason, False
+    cost = n_data * n_params**2 + 20 * n_params**3
+    defer = uncertainty == "lazy" or (
+        uncertainty == "auto" and cost > EAGER_STATISTICS_FLOPS
+    )
+    return True, "", defer
+
+
 def plan_fit(
-    solver, method, tr_solver, n_samples, n_outputs, n_params, n_weights, auto_alpha
+    solver,
+    method,
+    tr_solver,
+    n_samples,
+    n_outputs,
+    n_params,
+    n_weights,
+    auto_alpha,
+    uncertainty="auto",
 ):
     """Plan a fit; raise ValueError for what the budgets cannot take.
 
@@ -147,6 +195,8 @@ def plan_fit(
         Size of the problem.
     auto_alpha : bool
         Whether the penalties are re-estimated (``alpha='auto'``).
+    uncertainty : {'auto', 'fit', 'lazy', 'off'}
+        When the post-fit statistics are computed.
 
     Returns
     -------
@@ -156,14 +206,7 @@ def plan_fit(
     gram_flops = n_data * n_params**2
     gram_dtype = "float32" if gram_flops > SINGLE_PRECISION_FLOPS else "float64"
     square_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
-    statistics, reason = True, ""
-    if not square_fits or gram_flops > STATISTICS_FLOPS:
-        statistics = False
-        reason = (
-            f"the {n_params} x {n_params} parameter covariance over all rows "
-            "would exceed the memory or time budget (MEMORY_BUDGET, "
-            "STATISTICS_FLOPS)."
-        )
+    statistics, reason, defer = _statistics_plan(uncertainty, n_data, n_params)
     if auto_alpha and not square_fits:
         raise ValueError(
             f"alpha='auto' needs {n_params} x {n_params} Gauss-Newton matrices "
@@ -172,12 +215,32 @@ def plan_fit(
             "solver='adam' for the largest networks) or use a smaller network."
         )
     if solver == "adam":
-        return FitPlan(solver, None, None, False, None, statistics, reason, gram_dtype)
+        return FitPlan(
+            solver,
+            None,
+            None,
+            False,
+            None,
+            statistics,
+            reason,
+            gram_dtype,
+            defer_statistics=defer,
+        )
     if method == "lm":
         step = _lm_step(tr_solver, n_data, n_params)
         max_inner = CG_MAXITER if step == "cg" else None
+        residual_space = step == "exact" and n_data < n_params
         return FitPlan(
-            solver, method, step, False, max_inner, statistics, reason, gram_dtype
+            solver,
+            method,
+            step,
+            False,
+            max_inner,
+            statistics,
+            reason,
+            gram_dtype,
+            residual_space,
+            defer,
         )
     n_rows = n_data + (n_weights if auto_alpha else 0)
     step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params)
@@ -193,5 +256,13 @@ def plan_fit(
     if step == "lsmr":
         max_inner = MATRIX_FREE_LSMR_MAXITER if matrix_free else DENSE_LSMR_MAXITER
     return FitPlan(
-        solver, method, step, matrix_free, max_inner, statistics, reason, gram_dtype
+        solver,
+        method,
+        step,
+        matrix_free,
+        max_inner,
+        statistics,
+        reason,
+        gram_dtype,
+        defer_statistics=defer,
     )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ._derivatives import LeastSquaresProblem
 from ._network import Network
 from ._plan import CHUNK_BYTES
 
@@ -118,6 +119,32 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64):
     cov, rank, _ = _pinv_psd(info_data + penalty / sigma2.mean(), rcond)
     p_eff = float(np.trace(cov @ info_data))
     return FitStatistics(cov, sigma2, residual_dof(p_eff), p_eff, rank, rcond)
+
+
+class DeferredStatistics:
+    """What :func:`fit_statistics` needs, to compute the statistics on first use.
+
+    It holds the fitted (scaled) training data, so a model saved before its
+    first use holds them too, as a Gaussian process holds its training set;
+    :meth:`resolve` computes once and lets the data go.
+    """
+
+    def __init__(self, problem, theta, gram_dtype):
+        self.arrays = (problem.X, problem.Y, problem.sample_weight, problem.alpha)
+        self.layer_sizes, self.activation = problem.layer_sizes, problem.activation
+        self.theta, self.gram_dtype = theta, gram_dtype
+        self.result = None
+
+    def resolve(self, compute):
+        """``compute(problem, theta, gram_dtype)``'s result, computed once."""
+        if self.result is None:
+            X, Y, sample_weight, alpha = self.arrays
+            problem = LeastSquaresProblem(
+                X, Y, sample_weight, alpha, self.layer_sizes, self.activation
+            )
+            self.result = compute(problem, self.theta, self.gram_dtype)
+            self.arrays = None
+        return self.result
 
 
 def prediction_std(statistics, theta, X, layer_sizes, activation):

@@ -31,6 +31,7 @@ from sklearn_tanhnet._evidence import (
     Evidence,
     evidence_update,
     inverse_diagonal,
+    residual_inverse_diagonal,
 )
 from sklearn_tanhnet._network import weight_groups, weight_mask
 
@@ -286,3 +287,49 @@ def test_inverse_diagonal_pseudo_inverse_when_cholesky_passes_by_rounding():
     )
     evals = np.linalg.eigvalsh(A)
     assert log_det == pytest.approx(np.log(evals[3:]).sum(), rel=1e-8)
+
+
+# -- residual_inverse_diagonal ---------------------------------------------------
+
+
+def wide_jacobian(n_rows=12, n_weights=30, n_biases=4, bias_rank=None, seed=0):
+    rng = np.random.RandomState(seed)
+    J = rng.normal(size=(n_rows, n_weights + n_biases))
+    if bias_rank is not None:  # dead units: bias columns that repeat others
+        J[:, n_weights + bias_rank :] = J[:, [n_weights]]
+    lam = np.r_[rng.uniform(1e-3, 2.0, n_weights), np.zeros(n_biases)]
+    return J, lam
+
+
+@pytest.mark.parametrize("bias_rank", [None, 1], ids=["full", "rank-deficient"])
+def test_residual_inverse_diagonal_equals_the_parameter_space_one(bias_rank):
+    J, lam = wide_jacobian(bias_rank=bias_rank)
+    A = J.T @ J + np.diag(lam)
+    diag, log_det = residual_inverse_diagonal(J, lam)
+    expected = np.diag(np.linalg.pinv(A, rcond=1e-12, hermitian=True))
+    penalised = lam > 0
+    np.testing.assert_allclose(diag[penalised], expected[penalised], rtol=1e-10)
+    assert np.isnan(diag[~penalised]).all()  # never read by the evidence
+    evals = np.linalg.eigvalsh(A)
+    kept = evals[evals > 1e-12 * evals.max()]
+    assert log_det == pytest.approx(np.log(kept).sum(), rel=1e-10)
+    # The evidence update from either is the same.
+    theta = np.random.RandomState(1).normal(size=lam.size)
+    groups = np.zeros(penalised.sum(), dtype=int)
+    args = (theta, np.array([0.3]), groups, penalised, 0.7, 20.0, 1)
+    wide = evidence_update(diag, log_det, *args)
+    square = evidence_update(*inverse_diagonal(A), *args)
+    assert wide.gamma == pytest.approx(square.gamma, rel=1e-10)
+    assert wide.log_evidence == pytest.approx(square.log_evidence, rel=1e-10)
+
+
+def test_residual_inverse_diagonal_keeps_its_precision_under_a_tiny_penalty():
+    # lam * (A^-1)_ii is computed as 1 - |L^-1 u_i|^2, not as a difference of
+    # lam^-1-sized terms: the shrinkage stays in [0, 1] for lam = 1e-14.
+    J, lam = wide_jacobian()
+    lam[lam > 0] = 1e-14
+    diag, _ = residual_inverse_diagonal(J, lam)
+    shrinkage = lam[lam > 0] * diag[lam > 0]
+    assert np.all((shrinkage >= 0) & (shrinkage <= 1))
+    # 30 weights, 12 residuals, 4 biases: 12 - 4 = 8 directions determined.
+    assert shrinkage.sum() == pytest.approx(30 - 8, abs=1e-6)

@@ -300,3 +300,74 @@ def test_evidence_from_zero_weights_still_fits_the_bias():
     X, Y, w = problem.X, problem.Y[:, 0], problem.sample_weight
     W, b = result.theta[:3], result.theta[3]
     assert b == pytest.approx(w @ (Y - X @ W) / w.sum(), rel=1e-6, abs=1e-8)
+
+
+# -- steps in the residual space --------------------------------------------------
+
+
+def wide_linear_problem(K=1, n=6, p=9, alpha=0.3, seed=0):
+    # Fewer residuals (n K) than parameters ((p + 1) K).
+    return linear_problem(K=K, alpha=alpha, n=n, p=p, seed=seed)
+
+
+@damping_cases
+@pytest.mark.parametrize("K", [1, 2])
+def test_residual_space_steps_equal_the_direct_steps(damping, K):
+    problem = wide_linear_problem(K=K)
+    assert problem.n_samples * K < problem.n_params
+    theta0 = np.random.RandomState(3).normal(size=problem.n_params)
+    for n_iter in (1, 2, 3):
+        results = [
+            LevenbergMarquardt(
+                problem,
+                control=Control(max_iter=n_iter, tol=0.0),
+                damping=damping,
+                step=step,
+            ).solve(theta0)
+            for step in ("direct", "residual")
+        ]
+        direct, residual = results
+        assert residual.n_iter == direct.n_iter == n_iter
+        np.testing.assert_allclose(residual.theta, direct.theta, rtol=1e-10, atol=1e-12)
+        assert residual.loss == pytest.approx(direct.loss, rel=1e-12)
+
+
+@pytest.mark.parametrize("K", [1, 2])
+def test_residual_space_steps_reach_the_ridge_solution(K):
+    problem = wide_linear_problem(K=K)
+    expected = ridge_solution(problem)
+    result = LevenbergMarquardt(
+        problem, control=Control(tol=0.0), step="residual"
+    ).solve(np.zeros(problem.n_params))
+    assert result.status == "converged", result.message
+    np.testing.assert_allclose(
+        result.theta, expected, rtol=0, atol=1e-12 * max(1.0, np.abs(expected).max())
+    )
+
+
+def test_residual_space_evidence_equals_the_direct_evidence():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 3))
+    Y = np.tanh(X @ rng.normal(size=(3, 1))) + 0.1 * rng.normal(size=(20, 1))
+    sizes = [3, 5, 1]  # 26 parameters, 20 residuals
+    theta0 = pack(init_params(sizes, rng))
+    results = []
+    for step in ("direct", "residual"):
+        problem = LeastSquaresProblem(X, Y, np.ones(20), 1.0, sizes, "tanh")
+        results.append(
+            LevenbergMarquardt(
+                problem,
+                control=Control(max_iter=15, tol=0.0),
+                step=step,
+                evidence=True,
+                alphas=np.array([1.0, 1.0]),
+            ).solve(theta0)
+        )
+    direct, residual = results
+    assert residual.n_iter == direct.n_iter
+    np.testing.assert_allclose(residual.alpha, direct.alpha, rtol=1e-6)
+    np.testing.assert_allclose(residual.theta, direct.theta, rtol=1e-6, atol=1e-7)
+    assert residual.evidence.gamma == pytest.approx(direct.evidence.gamma, rel=1e-6)
+    assert residual.evidence.log_evidence == pytest.approx(
+        direct.evidence.log_evidence, rel=1e-6
+    )

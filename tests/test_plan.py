@@ -75,3 +75,45 @@ def test_auto_alpha_refuses_what_its_matrices_cannot_fit():
         plan_fit("adam", "lm", "auto", 100, 1, 10**5, 10**5, True)
     plan = plan_fit("adam", "lm", "auto", 100, 1, 10**5, 10**5, False)
     assert plan.solver == "adam" and plan.step is None and not plan.statistics
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_outputs, n_params, step, residual_space",
+    [
+        (50, 1, 991, "exact", True),  # MLPRegressor's 50 digits, (15,)
+        (200, 5, 5305, "cg", False),  # 200 x 100, 5 outputs, (50,): M^2 P = 5e9
+        (15, 1, 321, "exact", True),
+        (1875, 1, 121, "exact", False),
+    ],
+)
+def test_wide_problems_step_in_the_residual_space(
+    n_samples, n_outputs, n_params, step, residual_space
+):
+    plan = plan_fit(
+        "least_squares", "lm", "auto", n_samples, n_outputs, n_params, 0, True
+    )
+    assert (plan.step, plan.residual_space) == (step, residual_space)
+    # An explicit 'exact' on wide data is solved in the residual space too.
+    plan = plan_fit(
+        "least_squares", "lm", "exact", n_samples, n_outputs, n_params, 0, True
+    )
+    assert plan.residual_space == (n_samples * n_outputs < n_params)
+
+
+@pytest.mark.parametrize(
+    "uncertainty, statistics, defer",
+    [("fit", True, False), ("lazy", True, True), ("off", False, False)],
+)
+def test_uncertainty_says_when_statistics_are_computed(uncertainty, statistics, defer):
+    plan = plan_fit("least_squares", "lm", "auto", 50, 1, 10, 6, True, uncertainty)
+    assert (plan.statistics, plan.defer_statistics) == (statistics, defer)
+    if uncertainty == "off":
+        assert "uncertainty='off'" in plan.reason
+
+
+def test_auto_uncertainty_defers_what_costs_more_than_the_fit_should():
+    cheap = plan_fit("least_squares", "lm", "auto", 1875, 1, 121, 110, True)
+    assert cheap.statistics and not cheap.defer_statistics
+    # 200 x 100 with 5 outputs and (50,): 2.8e10 + 3e12 multiply-adds.
+    wide = plan_fit("least_squares", "lm", "auto", 200, 5, 5305, 5250, True)
+    assert wide.statistics and wide.defer_statistics

@@ -1,0 +1,105 @@
+"""What people coming from MLPRegressor try first (issue 18).
+
+Wide data, deferred statistics, ``n_iter_no_change=np.inf``, sparse input,
+float32 and adam's best parameters.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_tanhnet import TanhNetRegressor
+from sklearn_tanhnet._uncertainty import DeferredStatistics
+
+
+@pytest.fixture(scope="module")
+def wide_fit():
+    """MLPRegressor's multi-output test: 200 x 100, 5 outputs, (50,)."""
+    X, y = make_regression(n_samples=200, n_targets=5, random_state=11)
+    return X, y, TanhNetRegressor((50,), random_state=0).fit(X, y)
+
+
+def test_wide_multi_output_data_fits_with_the_defaults(wide_fit):
+    X, y, est = wide_fit
+    assert est.score(X, y) > 0.9  # MLPRegressor's test's bar
+    # 5,305 parameters: the statistics (two 5,305^2 eigendecompositions) wait
+    # for their first use.
+    assert isinstance(est._statistics, DeferredStatistics)
+    assert est._statistics.result is None
+
+
+def test_fewer_rows_than_parameters_step_in_the_residual_space():
+    X, y = load_digits(n_class=2, return_X_y=True)
+    X = MinMaxScaler().fit_transform(X[:200])[:50]
+    est = TanhNetRegressor((15,), random_state=0).fit(X, y[:50].astype(float))
+    assert est.tr_solver_ == "exact"  # 50 residuals, 991 parameters
+    assert est.score(X, y[:50]) > 0.9
+    assert est.log_evidence_ is not None and np.isfinite(est.log_evidence_)
+
+
+@pytest.fixture(scope="module")
+def sine():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(60, 1))
+    return X, np.sin(X).ravel() + 0.1 * rng.normal(size=60)
+
+
+def test_lazy_statistics_equal_those_of_fit_bit_for_bit(sine):
+    X, y = sine
+    eager = TanhNetRegressor((5,), random_state=0, uncertainty="fit").fit(X, y)
+    lazy = TanhNetRegressor((5,), random_state=0, uncertainty="lazy").fit(X, y)
+    assert isinstance(lazy._statistics, DeferredStatistics)
+    # A model saved before the first use computes them after loading.
+    lazy = pickle.loads(pickle.dumps(lazy))
+    for a, b in zip(eager.predict_interval(X), lazy.predict_interval(X)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(eager.noise_variance_, lazy.noise_variance_)
+    assert eager.effective_n_params_ == lazy.effective_n_params_
+    # Computed once; the training data are let go.
+    assert lazy._statistics.arrays is None
+    assert lazy._fitted_statistics() is lazy._statistics.result
+
+
+def test_uncertainty_off_computes_nothing_and_says_so(sine):
+    X, y = sine
+    est = TanhNetRegressor((5,), random_state=0, uncertainty="off").fit(X, y)
+    assert est.noise_variance_ is None and est.effective_n_params_ is None
+    with pytest.raises(ValueError, match="uncertainty='off'"):
+        est.predict_interval(X)
+    with pytest.raises(ValueError, match="uncertainty='off'"):
+        est.predict(X, return_std=True)
+    ref = TanhNetRegressor((5,), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.predict(X), ref.predict(X))
+
+
+def test_fitted_statistics_attributes_need_a_fit():
+    est = TanhNetRegressor()
+    assert not hasattr(est, "noise_variance_")
+    assert not hasattr(est, "effective_n_params_")
+
+
+@pytest.mark.parametrize("solver", ["least_squares", "adam"])
+def test_infinite_patience_turns_the_plateau_rule_off(sine, solver):
+    X, y = sine
+    est = TanhNetRegressor(
+        (3,), solver=solver, n_iter_no_change=np.inf, max_iter=30, random_state=0
+    )
+    if solver == "adam":  # no plateau to stop at: all 30 epochs, and a warning
+        with pytest.warns(ConvergenceWarning, match="max_iter=30"):
+            est.fit(X, y)
+        assert est.n_iter_ == 30 and est.status_ == "max_iter"
+    else:
+        est.fit(X, y)
+        assert est.status_ != "plateau"
+
+
+@pytest.mark.parametrize("bad", [2.5, 0, -np.inf, "inf"])
+def test_patience_other_than_an_integer_or_inf_is_refused(sine, bad):
+    X, y = sine
+    with pytest.raises(InvalidParameterError, match="n_iter_no_change"):
+        TanhNetRegressor(n_iter_no_change=bad).fit(X, y)
