@@ -324,6 +324,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     best_validation_loss_ : float
         Lowest validation loss (with a validation set only).
 
+    best_loss_ : float or None
+        ``solver='adam'`` only, as in MLPRegressor: ``min(loss_curve_)``, the
+        lowest epoch loss (each the mean of the epoch's minibatch objectives);
+        None with a validation set, where ``best_validation_loss_`` is the
+        criterion.
+
     restarts_ : list of dict
         One entry per start: ``loss``, ``validation_loss``, ``gcv``,
         ``n_iter``, ``status``, ``coefs``, ``intercepts``.
@@ -712,7 +718,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 state=self._adam_state if data.warm else None,
                 schedule=self._evidence_schedule(plan, data),
             )
-        if monitor is not None and monitor.best_theta is not None:
+        if res.status == "diverged" and monitor is not None:
+            # The solver kept the parameters of lowest training objective, the
+            # start included; the monitor's best may be an exploded iterate
+            # that happens to suit a few held-out rows.
+            score = monitor.problem.loss(res.theta)
+        elif monitor is not None and monitor.best_theta is not None:
             res.theta = monitor.best_theta
             res.loss = res.problem.loss(res.theta)
             score = monitor.best_loss
@@ -780,6 +791,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     vars(self).pop(name, None)
         if monitor is not None:
             self.best_validation_loss_ = monitor.best_loss
+        # MLPRegressor's adam attribute: the lowest epoch loss, None with
+        # early stopping (best_validation_loss_ is the criterion then).
+        vars(self).pop("best_loss_", None)
+        if self.solver == "adam":
+            curve = self.loss_curve_
+            self.best_loss_ = min(curve) if curve and monitor is None else None
         self.coefs_ = [W for W, _ in params]
         self.intercepts_ = [b for _, b in params]
         self.loss_ = best.loss

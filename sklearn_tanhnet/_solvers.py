@@ -310,7 +310,8 @@ def _diverged_message(adam, epoch, loss, best=None):
     )
     return (
         f"The objective {what}; learning_rate={adam.learning_rate!r} is probably "
-        "too large. The best parameters seen were kept."
+        "too large. The parameters of lowest training objective seen (the "
+        "start included) were kept."
     )
 
 
@@ -345,7 +346,8 @@ def fit_adam(
     moments = list(adam.start(theta))
     batch = n_samples if batch_size is None else min(batch_size, n_samples)
     plateau = control.plateau()
-    curve, best_theta, best_loss = [], theta.copy(), np.inf
+    start_theta = theta.copy()
+    curve, best_theta, best_loss = [], start_theta, np.inf
     status, message = "max_iter", f"Reached max_iter={control.max_iter} iterations."
     order = np.arange(n_samples)
     for epoch in range(control.max_iter):
@@ -380,11 +382,18 @@ def fit_adam(
         # Oscillating or climbing at the end: a too large step, not a fit.
         status = "diverged"
         message = _diverged_message(adam, len(curve) - 1, curve[-1], best_loss)
+    final_loss = None
     if status == "diverged":
+        # An epoch's loss is the mean over its minibatches, not the objective
+        # at its end: the best by that label can be the end of an exploding
+        # epoch. Never return anything worse than the start.
+        final_loss, start_loss = float(loss(best_theta)), float(loss(start_theta))
         theta = best_theta
+        if not final_loss <= start_loss and math.isfinite(start_loss):
+            theta, final_loss = start_theta, start_loss
     return SolverResult(
         theta=theta,
-        loss=float(loss(theta)),
+        loss=float(loss(theta)) if final_loss is None else final_loss,
         n_iter=len(curve),
         loss_curve=curve,
         status=status,

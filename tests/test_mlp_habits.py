@@ -103,3 +103,44 @@ def test_patience_other_than_an_integer_or_inf_is_refused(sine, bad):
     X, y = sine
     with pytest.raises(InvalidParameterError, match="n_iter_no_change"):
         TanhNetRegressor(n_iter_no_change=bad).fit(X, y)
+
+
+# -- adam: a diverging early-stopped fit, best_loss_ ------------------------------
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    # MLPRegressor's tests' regression data.
+    return make_regression(n_samples=200, n_features=10, random_state=7)
+
+
+@pytest.mark.parametrize("batch_size", ["auto", 32])
+def test_a_diverging_early_stopped_fit_is_no_worse_than_its_start(
+    regression_data, batch_size
+):
+    X, y = regression_data
+    options = dict(
+        solver="adam", early_stopping=True, batch_size=batch_size, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="start included"):
+        est = TanhNetRegressor(learning_rate=10.0, **options).fit(X, y)
+    assert est.status_ == "diverged"
+    # The same split and starting weights, moved by nothing.
+    start = TanhNetRegressor(learning_rate=1e-12, max_iter=1, **options)
+    with pytest.warns(ConvergenceWarning):
+        start.fit(X, y)
+    assert est.score(X, y) >= start.score(X, y) - 1e-8
+    assert np.isfinite(est.loss_) and est.loss_ <= 10 * start.loss_
+    assert all(np.isfinite(W).all() for W in est.coefs_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_best_loss_is_the_lowest_epoch_loss_for_adam_only(regression_data):
+    X, y = regression_data
+    est = TanhNetRegressor(solver="adam", max_iter=20, tol=0.1, random_state=0)
+    est.fit(X, y)
+    assert est.best_loss_ == min(est.loss_curve_)
+    est.set_params(early_stopping=True).fit(X, y)
+    assert est.best_loss_ is None and est.best_validation_loss_ > 0
+    est.set_params(solver="least_squares", early_stopping=False).fit(X, y)
+    assert not hasattr(est, "best_loss_")
