@@ -6,6 +6,7 @@ from numbers import Integral, Real
 from types import SimpleNamespace
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
@@ -22,6 +23,7 @@ from ._derivatives import LeastSquaresProblem, mean_prediction_loss
 from ._lm import LevenbergMarquardt
 from ._network import (
     ACTIVATIONS,
+    CenteredSparse,
     Network,
     check_layer_sizes,
     fold_scaling,
@@ -88,11 +90,15 @@ def _blas_controller():
 def _weighted_mean_std(A, w):
     """Weighted mean and standard deviation of each column, overflow-safe.
 
+    ``A`` dense or a scipy sparse matrix (:func:`_sparse_weighted_mean_std`).
+
     Columns are first divided by their largest magnitude, so values near 1e300
     do not overflow when squared nor values near 1e-300 vanish. A column
     whose spread is below rounding of its own magnitude is constant: it is
     scaled by that magnitude (any positive scale maps it to zero).
     """
+    if sparse.issparse(A):
+        return _sparse_weighted_mean_std(A, w)
     size = np.max(np.abs(A), axis=0)
     size[~(size > 0)] = 1.0
     B = A / size
@@ -104,6 +110,53 @@ def _weighted_mean_std(A, w):
     constant = ~(std > 1e3 * np.finfo(float).eps)
     std[constant] = 1.0
     return mean * size, std * size
+
+
+def _sparse_weighted_mean_std(A, w):
+    """:func:`_weighted_mean_std` of a sparse ``A`` without densifying it.
+
+    The same two-pass sum: over the stored entries of each column, plus the
+    mean's square times the weight of the rows whose entry is zero.
+    """
+    A = sparse.csc_matrix(A)
+    size = abs(A).max(axis=0).toarray().ravel()
+    size[~(size > 0)] = 1.0
+    columns = np.repeat(np.arange(A.shape[1]), np.diff(A.indptr))
+    values = A.data / size[columns]
+    row_weight = w[A.indices]
+    total = w.sum()
+    mean = np.bincount(columns, row_weight * values, A.shape[1]) / total
+    stored_weight = np.bincount(columns, row_weight, A.shape[1])
+    deviations = np.bincount(
+        columns, row_weight * (values - mean[columns]) ** 2, A.shape[1]
+    )
+    std = np.sqrt((deviations + mean**2 * (total - stored_weight)) / total)
+    constant = ~(std > 1e3 * np.finfo(float).eps)
+    std[constant] = 1.0
+    return mean * size, std * size
+
+
+def _standardized(X, x_mean, x_scale):
+    """``(X - x_mean) / x_scale``; for sparse X, as :class:`CenteredSparse`."""
+    if sparse.issparse(X):
+        matrix = sparse.csr_matrix(X @ sparse.diags(1.0 / x_scale))
+        return CenteredSparse(matrix, x_mean / x_scale)
+    return (X - x_mean) / x_scale
+
+
+def _validated_inputs(estimator, X):
+    """Validated X for predict-like methods (float64, CSR when sparse) and the
+    dtype of what they return: float32 for float32 X on a float32 fit."""
+    X = validate_data(
+        estimator,
+        X,
+        reset=False,
+        accept_sparse="csr",
+        dtype=[np.float64, np.float32],
+        order="C",
+    )
+    dtype = np.result_type(X.dtype, estimator.coefs_[0].dtype)
+    return X.astype(np.float64, copy=False), dtype
 
 
 def _check_real_numeric(X, y=None):
@@ -480,6 +533,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -563,23 +617,29 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             raise
 
     def _validate_xy(self, X, y, sample_weight, reset=False):
-        """Validated float64 C-ordered X, y, 2-D Y and sample weights."""
+        """Validated float64 X (C-ordered, or CSR), y, 2-D Y, sample weights,
+        and X's dtype as given (float32 stays float32 in the fitted
+        coefficients and the predictions)."""
         _check_real_numeric(X, y)
         X, y = validate_data(
             self,
             X,
             y,
             reset=reset,
+            accept_sparse="csr",
             multi_output=True,
             y_numeric=True,
-            dtype=np.float64,
+            dtype=[np.float64, np.float32],
             order="C",
         )
+        dtype = X.dtype
+        X = X.astype(np.float64, copy=False)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         y = y.astype(np.float64, copy=False)  # validate_data types only X
-        return X, y, (y.reshape(-1, 1) if y.ndim == 1 else y), sample_weight
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        return X, y, Y, sample_weight, dtype
 
     def _fit_unguarded(self, X, y, sample_weight, validation, partial):
         data = self._prepare(X, y, sample_weight, validation, partial)
@@ -616,7 +676,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """Validate, standardise and split the data; the fit's fixed inputs."""
         hidden = check_layer_sizes(self.hidden_layer_sizes)
         warm = (self.warm_start or partial) and hasattr(self, "_theta")
-        X, y, Y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
+        X, y, Y, sample_weight, dtype = self._validate_xy(
+            X, y, sample_weight, reset=not warm
+        )
         n_outputs = Y.shape[1]
         if warm and (n_outputs != self.n_outputs_ or hidden != self._hidden):
             raise ValueError(
@@ -629,7 +691,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         x_mean, x_scale, y_mean, y_scale = scaling
         rng = check_random_state(self.random_state)
         (Xs, Ys, sample_weight), val = self._validation_split(
-            ((X - x_mean) / x_scale, (Y - y_mean) / y_scale, sample_weight),
+            (_standardized(X, x_mean, x_scale), (Y - y_mean) / y_scale, sample_weight),
             validation,
             scaling,
             rng,
@@ -640,6 +702,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         alpha, alpha0 = self._penalty_start(sizes, sample_weight, warm, partial)
         return SimpleNamespace(
             X=X,
+            dtype=dtype,
             y=y,
             Xs=Xs,
             Ys=Ys,
@@ -797,8 +860,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if self.solver == "adam":
             curve = self.loss_curve_
             self.best_loss_ = min(curve) if curve and monitor is None else None
-        self.coefs_ = [W for W, _ in params]
-        self.intercepts_ = [b for _, b in params]
+        # float32 data keep float32 coefficients (as MLPRegressor does); the
+        # fit itself runs in double precision.
+        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
+        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
         self.loss_ = best.loss
         self.status_ = best.status
         self.message_ = best.message
@@ -825,12 +890,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be given together.")
-            X_val, _, Y_val, sw_val = self._validate_xy(X_val, y_val, sw_val)
+            X_val, _, Y_val, sw_val, _ = self._validate_xy(X_val, y_val, sw_val)
             if Y_val.shape[1] != Ys.shape[1]:
                 raise ValueError(
                     f"y_val has {Y_val.shape[1]} output(s), y has {Ys.shape[1]}."
                 )
-            val = ((X_val - x_mean) / x_scale, (Y_val - y_mean) / y_scale, sw_val)
+            X_val = _standardized(X_val, x_mean, x_scale)
+            val = (X_val, (Y_val - y_mean) / y_scale, sw_val)
             return train, val
         if not self.early_stopping or partial:
             return train, None
@@ -977,7 +1043,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _scaled_inputs(self, X):
         x_mean, x_scale, _, _ = self._scaling
-        return (X - x_mean) / x_scale
+        return _standardized(X, x_mean, x_scale)
 
     def _fitted_statistics(self):
         """The delta-method statistics (computed now if deferred), or the reason."""
@@ -1047,14 +1113,19 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_real_numeric(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        X, dtype = _validated_inputs(self, X)
         network = Network(self._layer_sizes(), self.activation)
+        params = [
+            (W.astype(float, copy=False), b.astype(float, copy=False))
+            for W, b in zip(self.coefs_, self.intercepts_)
+        ]
         with np.errstate(over="ignore"):
-            out = network.predict(list(zip(self.coefs_, self.intercepts_)), X)
+            out = network.predict(params, X).astype(dtype, copy=False)
         if not return_std:
             return self._shape_like_y(out)
         se, noise, _ = self._delta_method(X)
-        return self._shape_like_y(out), self._shape_like_y(np.sqrt(se**2 + noise**2))
+        std = np.sqrt(se**2 + noise**2).astype(dtype, copy=False)
+        return self._shape_like_y(out), self._shape_like_y(std)
 
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
         """Delta-method confidence or prediction intervals.
@@ -1093,11 +1164,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             raise ValueError(f"kind must be 'prediction' or 'confidence', got {kind!r}")
         y_pred = self.predict(X)
         _check_real_numeric(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        X, dtype = _validated_inputs(self, X)
         se, noise, dof = self._delta_method(X)
         if kind == "prediction":
             se = np.sqrt(se**2 + noise**2)
         half = t_quantile(confidence, dof) * self._shape_like_y(se)
+        half = half.astype(dtype, copy=False)
         return y_pred - half, y_pred + half
 
     def predict_gradient(self, X):
@@ -1118,7 +1190,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_real_numeric(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        X, dtype = _validated_inputs(self, X)
+        if sparse.issparse(X):
+            X = CenteredSparse(X, np.zeros(X.shape[1]))
         network = Network(self._layer_sizes(), self.activation)
         theta = pack(list(zip(self.coefs_, self.intercepts_)))
         linearization = network.linearize(theta, X)
@@ -1129,7 +1203,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             linearization.input_vjp(np.broadcast_to(eye[k], (X.shape[0], eye.shape[0])))
             for k in range(self.n_outputs_)
         ]
-        out = np.stack(grads, axis=1)
+        out = np.stack(grads, axis=1).astype(dtype, copy=False)
         return out[:, 0, :] if self._y_1d else out
 
     def diagnose(self, X, y, sample_weight=None, rcond=RCOND):
@@ -1159,10 +1233,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             :class:`sklearn_tanhnet.Diagnostics`.
         """
         check_is_fitted(self)
-        X, _, Y, sample_weight = self._validate_xy(X, y, sample_weight)
+        X, _, Y, sample_weight, _ = self._validate_xy(X, y, sample_weight)
         _, _, y_mean, y_scale = self._scaling
+        inputs = self._scaled_inputs(X)
         problem = LeastSquaresProblem(
-            self._scaled_inputs(X),
+            inputs.toarray() if sparse.issparse(X) else inputs,  # autograd's Hessian
             (Y - y_mean) / y_scale,
             sample_weight,
             self.alpha_,

@@ -35,6 +35,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import elementwise_grad
 from autograd.extend import defjvp, defvjp, primitive
+from scipy import sparse
 
 
 @primitive
@@ -96,6 +97,71 @@ def _copy_into(buffer, values):
 def _column_sums(M):
     # A BLAS product: numpy's sum over axis 0 is several times slower.
     return np.ones(M.shape[0]) @ M
+
+
+class CenteredSparse:
+    """The inputs ``S - 1 c'`` of a sparse ``S`` (CSR) and a dense centre ``c``.
+
+    Standardised sparse data without densifying: ``S`` holds the columns
+    already divided by their scale, ``c`` the means over the scales. The
+    kernel's first layer needs only these products, each a sparse product
+    and a rank-one correction::
+
+        A W  = S W - 1 (c'W),         A'D = S'D - c (1'D),
+        (A * A)'D = (S * S)'D - 2 c * (S'D) + c^2 (1'D),
+
+    and rows (``A[rows]``); the dense Jacobian densifies one block of rows
+    at a time (:meth:`toarray`), no larger than the block's Jacobian.
+    """
+
+    def __init__(self, matrix, centre):
+        self.matrix = matrix
+        self.centre = np.asarray(centre, dtype=float)
+        self.shape = matrix.shape
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        return CenteredSparse(self.matrix[rows], self.centre)
+
+    def __matmul__(self, W):
+        return self.matrix @ W - self.centre @ W
+
+    @property
+    def T(self):
+        return _TransposedCenteredSparse(self)
+
+    def squared_t_dot(self, D):
+        """``(A * A)' D`` without forming ``A * A``."""
+        c, S = self.centre, self.matrix
+        sums = _column_sums(D)
+        return (
+            S.multiply(S).T @ D - 2.0 * c[:, None] * (S.T @ D) + np.outer(c * c, sums)
+        )
+
+    def toarray(self):
+        return self.matrix.toarray() - self.centre
+
+
+class _TransposedCenteredSparse:
+    def __init__(self, inputs):
+        self.inputs = inputs
+
+    def __matmul__(self, D):
+        inputs = self.inputs
+        return inputs.matrix.T @ D - np.outer(inputs.centre, _column_sums(D))
+
+
+def _squared_t_dot(A, D):
+    """``(A * A)' D`` for dense or :class:`CenteredSparse` inputs ``A``."""
+    if isinstance(A, CenteredSparse):
+        return A.squared_t_dot(D)
+    return (A * A).T @ D
+
+
+def _dense(A):
+    return A.toarray() if isinstance(A, CenteredSparse) else A
 
 
 def _logistic(Z):
@@ -302,7 +368,8 @@ class Network:
     def predict(self, params, X, block=256):
         """Output of ``params`` in fixed blocks of ``block`` rows (the last padded).
 
-        BLAS picks its kernel by the number of rows, and kernels sum in
+        ``X`` may be a scipy sparse matrix (the first layer's product is then
+        sparse). BLAS picks its kernel by the number of rows, and kernels sum in
         different orders: one row alone can differ from the same row in a
         batch by an ulp. Every row here goes through a product of the same
         shape, so a prediction does not depend on how the rows were batched;
@@ -312,7 +379,8 @@ class Network:
         out = np.empty((n, self.n_outputs))
         for start in range(0, n, block):
             rows = X[start : start + block]
-            if rows.shape[0] < block:
+            # Sparse products do not depend on the batch: no padding.
+            if rows.shape[0] < block and not sparse.issparse(rows):
                 pad = np.zeros((block - rows.shape[0], X.shape[1]))
                 rows = np.concatenate([rows, pad])
             out[start : start + block] = self._run(params, rows, keep=False)[0][
@@ -410,11 +478,12 @@ class Linearization:
             squared = delta * delta
             if K > 1:
                 squared = squared.reshape(n, K, -1).sum(axis=1)
-            blocks += [((A * A).T @ squared).ravel(), _column_sums(squared)]
+            blocks += [_squared_t_dot(A, squared).ravel(), _column_sums(squared)]
         # Output layer: column (j, k) of W_L is A_j scaled, column k of b_L scale.
         A = self.inputs[-1]
         scale2 = row_scale * row_scale
-        blocks += [np.repeat((A * A).T @ scale2, K), np.full(K, scale2.sum())]
+        column = _squared_t_dot(A, scale2[:, None]).ravel()
+        blocks += [np.repeat(column, K), np.full(K, scale2.sum())]
         return np.concatenate(blocks)
 
     def gram_product(self, v, row_weight):
@@ -438,6 +507,7 @@ class Linearization:
         scale = np.ones(n) if row_scale is None else row_scale
         deltas = self._unit_deltas(scale)
         for s, A, delta in zip(net.starts, self.inputs, deltas[:-1]):
+            A = _dense(A)  # a sparse first layer: one block of rows
             m, h = A.shape[1], delta.shape[1]
             block = J3[:, :, s : s + m * h].reshape(n, K, m, h)
             np.multiply(A[:, None, :, None], delta.reshape(n, K, 1, h), out=block)
@@ -445,7 +515,7 @@ class Linearization:
         # Output layer: output k depends on W_L[:, k] and b_L[k] only.
         s, m = net.starts[-1], self.inputs[-1].shape[1]
         J3[:, :, s:] = 0.0
-        scaled = self.inputs[-1] * scale[:, None]
+        scaled = _dense(self.inputs[-1]) * scale[:, None]
         for k in range(K):
             J3[:, k, s + k : s + m * K : K] = scaled
             J3[:, k, s + m * K + k] = scale

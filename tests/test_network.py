@@ -18,6 +18,7 @@ from autograd.differential_operators import make_jvp
 from sklearn_tanhnet._network import (
     ACTIVATIONS,
     Activation,
+    CenteredSparse,
     Network,
     check_layer_sizes,
     fold_scaling,
@@ -566,3 +567,52 @@ def test_check_layer_sizes_rejects(value, error):
     match = rf"hidden_layer_sizes.*{re.escape(repr(value))}"
     with pytest.raises(error, match=match):
         check_layer_sizes(value)
+
+
+# -- sparse inputs ------------------------------------------------------------------
+
+
+def sparse_case(layer_sizes, seed=0):
+    """A sparse S, a centre c and the dense X = S - 1 c' they stand for."""
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(seed)
+    S = sp.random(13, layer_sizes[0], density=0.3, random_state=rng, format="csr")
+    centre = rng.normal(size=layer_sizes[0])
+    return CenteredSparse(S, centre), S.toarray() - centre, rng
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", smooth_activation], ids=str)
+@sizes_cases
+def test_centered_sparse_inputs_give_the_dense_derivatives(layer_sizes, activation):
+    # A sparse first layer: the products and the rank-one correction of
+    # the centre, checked against the kernel on the dense X (which is
+    # checked against autograd above) and against autograd itself.
+    inputs, X, rng = sparse_case(layer_sizes)
+    net = Network(layer_sizes, activation)
+    theta = pack(random_params(layer_sizes, rng))
+    dense, sparse_ = net.linearize(theta, X), net.linearize(theta, inputs)
+    close(sparse_.output, forward(unpack(theta, layer_sizes), X, activation))
+    G = rng.normal(size=dense.output.shape)
+    v = rng.normal(size=net.n_params)
+    scale = rng.uniform(0.1, 2.0, X.shape[0])
+    close(sparse_.vjp(G), dense.vjp(G))
+    close(sparse_.jvp(v), dense.jvp(v))
+    close(sparse_.input_vjp(G), dense.input_vjp(G))
+    close(sparse_.jacobian(scale), dense.jacobian(scale))
+    close(sparse_.gram_diagonal(scale), dense.gram_diagonal(scale))
+    # Rows, by slice and by index array (blocks, minibatches).
+    for rows in (slice(3, 9), np.array([7, 0, 4])):
+        close(net.output(theta, inputs[rows]), dense.output[rows])
+    assert len(inputs) == X.shape[0]
+
+
+def test_predict_takes_raw_sparse_rows():
+    import scipy.sparse as sp
+
+    layer_sizes = [6, 4, 2]
+    rng = np.random.RandomState(1)
+    params = random_params(layer_sizes, rng)
+    S = sp.random(300, 6, density=0.2, random_state=rng, format="csr")
+    net = Network(layer_sizes)
+    close(net.predict(params, S), net.predict(params, S.toarray()))

@@ -110,11 +110,19 @@ def test_complex_X_names_X_and_the_fix():
         _est().fit(X + 1j, y)
 
 
-def test_sparse_X_is_refused_with_a_type_error():
-    with pytest.raises(
-        TypeError, match=r"Sparse data was passed for X, but dense data.*toarray"
-    ):
-        _est().fit(sp.csr_matrix(X), y)
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_X_fits_as_its_dense_twin(fmt):
+    # Sparse input is taken (MLPRegressor takes it too) and fitted as dense.
+    Xz = np.where(np.abs(X) < 0.5, 0.0, X)
+    dense = _est().fit(Xz, y)
+    fitted = _est().fit(sp.csr_matrix(Xz).asformat(fmt), y)
+    expected = dense.predict(X_NEW)
+    np.testing.assert_allclose(
+        fitted.predict(sp.csr_matrix(X_NEW)),
+        expected,
+        rtol=0,
+        atol=1e-10 * np.abs(expected).max(),
+    )
 
 
 # -- shapes ------------------------------------------------------------------------
@@ -198,13 +206,25 @@ def test_scaled_target_fits_as_well_as_unscaled(solver):
 # -- dtypes and containers ---------------------------------------------------------
 
 
-def test_float32_input_fits_like_its_float64_values():
+def test_float32_input_keeps_float32_out_and_fits_in_double():
+    # As MLPRegressor: float32 X gives float32 coefficients and predictions.
     X32, y32 = X.astype(np.float32), y.astype(np.float32)
     est = _est().fit(X32, y32)
-    pred = est.predict(X_NEW.astype(np.float32))
-    assert pred.dtype == np.float64
     ref = _est().fit(X32.astype(np.float64), y32.astype(np.float64))
-    np.testing.assert_array_equal(pred, ref.predict(X_NEW.astype(np.float32)))
+    # The fit itself runs in double precision: the same fit, bit for bit.
+    np.testing.assert_array_equal(est._theta, ref._theta)
+    assert {a.dtype for a in est.coefs_ + est.intercepts_} == {np.dtype(np.float32)}
+    X_new32 = X_NEW.astype(np.float32)
+    pred = est.predict(X_new32)
+    assert pred.dtype == np.float32
+    np.testing.assert_allclose(pred, ref.predict(X_new32), rtol=1e-5, atol=1e-6)
+    lower, upper = est.predict_interval(X_new32)
+    assert lower.dtype == upper.dtype == np.float32
+    assert est.predict(X_new32, return_std=True)[1].dtype == np.float32
+    assert est.predict_gradient(X_new32).dtype == np.float32
+    # float64 X on a float32 fit: float64 out, as numpy's promotion says.
+    assert est.predict(X_NEW).dtype == np.float64
+    assert ref.predict(X_new32).dtype == np.float64
 
 
 def test_int_input_fits():
