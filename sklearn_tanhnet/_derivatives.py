@@ -23,6 +23,8 @@ Jacobian. Every number here comes from the numpy kernel of
 Hessian (:meth:`LeastSquaresProblem.hessian`) and as the tests' reference.
 """
 
+from dataclasses import dataclass
+
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad, hessian
@@ -40,6 +42,52 @@ def mean_prediction_loss(Y, sample_weight):
     total = sample_weight.sum()
     mean = (sample_weight @ Y) / total
     return 0.5 * float(sample_weight @ np.mean((Y - mean) ** 2, axis=1) / total)
+
+
+@dataclass
+class ResidualSpace:
+    """A linearisation of the data rows for steps in the residual space.
+
+    Attributes
+    ----------
+    linearization : Linearization
+        The kernel's record of all data rows (JVP ``J v``, VJP ``J'y``).
+    row_scale : ndarray of shape (n_samples,)
+        ``c_i``: ``J`` is ``c_i`` times the output's derivative.
+    residuals : ndarray of shape (M,)
+        ``r``, ordered as ``output.ravel()``.
+    data_loss : float
+        ``0.5 r'r``.
+    gradient : ndarray of shape (n_params,)
+        ``J'r``.
+    gram_diagonal : ndarray of shape (n_params,)
+        The diagonal of ``J'J``.
+    weight_kernels : list of ndarray of shape (M, M)
+        ``J_l J_l'`` of each layer's weights.
+    bias_kernel : ndarray of shape (M, M)
+        ``J_u J_u'`` of all biases.
+    bias_jacobian : ndarray of shape (M, n_biases)
+        ``J_u``.
+    """
+
+    linearization: object
+    row_scale: np.ndarray
+    residuals: np.ndarray
+    data_loss: float
+    gradient: np.ndarray
+    gram_diagonal: np.ndarray
+    weight_kernels: list
+    bias_kernel: np.ndarray
+    bias_jacobian: np.ndarray
+
+    def jvp(self, v):
+        """``J v``, shape (M,)."""
+        return (self.linearization.jvp(v) * self.row_scale[:, None]).ravel()
+
+    def vjp(self, y):
+        """``J'y`` for ``y`` of shape (M,)."""
+        Y = y.reshape(self.linearization.output.shape)
+        return self.linearization.vjp(Y * self.row_scale[:, None])
 
 
 class LeastSquaresProblem:
@@ -268,6 +316,46 @@ class LeastSquaresProblem:
             r[data_rows] = self.scaled_residuals(lin.output, rows).ravel()
             lin.jacobian(self.row_scale[rows], out=J[data_rows])
         return J, r, 0.5 * float(r @ r)
+
+    def residual_space(self, theta):
+        """The data rows' linearisation at ``theta`` in the residual space.
+
+        For fewer residuals ``M`` than parameters: everything a step or an
+        evidence update there needs, with no ``M x P`` Jacobian (the kernel's
+        JVP and VJP give ``J v`` and ``J'y``). See :class:`ResidualSpace`.
+        """
+        theta = np.asarray(theta, dtype=float)
+        last, self._last = self._last, None
+        if last is not None and last[0] is theta:
+            lin = last[1]
+        else:
+            lin = self.network.linearize(theta, self.X)
+        c = self.row_scale
+        R = self.scaled_residuals(lin.output)
+        kernels, bias_jacobian = lin.residual_kernels(c)
+        return ResidualSpace(
+            linearization=lin,
+            row_scale=c,
+            residuals=R.ravel(),
+            data_loss=0.5 * float(np.vdot(R, R)),
+            gradient=lin.vjp(R * c[:, None]),
+            gram_diagonal=lin.gram_diagonal(c),
+            weight_kernels=kernels,
+            bias_kernel=bias_jacobian @ bias_jacobian.T,
+            bias_jacobian=bias_jacobian,
+        )
+
+    def layer_penalties(self):
+        """``Lambda``'s value on each layer's weights; ValueError unless one each."""
+        weights = self.reg2[self.mask]
+        first = np.searchsorted(self.groups, np.arange(len(self.layer_sizes) - 1))
+        penalties = weights[first]
+        if not np.array_equal(weights, penalties[self.groups]):
+            raise ValueError(
+                "Steps in the residual space need one penalty per layer, got "
+                "different penalties within a layer."
+            )
+        return penalties
 
     def gauss_newton(self, theta):
         """Gauss-Newton approximation ``J'J + Lambda`` of the Hessian."""

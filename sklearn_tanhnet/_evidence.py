@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.linalg import LinAlgError
-from scipy.linalg import solve_triangular
 from scipy.linalg.lapack import dpotrf, dpotri
 
 # Bounds that keep the re-estimates finite on degenerate fits: at least this
@@ -85,56 +84,90 @@ def inverse_diagonal(A):
     return (V * V) @ (1.0 / evals[keep]), float(np.log(evals[keep]).sum())
 
 
-def residual_inverse_diagonal(J, lam):
-    """:func:`inverse_diagonal` of ``A = J'J + diag(lam)`` from ``M x M`` matrices.
+def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, sizes):
+    """``tr_l(Lambda A^-1)`` per layer and ``log det A`` from ``M x M`` matrices.
 
-    For fewer residuals ``M`` than parameters. With ``w`` the penalised
-    parameters (``lam > 0``) and ``u`` the others (the biases), ``B = J_u'J_u``
-    and ``Z = J_w - J_u B^+ J_u'J_w`` (``J_w`` with the part the biases fit
-    projected out), the Schur complement of ``A`` on ``u`` is ``Lambda_w + Z'Z``
-    and, with ``U = Z Lambda_w^-1/2`` and ``L L' = I + U U'``::
+    For fewer residuals ``M`` than parameters, with one penalty ``lam_l`` on
+    the ``n_l`` weights of each layer and none on the biases. ``G_l = J_l
+    J_l'`` is layer ``l``'s weight kernel and ``J_u`` the biases' Jacobian
+    (:meth:`~._network.Linearization.residual_kernels`). With ``Q`` the
+    projection off the range of ``J_u`` (the part the biases fit; ``B = J_u'
+    J_u``), the Schur complement of ``A = J'J + Lambda`` on the biases is
+    ``Lambda_w + J_w' Q J_w`` and, with ``C = I + Q (sum_l G_l / lam_l) Q``
+    (Woodbury's identity)::
 
-        (A^-1)_ii = (1 - |L^-1 u_i|^2) / lam_i          (i in w)
-        log det A = log det+ B + sum_w log lam_i + 2 sum log diag(L)
+        tr_l(Lambda A^-1) = n_l - tr(C^-1 Q G_l Q) / lam_l
+        log det A = log det+ B + sum_l n_l log lam_l + log det C
 
-    (Woodbury's identity; ``B^+`` and ``det+`` are taken on the eigenvalues of
-    ``B`` above ``1e-12`` times the largest). The shrinkage ``lam_i (A^-1)_ii
-    = 1 - |L^-1 u_i|^2`` lies in ``[0, 1]`` with an absolute error at rounding
-    level whatever the scale of ``lam``, which is what the evidence sums.
+    (``B^+`` and ``det+`` on the eigenvalues of ``B`` above ``1e-12`` times
+    the largest, as :func:`inverse_diagonal` does for ``A``).
+
+    Parameters
+    ----------
+    weight_kernels : list of ndarray of shape (M, M)
+    bias_jacobian : ndarray of shape (M, n_biases)
+    layer_penalties : ndarray of shape (n_layers,)
+        ``lam_l``, positive.
+    sizes : ndarray of shape (n_layers,)
+        ``n_l``, the number of weights of each layer.
 
     Returns
     -------
-    inverse_diag : ndarray of shape (n_params,)
-        ``(A^-1)_ii`` for ``lam_i > 0``, NaN for the unpenalised parameters
-        (no evidence update reads them).
+    shrinkage : ndarray of shape (n_layers,)
     log_det : float
     """
-    penalised = lam > 0
-    J_w, J_u = J[:, penalised], J[:, ~penalised]
-    log_det = float(np.log(lam[penalised]).sum())
-    if J_u.shape[1]:
-        evals, evecs = np.linalg.eigh(J_u.T @ J_u)
-        keep = evals > 1e-12 * max(evals[-1], 0.0)
-        # The orthonormal basis of range(J_u): J_u V s^-1/2.
-        basis = (J_u @ evecs[:, keep]) / np.sqrt(evals[keep])
-        J_w = J_w - basis @ (basis.T @ J_w)
-        log_det += float(np.log(evals[keep]).sum())
-    U = J_w / np.sqrt(lam[penalised])
-    inner = U @ U.T
+    evals, evecs = np.linalg.eigh(bias_jacobian.T @ bias_jacobian)
+    keep = evals > 1e-12 * max(evals[-1], 0.0)
+    basis = (bias_jacobian @ evecs[:, keep]) / np.sqrt(evals[keep])
+
+    def project(G):
+        # Q G Q = G - V T' - T V' with T = G V - V (V'G V) / 2: two products.
+        GV = G @ basis
+        T = GV - 0.5 * basis @ (basis.T @ GV)
+        return G - np.hstack([basis, T]) @ np.hstack([T, basis]).T
+
+    inner = project(sum(G / lam for G, lam in zip(weight_kernels, layer_penalties)))
     inner.flat[:: inner.shape[0] + 1] += 1.0
-    L, info = dpotrf(inner, lower=1, clean=1)
+    L, info = dpotrf(inner, lower=1, clean=1, overwrite_a=1)
     if info != 0:
-        raise LinAlgError(f"I + U U' is not positive definite (LAPACK info={info})")
-    projected = solve_triangular(L, U, lower=True, check_finite=False)
-    inverse_diag = np.full(lam.shape, np.nan)
-    shrinkage = 1.0 - np.einsum("ij,ij->j", projected, projected)
-    inverse_diag[penalised] = np.clip(shrinkage, 0.0, 1.0) / lam[penalised]
-    log_det += 2.0 * float(np.log(L.diagonal()).sum())
-    return inverse_diag, log_det
+        raise LinAlgError(f"I + Q G Q is not positive definite (LAPACK info={info})")
+    log_det = float(np.log(evals[keep]).sum()) + 2.0 * float(np.log(L.diagonal()).sum())
+    log_det += float((sizes * np.log(layer_penalties)).sum())
+    lower, info = dpotri(L, lower=1, overwrite_c=1)
+    if info != 0:
+        raise LinAlgError(f"I + Q G Q could not be inverted (LAPACK info={info})")
+    # dpotri leaves the strict upper triangle zero (clean=1): mirror it.
+    inverse = lower + lower.T
+    inverse.flat[:: inverse.shape[0] + 1] *= 0.5
+    # tr(C^-1 Q G_l Q) = <Q C^-1 Q, G_l>: one projection for every layer.
+    projected_inverse = project(inverse)
+    terms = zip(weight_kernels, layer_penalties, sizes)
+    shrinkage = np.array(
+        [n - np.vdot(projected_inverse, G) / lam for G, lam, n in terms]
+    )
+    return shrinkage, log_det
 
 
-def problem_evidence(problem, theta, alphas, inverse_diag, log_det, data_loss):
-    """:func:`evidence_update` with the weights, groups and sizes of ``problem``."""
+def problem_evidence(
+    problem, theta, alphas, inverse_diag, log_det, data_loss, shrinkage=None
+):
+    """:func:`evidence_update` with the weights, groups and sizes of ``problem``.
+
+    With ``shrinkage`` (``tr_g(Lambda A^-1)`` per group, e.g. from
+    :func:`residual_space_shrinkage`) ``inverse_diag`` is not needed.
+    """
+    if shrinkage is not None:
+        return evidence_from_shrinkage(
+            shrinkage,
+            log_det,
+            theta,
+            alphas,
+            problem.groups,
+            problem.mask,
+            data_loss,
+            problem.weight_sum,
+            problem.n_outputs,
+        )
     return evidence_update(
         inverse_diag,
         log_det,
@@ -178,14 +211,27 @@ def evidence_update(
     -------
     Evidence
     """
-    S, N = weight_sum, weight_sum * K
-    w, m_diag = theta[mask], inverse_diag[mask]
-    shrunk = alphas[groups] * m_diag / S  # tr_g(Lambda A^-1) term by term
-    n_g = np.bincount(groups, minlength=alphas.size)
-    gamma_g = np.maximum(
-        n_g - np.bincount(groups, shrunk, minlength=alphas.size), MIN_GAMMA
+    shrunk = alphas[groups] * inverse_diag[mask] / weight_sum  # term by term
+    shrinkage = np.bincount(groups, shrunk, minlength=alphas.size)
+    return evidence_from_shrinkage(
+        shrinkage, log_det, theta, alphas, groups, mask, data_loss, weight_sum, K
     )
-    gamma = theta.size - float(shrunk.sum())
+
+
+def evidence_from_shrinkage(
+    shrinkage, log_det, theta, alphas, groups, mask, data_loss, weight_sum, K
+):
+    """:func:`evidence_update` from ``tr_g(Lambda A^-1)``, one per group.
+
+    What the update needs of ``A^-1`` is these sums (``shrinkage``), whether
+    from its diagonal or from the residual space
+    (:func:`residual_space_shrinkage`).
+    """
+    S, N = weight_sum, weight_sum * K
+    w = theta[mask]
+    n_g = np.bincount(groups, minlength=alphas.size)
+    gamma_g = np.maximum(n_g - shrinkage, MIN_GAMMA)
+    gamma = theta.size - float(shrinkage.sum())
     E_D = N * data_loss
     beta = max(N - gamma, MIN_NOISE_SHARE * N) / max(2.0 * E_D, 1e-300)
     E_W = np.maximum(0.5 * np.bincount(groups, w * w, minlength=alphas.size), 1e-300)

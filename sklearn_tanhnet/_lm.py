@@ -33,10 +33,11 @@ the forcing tolerance ``min(0.5, sqrt(|g|)) |g|`` on the residual norm
 (Steihaug's truncation, without a trust region: the damped system is
 positive definite). With fewer data residuals ``M`` than parameters,
 ``step='residual'`` solves the same system exactly through the ``M x M``
-matrix ``I + J E^-1 J'`` (``E = Lambda + mu D``; Woodbury's identity, see
-:meth:`LevenbergMarquardt._residual_space_step`), from the dense ``M x P``
-Jacobian, and the evidence takes ``A^-1``'s diagonal the same way
-(:func:`~._evidence.residual_inverse_diagonal`).
+matrix ``I + J E^-1 J'`` (``E = Lambda + mu I``; Woodbury's identity, see
+:meth:`LevenbergMarquardt._residual_space_step`), a sum of the layers'
+kernels ``J_l J_l'`` (no ``M x P`` Jacobian is formed), and the evidence
+takes the traces of ``A^-1`` it needs the same way
+(:func:`~._evidence.residual_space_shrinkage`).
 
 With ``evidence=True`` the penalties are re-estimated before every step from
 the same ``A`` (:mod:`._evidence`; Foresee and Hagan 1997, MATLAB's
@@ -61,7 +62,7 @@ import numpy as np
 from numpy.linalg import LinAlgError
 from scipy.linalg.lapack import dpotrf, dpotrs
 
-from ._evidence import inverse_diagonal, problem_evidence, residual_inverse_diagonal
+from ._evidence import inverse_diagonal, problem_evidence, residual_space_shrinkage
 from ._solvers import Control, SolverResult, breakdown_message
 
 # The evidence iteration has settled when the effective number of parameters
@@ -168,6 +169,11 @@ class LevenbergMarquardt:
         self.gtol = gtol
         self.max_inner = max_inner
         self.gram_dtype = gram_dtype
+        if step == "residual" and damping != "identity":
+            raise ValueError(
+                "step='residual' takes damping='identity' (a damping of one "
+                "value per layer keeps J E^-1 J' a sum of layer kernels)."
+            )
 
     # -- the template ---------------------------------------------------------
 
@@ -220,11 +226,10 @@ class LevenbergMarquardt:
             )
             self.gram_diag = np.diag(self.gram).copy()
         elif self.step == "residual":
-            self.jacobian, self.residual, self.data_loss = problem.data_jacobian(
-                self.theta
-            )
-            self.data_gradient = self.jacobian.T @ self.residual
-            self.gram_diag = np.einsum("ij,ij->j", self.jacobian, self.jacobian)
+            self.space = problem.residual_space(self.theta)
+            self.data_gradient = self.space.gradient
+            self.data_loss = self.space.data_loss
+            self.gram_diag = self.space.gram_diagonal
         else:
             if self.operator is None:
                 self.operator = problem.operator(self.theta)
@@ -290,7 +295,22 @@ class LevenbergMarquardt:
         if self.step == "direct":
             inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gram))
         elif self.step == "residual":
-            inv_diag, log_det = residual_inverse_diagonal(self.jacobian, problem.reg2)
+            sizes = np.bincount(problem.groups)
+            shrinkage, log_det = residual_space_shrinkage(
+                self.space.weight_kernels,
+                self.space.bias_jacobian,
+                problem.layer_penalties(),
+                sizes,
+            )
+            return problem_evidence(
+                problem,
+                self.theta,
+                self.alphas,
+                None,
+                log_det,
+                self.data_loss,
+                shrinkage=shrinkage,
+            )
         else:
             diag = self.gram_diag + problem.reg2
             inv_diag = 1.0 / np.maximum(diag, 1e-300)
@@ -389,29 +409,36 @@ class LevenbergMarquardt:
     def _residual_space_step(self, g, reg2, D):
         """The damped step from an ``M x M`` system (Woodbury's identity).
 
-        With ``E = Lambda + mu D`` (positive: ``D`` is) and ``g = J'r +
-        Lambda theta``, the push-through identity ``(J'J + E)^-1 J' = E^-1 J'
-        (I + J E^-1 J')^-1`` gives::
+        With ``E = Lambda + mu I`` and ``g = J'r + Lambda theta``, the
+        push-through identity ``(J'J + E)^-1 J' = E^-1 J' (I + J E^-1 J')^-1``
+        gives::
 
             delta = -E^-1 (J'y + Lambda theta),
             y = (I + J E^-1 J')^-1 (r - J E^-1 Lambda theta),
 
-        with no difference of large terms: ``E^-1 Lambda`` is at most one.
+        with no difference of large terms (``E^-1 Lambda`` is at most one).
+        ``E`` is one number on each layer's weights and ``mu`` on the biases,
+        so ``J E^-1 J'`` is a sum of the kernels ``J_l J_l'``.
         """
-        J, E = self.jacobian, reg2 + self.mu * D
-        shrunk_theta = reg2 * self.theta / E
-        inner = (J / E) @ J.T
+        space, mu = self.space, self.mu
+        inner = space.bias_kernel / mu
+        for kernel, penalty in zip(
+            space.weight_kernels, self.problem.layer_penalties()
+        ):
+            inner += kernel / (penalty + mu)
         inner.flat[:: inner.shape[0] + 1] += 1.0
+        E = reg2 + mu
         try:
             factor, info = dpotrf(inner, lower=1, overwrite_a=1, clean=0)
             if info == 0:
-                y, info = dpotrs(factor, self.residual - J @ shrunk_theta, lower=1)
+                rhs = space.residuals - space.jvp(reg2 * self.theta / E)
+                y, info = dpotrs(factor, rhs, lower=1)
         except (LinAlgError, ValueError):
             return None, None
         if info != 0 or not np.isfinite(y).all():
             return None, None
-        step = -(J.T @ y + reg2 * self.theta) / E
-        return step, -(g @ step) - self.mu * ((step * D) @ step)
+        step = -(space.vjp(y) + reg2 * self.theta) / E
+        return step, -(g @ step) - mu * (step @ step)
 
     def _conjugate_gradients(self, g, reg2, D):
         """Preconditioned CG on ``(J'J + Lambda + mu D) delta = -g``."""

@@ -143,6 +143,13 @@ class CenteredSparse:
     def toarray(self):
         return self.matrix.toarray() - self.centre
 
+    def row_gram(self):
+        """``A A'``: ``S S' - (S c) 1' - 1 (S c)' + c'c``, dense (n x n)."""
+        S, c = self.matrix, self.centre
+        Sc = S @ c
+        gram = (S @ S.T).toarray()
+        return gram - Sc[:, None] - Sc[None, :] + c @ c
+
 
 class _TransposedCenteredSparse:
     def __init__(self, inputs):
@@ -158,6 +165,10 @@ def _squared_t_dot(A, D):
     if isinstance(A, CenteredSparse):
         return A.squared_t_dot(D)
     return (A * A).T @ D
+
+
+def _row_gram(A):
+    return A.row_gram() if isinstance(A, CenteredSparse) else A @ A.T
 
 
 def _dense(A):
@@ -468,6 +479,36 @@ class Linearization:
             return self._deltas(scale[:, None])
         G = (scale[:, None, None] * np.eye(K)).reshape(n * K, K)
         return self._deltas(G)
+
+    def residual_kernels(self, row_scale):
+        """Each layer's weight kernel ``J_l J_l'`` and the biases' Jacobian.
+
+        For the Jacobian ``row_scale * d output`` with rows ordered as
+        ``output.ravel()`` (``M = n_rows * n_outputs`` of them). Row ``(i, k)``
+        of layer ``l``'s weight block is the outer product of the layer's input
+        ``A_i`` with the delta ``d_ik`` of the unit cotangent, so::
+
+            (J_l J_l')[(i, k), (j, m)] = (A_i . A_j) (d_ik . d_jm),
+
+        an ``n x n`` product of inputs and an ``M x M`` product of deltas
+        (``M^2 h_l`` multiply-adds instead of ``M^2 m_l h_l``); the biases'
+        columns are the deltas themselves.
+
+        Returns
+        -------
+        weight_kernels : list of ndarray of shape (M, M)
+            One per layer, first to last.
+        bias_jacobian : ndarray of shape (M, n_biases)
+            Every layer's bias columns.
+        """
+        n, K = self.output.shape
+        kernels, bias_columns = [], []
+        for A, delta in zip(self.inputs, self._unit_deltas(row_scale)):
+            deltas_gram = (delta @ delta.T).reshape(n, K, n, K)
+            deltas_gram *= _row_gram(A)[:, None, :, None]
+            kernels.append(deltas_gram.reshape(n * K, n * K))
+            bias_columns.append(delta)
+        return kernels, np.concatenate(bias_columns, axis=1)
 
     def gram_diagonal(self, row_scale):
         """The diagonal of ``J'J`` for the Jacobian ``row_scale * d output``."""

@@ -10,9 +10,10 @@ Costs, for ``n`` rows, ``K`` outputs and ``P`` parameters:
 
 * a direct Levenberg-Marquardt step accumulates ``J'J``, ``n K P^2``
   multiply-adds in BLAS, and factorises a ``P x P`` matrix; memory ``O(P^2)``
-  whatever ``n``. With fewer residuals ``M = n K`` than parameters it forms
-  ``J E^-1 J'`` instead, ``M^2 P`` multiply-adds per damping tried, and
-  factorises an ``M x M`` matrix; memory ``O(M P)``;
+  whatever ``n``. With fewer residuals ``M = n K`` than parameters it sums
+  the layers' kernels ``J_l J_l'`` instead (``M^2`` times the number of
+  units) and factorises ``M x M`` matrices, ``M^3 / 3`` multiply-adds each;
+  memory ``O(M^2)``;
 * a conjugate-gradient step costs two kernel passes (a JVP and a VJP, about
   ``n P`` multiply-adds each, in small products that run well below BLAS's
   peak) per inner iteration, with no ``n x P`` matrix;
@@ -29,10 +30,11 @@ MEMORY_BUDGET = 2 * 2**30
 # Most multiply-adds, n * K * P^2, of one J'J: the per-step budget of direct
 # steps (about a second). Beyond it steps are iterative.
 DIRECT_FLOPS = 2e10
-# With fewer residuals M = n * K than parameters a direct step solves an
-# M x M system formed from the M x P Jacobian, M^2 P multiply-adds for every
-# damping tried; beyond this many, steps are iterative.
-RESIDUAL_FLOPS = 2e8
+# With fewer residuals M = n * K than parameters a direct step factorises
+# M x M matrices (the damped system, and the evidence's), a few M^3
+# multiply-adds an iteration: beyond M^3 of this many (about a second an
+# iteration), steps are iterative.
+RESIDUAL_FLOPS = 8e9
 # Beyond this many multiply-adds, n * K * P^2, a direct step's J'J and the
 # statistics' Gauss-Newton matrices are accumulated from single-precision
 # blocks (J'r and the loss stay double).
@@ -120,9 +122,9 @@ def _lm_step(tr_solver, n_data, n_params):
             f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
             f"{MEMORY_BUDGET / 2**30:g} GiB budget; use tr_solver='cg'."
         )
-    if n_data < n_params:  # the M x P Jacobian is smaller than J'J
-        fits = 3 * 8 * n_data * n_params <= MEMORY_BUDGET
-        cheap = n_data**2 * n_params <= RESIDUAL_FLOPS
+    if n_data < n_params:  # M x M matrices, smaller than P x P ones
+        fits = 8 * 8 * n_data**2 <= MEMORY_BUDGET
+        cheap = n_data**3 <= RESIDUAL_FLOPS
     else:
         cheap = n_data * n_params**2 <= DIRECT_FLOPS
     if tr_solver == "auto":

@@ -30,10 +30,11 @@ from sklearn_tanhnet._evidence import (
     MAX_ALPHA,
     Evidence,
     evidence_update,
+    evidence_from_shrinkage,
     inverse_diagonal,
-    residual_inverse_diagonal,
+    residual_space_shrinkage,
 )
-from sklearn_tanhnet._network import weight_groups, weight_mask
+from sklearn_tanhnet._network import init_params, pack, weight_groups, weight_mask
 
 
 def linear_data(n=30, p=3, K=1, seed=0):
@@ -289,47 +290,77 @@ def test_inverse_diagonal_pseudo_inverse_when_cholesky_passes_by_rounding():
     assert log_det == pytest.approx(np.log(evals[3:]).sum(), rel=1e-8)
 
 
-# -- residual_inverse_diagonal ---------------------------------------------------
+# -- residual_space_shrinkage ----------------------------------------------------
 
 
-def wide_jacobian(n_rows=12, n_weights=30, n_biases=4, bias_rank=None, seed=0):
+def wide_problem(sizes=(4, 6, 2), n=7, dead_unit=False, seed=0):
+    """A tanh network on fewer residuals (n K) than parameters."""
     rng = np.random.RandomState(seed)
-    J = rng.normal(size=(n_rows, n_weights + n_biases))
-    if bias_rank is not None:  # dead units: bias columns that repeat others
-        J[:, n_weights + bias_rank :] = J[:, [n_weights]]
-    lam = np.r_[rng.uniform(1e-3, 2.0, n_weights), np.zeros(n_biases)]
-    return J, lam
+    X = rng.normal(size=(n, sizes[0]))
+    Y = rng.normal(size=(n, sizes[-1]))
+    params = init_params(list(sizes), rng)
+    if dead_unit:  # a unit saturated on every row: its bias column is ~zero
+        params[0][0][:, 0] = 0.0
+        params[0][1][0] = 40.0
+    alphas = rng.uniform(0.5, 3.0, len(sizes) - 1)
+    problem = LeastSquaresProblem(X, Y, rng.uniform(0.5, 2, n), alphas, list(sizes))
+    return problem, pack(params)
 
 
-@pytest.mark.parametrize("bias_rank", [None, 1], ids=["full", "rank-deficient"])
-def test_residual_inverse_diagonal_equals_the_parameter_space_one(bias_rank):
-    J, lam = wide_jacobian(bias_rank=bias_rank)
-    A = J.T @ J + np.diag(lam)
-    diag, log_det = residual_inverse_diagonal(J, lam)
-    expected = np.diag(np.linalg.pinv(A, rcond=1e-12, hermitian=True))
-    penalised = lam > 0
-    np.testing.assert_allclose(diag[penalised], expected[penalised], rtol=1e-10)
-    assert np.isnan(diag[~penalised]).all()  # never read by the evidence
+@pytest.mark.parametrize(
+    "sizes, dead_unit",
+    [((4, 6, 2), False), ((4, 6, 2), True), ((3, 5, 4, 1), False), ((9, 1), False)],
+)
+def test_residual_space_shrinkage_equals_the_parameter_space_one(sizes, dead_unit):
+    problem, theta = wide_problem(sizes, dead_unit=dead_unit)
+    assert problem.n_samples * problem.n_outputs < problem.n_params
+    space = problem.residual_space(theta)
+    penalties = problem.layer_penalties()
+    layer_sizes = np.bincount(problem.groups)
+    shrinkage, log_det = residual_space_shrinkage(
+        space.weight_kernels, space.bias_jacobian, penalties, layer_sizes
+    )
+    # Oracle: the P x P matrix A = J'J + Lambda from the dense Jacobian.
+    J = problem.network.linearize(theta, problem.X).jacobian(problem.row_scale)
+    A = J.T @ J + np.diag(problem.reg2)
+    inverse = np.linalg.pinv(A, rcond=1e-12, hermitian=True)
+    expected = np.bincount(
+        problem.groups, (problem.reg2 * np.diag(inverse))[problem.mask]
+    )
+    np.testing.assert_allclose(shrinkage, expected, rtol=1e-9, atol=1e-12)
     evals = np.linalg.eigvalsh(A)
     kept = evals[evals > 1e-12 * evals.max()]
-    assert log_det == pytest.approx(np.log(kept).sum(), rel=1e-10)
-    # The evidence update from either is the same.
-    theta = np.random.RandomState(1).normal(size=lam.size)
-    groups = np.zeros(penalised.sum(), dtype=int)
-    args = (theta, np.array([0.3]), groups, penalised, 0.7, 20.0, 1)
-    wide = evidence_update(diag, log_det, *args)
-    square = evidence_update(*inverse_diagonal(A), *args)
-    assert wide.gamma == pytest.approx(square.gamma, rel=1e-10)
-    assert wide.log_evidence == pytest.approx(square.log_evidence, rel=1e-10)
+    assert log_det == pytest.approx(np.log(kept).sum(), rel=1e-9)
+    # And so the evidence update.
+    args = (theta, problem.alpha, problem.groups, problem.mask, 0.4, problem.weight_sum)
+    wide = evidence_from_shrinkage(shrinkage, log_det, *args, problem.n_outputs)
+    square = evidence_update(np.diag(inverse), log_det, *args, problem.n_outputs)
+    assert wide.gamma == pytest.approx(square.gamma, rel=1e-9)
+    np.testing.assert_allclose(wide.alphas, square.alphas, rtol=1e-9)
 
 
-def test_residual_inverse_diagonal_keeps_its_precision_under_a_tiny_penalty():
-    # lam * (A^-1)_ii is computed as 1 - |L^-1 u_i|^2, not as a difference of
-    # lam^-1-sized terms: the shrinkage stays in [0, 1] for lam = 1e-14.
-    J, lam = wide_jacobian()
-    lam[lam > 0] = 1e-14
-    diag, _ = residual_inverse_diagonal(J, lam)
-    shrinkage = lam[lam > 0] * diag[lam > 0]
-    assert np.all((shrinkage >= 0) & (shrinkage <= 1))
-    # 30 weights, 12 residuals, 4 biases: 12 - 4 = 8 directions determined.
-    assert shrinkage.sum() == pytest.approx(30 - 8, abs=1e-6)
+def test_residual_space_shrinkage_keeps_its_precision_under_small_penalties():
+    # Each layer's sum is n_l minus a trace of terms in [0, 1]: no difference
+    # of lam^-1-sized numbers. (The Cholesky of I + U U' still loses about
+    # eps * max(s) / lam: at lam = 1e-8 of the data's curvature, 1e-8.)
+    problem, theta = wide_problem()
+    problem.set_alpha(np.array([1e-8, 1e-8]) * problem.weight_sum)
+    space = problem.residual_space(theta)
+    layer_sizes = np.bincount(problem.groups)
+    shrinkage, _ = residual_space_shrinkage(
+        space.weight_kernels,
+        space.bias_jacobian,
+        problem.layer_penalties(),
+        layer_sizes,
+    )
+    assert np.all((shrinkage >= -1e-9) & (shrinkage <= layer_sizes + 1e-9))
+    # Oracle: with one lam on all weights the sum is sum_j lam / (lam + s_j)
+    # over the squared singular values s_j of Z, the weights' Jacobian with
+    # the biases' part projected out (30 of them, zeros included).
+    J = problem.network.linearize(theta, problem.X).jacobian(problem.row_scale)
+    J_w, J_u = J[:, problem.mask], J[:, ~problem.mask]
+    Z = J_w - J_u @ np.linalg.lstsq(J_u, J_w, rcond=None)[0]
+    s = np.zeros(Z.shape[1])
+    s[: min(Z.shape)] = np.linalg.svd(Z, compute_uv=False) ** 2
+    expected = float(np.sum(1e-8 / (1e-8 + s)))
+    assert shrinkage.sum() == pytest.approx(expected, abs=1e-6)

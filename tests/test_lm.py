@@ -310,9 +310,14 @@ def wide_linear_problem(K=1, n=6, p=9, alpha=0.3, seed=0):
     return linear_problem(K=K, alpha=alpha, n=n, p=p, seed=seed)
 
 
-@damping_cases
+def test_residual_space_steps_take_identity_damping_only():
+    with pytest.raises(ValueError, match="damping='identity'"):
+        LevenbergMarquardt(wide_linear_problem(), step="residual", damping="diagonal")
+
+
 @pytest.mark.parametrize("K", [1, 2])
-def test_residual_space_steps_equal_the_direct_steps(damping, K):
+def test_residual_space_steps_equal_the_direct_steps(K):
+    damping = "identity"
     problem = wide_linear_problem(K=K)
     assert problem.n_samples * K < problem.n_params
     theta0 = np.random.RandomState(3).normal(size=problem.n_params)

@@ -616,3 +616,27 @@ def test_predict_takes_raw_sparse_rows():
     S = sp.random(300, 6, density=0.2, random_state=rng, format="csr")
     net = Network(layer_sizes)
     close(net.predict(params, S), net.predict(params, S.toarray()))
+
+
+@kernel_cases
+@sizes_cases
+def test_residual_kernels_are_the_layer_blocks_of_jjt(layer_sizes, activation):
+    net, _, theta, X, rng = make_case(layer_sizes, activation, n=5)
+    scale = rng.uniform(0.1, 2.0, X.shape[0])
+    lin = net.linearize(theta, X)
+    J = lin.jacobian(scale)
+    kernels, bias_jacobian = lin.residual_kernels(scale)
+    groups = weight_groups(layer_sizes)
+    weights = np.flatnonzero(weight_mask(layer_sizes))
+    assert len(kernels) == len(layer_sizes) - 1
+    for layer, kernel in enumerate(kernels):
+        block = J[:, weights[groups == layer]]
+        close(kernel, block @ block.T)
+    biases = J[:, ~weight_mask(layer_sizes)]
+    close(bias_jacobian @ bias_jacobian.T, biases @ biases.T)
+    # The same from centred sparse inputs.
+    inputs, X_dense, _ = sparse_case(layer_sizes)
+    sparse_kernels, _ = net.linearize(theta, inputs).residual_kernels(np.ones(13))
+    dense_kernels, _ = net.linearize(theta, X_dense).residual_kernels(np.ones(13))
+    for a, b in zip(sparse_kernels, dense_kernels):
+        close(a, b)

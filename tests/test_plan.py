@@ -81,7 +81,8 @@ def test_auto_alpha_refuses_what_its_matrices_cannot_fit():
     "n_samples, n_outputs, n_params, step, residual_space",
     [
         (50, 1, 991, "exact", True),  # MLPRegressor's 50 digits, (15,)
-        (200, 5, 5305, "cg", False),  # 200 x 100, 5 outputs, (50,): M^2 P = 5e9
+        (200, 5, 5305, "exact", True),  # 200 x 100, 5 outputs, (50,): M = 1000
+        (3000, 1, 5305, "cg", False),  # M^3 = 2.7e10: iterative
         (15, 1, 321, "exact", True),
         (1875, 1, 121, "exact", False),
     ],
