@@ -29,8 +29,8 @@ from sklearn_tanhnet._derivatives import LeastSquaresProblem
 from sklearn_tanhnet._evidence import (
     MAX_ALPHA,
     Evidence,
-    evidence_update,
     evidence_from_shrinkage,
+    evidence_update,
     inverse_diagonal,
     residual_space_shrinkage,
 )
