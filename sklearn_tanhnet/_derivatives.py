@@ -332,7 +332,7 @@ class LeastSquaresProblem:
             lin = self.network.linearize(theta, self.X)
         c = self.row_scale
         R = self.scaled_residuals(lin.output)
-        kernels, bias_jacobian = lin.residual_kernels(c)
+        kernels, bias_kernel, bias_jacobian = lin.residual_kernels(c)
         return ResidualSpace(
             linearization=lin,
             row_scale=c,
@@ -341,7 +341,7 @@ class LeastSquaresProblem:
             gradient=lin.vjp(R * c[:, None]),
             gram_diagonal=lin.gram_diagonal(c),
             weight_kernels=kernels,
-            bias_kernel=bias_jacobian @ bias_jacobian.T,
+            bias_kernel=bias_kernel,
             bias_jacobian=bias_jacobian,
         )
 

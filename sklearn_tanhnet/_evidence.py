@@ -126,7 +126,10 @@ def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, siz
         T = GV - 0.5 * basis @ (basis.T @ GV)
         return G - np.hstack([basis, T]) @ np.hstack([T, basis]).T
 
-    inner = project(sum(G / lam for G, lam in zip(weight_kernels, layer_penalties)))
+    total = weight_kernels[0] / layer_penalties[0]
+    for G, lam in zip(weight_kernels[1:], layer_penalties[1:]):
+        total += G / lam
+    inner = project(total)
     inner.flat[:: inner.shape[0] + 1] += 1.0
     L, info = dpotrf(inner, lower=1, clean=1, overwrite_a=1)
     if info != 0:

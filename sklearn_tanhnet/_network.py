@@ -498,17 +498,21 @@ class Linearization:
         -------
         weight_kernels : list of ndarray of shape (M, M)
             One per layer, first to last.
+        bias_kernel : ndarray of shape (M, M)
+            ``J_u J_u'`` of all biases: the sum of the deltas' products.
         bias_jacobian : ndarray of shape (M, n_biases)
             Every layer's bias columns.
         """
         n, K = self.output.shape
-        kernels, bias_columns = [], []
+        kernels, bias_columns, bias_kernel = [], [], 0.0
         for A, delta in zip(self.inputs, self._unit_deltas(row_scale)):
-            deltas_gram = (delta @ delta.T).reshape(n, K, n, K)
+            deltas_gram = delta @ delta.T
+            bias_kernel = bias_kernel + deltas_gram
+            deltas_gram = deltas_gram.reshape(n, K, n, K)
             deltas_gram *= _row_gram(A)[:, None, :, None]
             kernels.append(deltas_gram.reshape(n * K, n * K))
             bias_columns.append(delta)
-        return kernels, np.concatenate(bias_columns, axis=1)
+        return kernels, bias_kernel, np.concatenate(bias_columns, axis=1)
 
     def gram_diagonal(self, row_scale):
         """The diagonal of ``J'J`` for the Jacobian ``row_scale * d output``."""

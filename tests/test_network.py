@@ -625,7 +625,7 @@ def test_residual_kernels_are_the_layer_blocks_of_jjt(layer_sizes, activation):
     scale = rng.uniform(0.1, 2.0, X.shape[0])
     lin = net.linearize(theta, X)
     J = lin.jacobian(scale)
-    kernels, bias_jacobian = lin.residual_kernels(scale)
+    kernels, bias_kernel, bias_jacobian = lin.residual_kernels(scale)
     groups = weight_groups(layer_sizes)
     weights = np.flatnonzero(weight_mask(layer_sizes))
     assert len(kernels) == len(layer_sizes) - 1
@@ -634,9 +634,10 @@ def test_residual_kernels_are_the_layer_blocks_of_jjt(layer_sizes, activation):
         close(kernel, block @ block.T)
     biases = J[:, ~weight_mask(layer_sizes)]
     close(bias_jacobian @ bias_jacobian.T, biases @ biases.T)
+    close(bias_kernel, biases @ biases.T)
     # The same from centred sparse inputs.
     inputs, X_dense, _ = sparse_case(layer_sizes)
-    sparse_kernels, _ = net.linearize(theta, inputs).residual_kernels(np.ones(13))
-    dense_kernels, _ = net.linearize(theta, X_dense).residual_kernels(np.ones(13))
+    sparse_kernels = net.linearize(theta, inputs).residual_kernels(np.ones(13))[0]
+    dense_kernels = net.linearize(theta, X_dense).residual_kernels(np.ones(13))[0]
     for a, b in zip(sparse_kernels, dense_kernels):
         close(a, b)
