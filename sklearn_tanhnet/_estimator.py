@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 from threadpoolctl import ThreadpoolController
 
 from ._derivatives import LeastSquaresProblem, mean_prediction_loss
+from ._evidence import BIAS_PRECISION, model_log_evidence
 from ._lm import LevenbergMarquardt
 from ._network import (
     ACTIVATIONS,
@@ -43,7 +44,7 @@ from ._solvers import (
     fit_least_squares,
     jacobian_operator,
 )
-from ._training import EvidenceSchedule, ValidationMonitor, train
+from ._training import EvidenceSchedule, ValidationMonitor, evidence_of, train
 from ._uncertainty import (
     RCOND,
     DeferredStatistics,
@@ -790,21 +791,61 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             res.theta = monitor.best_theta
             res.loss = res.problem.loss(res.theta)
             score = monitor.best_loss
-        else:
+        log_evidence = self._model_log_evidence(res, plan)
+        if monitor is None:
+            # Restarts compete by the evidence of their models (MacKay).
             score = res.gcv if res.gcv is not None else res.loss
+            if log_evidence is not None:
+                score = -log_evidence
         self._callback_end(start_ctx, data.X, data.y, res.theta, data)
         params = fold_scaling(unpack(res.theta, sizes), *data.scaling)
         record = {
             "loss": res.loss,
             "validation_loss": None if monitor is None else monitor.best_loss,
             "gcv": res.gcv,
+            "log_evidence": log_evidence,
             "n_iter": res.n_iter,
             "status": res.status,
             "coefs": [W for W, _ in params],
             "intercepts": [b for _, b in params],
         }
-        res.extra = {"score": score, "monitor": monitor, "record": record}
+        res.extra = {
+            "score": score,
+            "monitor": monitor,
+            "record": record,
+            "log_evidence": log_evidence,
+        }
         return res
+
+    def _model_log_evidence(self, res, plan):
+        """The model's log evidence at the fitted parameters, or None.
+
+        The solver's last update came before its last step: where exact
+        updates are affordable (not conjugate-gradient steps, whose evidence
+        is a Jacobi approximation) it is taken again at the fitted ``theta``.
+        """
+        if res.evidence is None or res.alpha is None:
+            return None
+        evidence = res.evidence
+        if plan.step != "cg" and not plan.matrix_free:
+            try:
+                with (
+                    _blas_controller().limit(limits=1, user_api="blas"),
+                    np.errstate(all="ignore"),
+                ):
+                    evidence = evidence_of(
+                        res.problem,
+                        res.theta,
+                        np.asarray(res.alpha, dtype=float),
+                        BIAS_PRECISION,
+                    )
+            except (np.linalg.LinAlgError, ValueError):
+                pass  # the solver's own last update stands
+        value = model_log_evidence(evidence, self._hidden_of(res), self.activation)
+        return value if np.isfinite(value) else None
+
+    def _hidden_of(self, res):
+        return tuple(res.problem.layer_sizes[1:-1])
 
     def _warn_outcome(self, best, partial):
         if best.status == "max_iter" and not partial:
@@ -878,9 +919,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self._scaling = scaling
         self._statistics = statistics
         self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
-        self.log_evidence_ = None
-        if best.evidence is not None:
-            self.log_evidence_ = best.evidence.log_evidence
+        self.log_evidence_ = best.extra["log_evidence"]
 
     def _validation_split(self, train, validation, scaling, rng, partial):
         """Scaled training and validation triples: given, held out, or none."""

@@ -13,11 +13,19 @@ parameters::
 
 with ``N = K S`` observations, ``E_D = N * data_loss`` half the weighted
 residual sum of squares and ``E_W,g`` half the squared norm of group ``g``'s
-weights. The log evidence, up to the constants that do not depend on the
-penalties or the fit, is::
+weights. The log evidence, in the Laplace approximation (exact for a
+linear network), with a flat prior of unit density on each of the ``P_b``
+biases (in the standardised units the network is fitted in), is::
 
     log p(D | a, beta) = sum_g (n_g / 2 log a_g - a_g E_W,g) - beta E_D
-                         + N / 2 log beta - 1 / 2 log det(beta S K A).
+                         + N / 2 log(beta / 2 pi) + P_b / 2 log(2 pi)
+                         - 1 / 2 log det(beta S K A).
+
+For comparing models (widths, restarts) :func:`model_log_evidence` adds
+MacKay's (1992) Occam factors of the hyperparameters, ``1/2 log(2 /
+gamma_g)`` for each penalty and ``1/2 log(2 / (N - gamma))`` for the noise,
+and the log of the ``2^h h!`` equivalent modes of each hidden layer of ``h``
+odd-activated units (permutations and sign flips; ``h!`` for the others).
 
 Foresee and Hagan (1997) apply one such update after every Levenberg-Marquardt
 step (MATLAB's ``trainbr``); :class:`~._lm.LevenbergMarquardt` does, from the
@@ -52,14 +60,50 @@ class Evidence:
     beta : float
         Noise precision per unit-weight observation (fitted units).
     log_evidence : float
-        Laplace approximation of the log evidence at the current penalties,
-        up to a constant; larger is better.
+        Laplace approximation of the log evidence at the current penalties
+        (the marginal likelihood of the data given them); larger is better.
+    gamma_groups : ndarray of shape (n_groups,)
+        Effective number of parameters of each group's weights.
+    n_observations : float
+        ``N = K S``.
     """
 
     alphas: np.ndarray
     gamma: float
     beta: float
     log_evidence: float
+    gamma_groups: np.ndarray = None
+    n_observations: float = None
+
+
+# For comparing models the biases need a proper prior (a flat one rewards
+# every bias the data leave undetermined, as the spare units of a wide
+# network): N(0, 1) in the standardised units the network is fitted in.
+BIAS_PRECISION = 1.0
+
+# Activations whose units can flip sign with their outgoing weights
+# (f(-z) = -f(z)): 2^h h! equivalent modes per hidden layer instead of h!.
+ODD_ACTIVATIONS = ("tanh", "sin", "identity")
+
+
+def model_log_evidence(evidence, hidden_layer_sizes, activation):
+    """The log evidence of the model: :class:`Evidence`'s plus Occam and symmetry.
+
+    See the module docstring: the hyperparameters' Occam factors (MacKay
+    1992, from integrating each log-penalty and the log-noise-precision over
+    their Gaussian posteriors) and the equivalent modes of the hidden units.
+    """
+    gamma_groups = np.maximum(evidence.gamma_groups, MIN_GAMMA)
+    noise_dof = max(evidence.n_observations - evidence.gamma, MIN_GAMMA)
+    occam = 0.5 * float(np.log(2.0 / gamma_groups).sum()) + 0.5 * math.log(
+        2.0 / noise_dof
+    )
+    odd = isinstance(activation, str) and activation in ODD_ACTIVATIONS
+    symmetry = sum(
+        math.lgamma(h + 1) + (h * math.log(2.0) if odd else 0.0)
+        for h in hidden_layer_sizes
+    )
+    return evidence.log_evidence + occam + symmetry
 
 
 def inverse_diagonal(A):
@@ -84,7 +128,9 @@ def inverse_diagonal(A):
     return (V * V) @ (1.0 / evals[keep]), float(np.log(evals[keep]).sum())
 
 
-def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, sizes):
+def residual_space_shrinkage(
+    weight_kernels, bias_jacobian, layer_penalties, sizes, bias_penalty=0.0
+):
     """``tr_l(Lambda A^-1)`` per layer and ``log det A`` from ``M x M`` matrices.
 
     For fewer residuals ``M`` than parameters, with one penalty ``lam_l`` on
@@ -100,7 +146,9 @@ def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, siz
         log det A = log det+ B + sum_l n_l log lam_l + log det C
 
     (``B^+`` and ``det+`` on the eigenvalues of ``B`` above ``1e-12`` times
-    the largest, as :func:`inverse_diagonal` does for ``A``).
+    the largest, as :func:`inverse_diagonal` does for ``A``). With a penalty
+    ``lam_b`` on the biases too, ``B`` becomes ``J_u'J_u + lam_b I`` and ``Q``
+    the soft projection ``I - J_u B^-1 J_u'``, entering as ``Q^1/2``.
 
     Parameters
     ----------
@@ -110,6 +158,8 @@ def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, siz
         ``lam_l``, positive.
     sizes : ndarray of shape (n_layers,)
         ``n_l``, the number of weights of each layer.
+    bias_penalty : float, default=0.0
+        ``lam_b``.
 
     Returns
     -------
@@ -119,12 +169,15 @@ def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, siz
     evals, evecs = np.linalg.eigh(bias_jacobian.T @ bias_jacobian)
     keep = evals > 1e-12 * max(evals[-1], 0.0)
     basis = (bias_jacobian @ evecs[:, keep]) / np.sqrt(evals[keep])
+    # Q^1/2 = I + V diag(d) V' on the range V of J_u (d = -1: the projection).
+    d = np.sqrt(bias_penalty / (evals[keep] + bias_penalty)) - 1.0
 
     def project(G):
-        # Q G Q = G - V T' - T V' with T = G V - V (V'G V) / 2: two products.
-        GV = G @ basis
-        T = GV - 0.5 * basis @ (basis.T @ GV)
-        return G - np.hstack([basis, T]) @ np.hstack([T, basis]).T
+        # (I + V D V') G (I + V D V') = G + V T' + T V', with
+        # T = G V D + V D (V'G V) D / 2: two products.
+        GVD = (G @ basis) * d
+        T = GVD + 0.5 * (basis * d) @ (basis.T @ GVD)
+        return G + np.hstack([basis, T]) @ np.hstack([T, basis]).T
 
     total = weight_kernels[0] / layer_penalties[0]
     for G, lam in zip(weight_kernels[1:], layer_penalties[1:]):
@@ -134,7 +187,11 @@ def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, siz
     L, info = dpotrf(inner, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         raise LinAlgError(f"I + Q G Q is not positive definite (LAPACK info={info})")
-    log_det = float(np.log(evals[keep]).sum()) + 2.0 * float(np.log(L.diagonal()).sum())
+    if bias_penalty > 0:
+        bias_log_det = float(np.log(np.maximum(evals, 0.0) + bias_penalty).sum())
+    else:
+        bias_log_det = float(np.log(evals[keep]).sum())
+    log_det = bias_log_det + 2.0 * float(np.log(L.diagonal()).sum())
     log_det += float((sizes * np.log(layer_penalties)).sum())
     lower, info = dpotri(L, lower=1, overwrite_c=1)
     if info != 0:
@@ -152,7 +209,14 @@ def residual_space_shrinkage(weight_kernels, bias_jacobian, layer_penalties, siz
 
 
 def problem_evidence(
-    problem, theta, alphas, inverse_diag, log_det, data_loss, shrinkage=None
+    problem,
+    theta,
+    alphas,
+    inverse_diag,
+    log_det,
+    data_loss,
+    shrinkage=None,
+    bias_precision=None,
 ):
     """:func:`evidence_update` with the weights, groups and sizes of ``problem``.
 
@@ -170,6 +234,13 @@ def problem_evidence(
             data_loss,
             problem.weight_sum,
             problem.n_outputs,
+            bias_precision,
+        )
+    if bias_precision is not None:
+        shrunk = alphas[problem.groups] * inverse_diag[problem.mask]
+        shrinkage = np.bincount(problem.groups, shrunk / problem.weight_sum)
+        return problem_evidence(
+            problem, theta, alphas, None, log_det, data_loss, shrinkage, bias_precision
         )
     return evidence_update(
         inverse_diag,
@@ -222,13 +293,25 @@ def evidence_update(
 
 
 def evidence_from_shrinkage(
-    shrinkage, log_det, theta, alphas, groups, mask, data_loss, weight_sum, K
+    shrinkage,
+    log_det,
+    theta,
+    alphas,
+    groups,
+    mask,
+    data_loss,
+    weight_sum,
+    K,
+    bias_precision=None,
 ):
     """:func:`evidence_update` from ``tr_g(Lambda A^-1)``, one per group.
 
     What the update needs of ``A^-1`` is these sums (``shrinkage``), whether
     from its diagonal or from the residual space
-    (:func:`residual_space_shrinkage`).
+    (:func:`residual_space_shrinkage`). With ``bias_precision`` ``a_b`` the
+    biases carry the prior ``N(0, 1 / a_b)`` instead of a flat one, and
+    ``log_det`` must be that of ``A`` with ``a_b / (beta S K)`` added on the
+    biases' diagonal.
     """
     S, N = weight_sum, weight_sum * K
     w = theta[mask]
@@ -241,10 +324,17 @@ def evidence_from_shrinkage(
     new = np.minimum(gamma_g / (2.0 * K * beta) / E_W, MAX_ALPHA * S)
     a = np.maximum(K * beta * alphas, 1e-300)
     log_prior = float((0.5 * n_g * np.log(a) - a * E_W).sum())
+    n_biases = theta.size - int(np.count_nonzero(mask))
     log_evidence = (
         log_prior
         - beta * E_D
-        + 0.5 * N * math.log(beta)
+        + 0.5 * N * math.log(beta / (2.0 * math.pi))
         - 0.5 * (theta.size * math.log(beta * S * K) + log_det)
     )
-    return Evidence(new, gamma, beta, float(log_evidence))
+    if bias_precision is None:  # flat, of unit density
+        log_evidence += 0.5 * n_biases * math.log(2.0 * math.pi)
+    else:
+        biases = theta[~mask]
+        log_evidence += 0.5 * n_biases * math.log(bias_precision)
+        log_evidence -= 0.5 * bias_precision * float(biases @ biases)
+    return Evidence(new, gamma, beta, float(log_evidence), gamma_g, N)

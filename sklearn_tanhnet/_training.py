@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._evidence import inverse_diagonal, problem_evidence
+from ._evidence import inverse_diagonal, problem_evidence, residual_space_shrinkage
 
 # Solver iterations between two re-estimations of the penalties, for the
 # solvers that re-estimate between runs (scipy's methods; adam runs until a
@@ -256,11 +256,52 @@ def _settled_message(ev, res):
     return message
 
 
-def evidence_of(problem, theta, alphas):
-    """One evidence update of ``problem`` at ``theta`` from its normal equations."""
+def evidence_of(problem, theta, alphas, bias_precision=None):
+    """One evidence update of ``problem`` at ``theta``, exactly.
+
+    From the normal equations, or in the residual space when there are fewer
+    residuals than parameters (:func:`~._evidence.residual_space_shrinkage`).
+    With ``bias_precision`` the biases carry that prior precision: the noise
+    precision of a first, flat-prior pass sets its share of ``A``.
+    """
+    if bias_precision is not None:
+        flat = evidence_of(problem, theta, alphas)
+        scale = flat.beta * problem.weight_sum * problem.n_outputs
+        bias_penalty = bias_precision / scale
+    else:
+        bias_penalty = 0.0
+    if problem.n_samples * problem.n_outputs < problem.n_params:
+        space = problem.residual_space(theta)
+        shrinkage, log_det = residual_space_shrinkage(
+            space.weight_kernels,
+            space.bias_jacobian,
+            problem.layer_penalties(),
+            np.bincount(problem.groups),
+            bias_penalty,
+        )
+        return problem_evidence(
+            problem,
+            theta,
+            alphas,
+            None,
+            log_det,
+            space.data_loss,
+            shrinkage,
+            bias_precision,
+        )
     gram, _, data_loss = problem.normal_equations(theta)
-    inverse_diag, log_det = inverse_diagonal(problem.add_penalty(gram))
-    return problem_evidence(problem, theta, alphas, inverse_diag, log_det, data_loss)
+    A = problem.add_penalty(gram)
+    A.flat[:: A.shape[0] + 1] += np.where(problem.mask, 0.0, bias_penalty)
+    inverse_diag, log_det = inverse_diagonal(A)
+    return problem_evidence(
+        problem,
+        theta,
+        alphas,
+        inverse_diag,
+        log_det,
+        data_loss,
+        bias_precision=bias_precision,
+    )
 
 
 def _evidence_loop(make_problem, run, start, schedule):

@@ -35,6 +35,7 @@ from sklearn_tanhnet._evidence import (
     residual_space_shrinkage,
 )
 from sklearn_tanhnet._network import init_params, pack, weight_groups, weight_mask
+from sklearn_tanhnet._training import evidence_of
 
 
 def linear_data(n=30, p=3, K=1, seed=0):
@@ -86,7 +87,8 @@ def closed_form_evidence(X, Y, w, alpha, theta):
         0.5 * p * K * np.log(a)
         - a * E_W
         - beta * E_D
-        + 0.5 * S * K * np.log(beta)
+        + 0.5 * S * K * np.log(beta / (2 * np.pi))
+        + 0.5 * K * np.log(2 * np.pi)  # a flat prior of unit density on b
         - 0.5 * log_det
     )
     return new_alpha, gamma, beta, log_evidence
@@ -134,6 +136,39 @@ def test_linear_model_update_equals_bayesian_linear_regression(K, alpha, at):
         np.testing.assert_allclose(ev.gamma, gamma, rtol=1e-10)
         np.testing.assert_allclose(ev.beta, beta, rtol=1e-10)
         np.testing.assert_allclose(ev.log_evidence, log_evidence, rtol=1e-10)
+
+
+def exact_marginal_likelihood(X, y, a, beta):
+    """log of the integral of N(y | X w + b, I / beta) N(w | 0, I / a) db dw.
+
+    Flat prior of unit density on b; the n x n covariance C = I / beta +
+    X X' / a, integrated over b in closed form: an oracle that shares nothing
+    with the package's normal equations or its Laplace approximation.
+    """
+    n = len(y)
+    C = np.eye(n) / beta + X @ X.T / a
+    C_inv = np.linalg.inv(C)
+    ones = np.ones(n)
+    q = ones @ C_inv @ ones
+    quad = y @ C_inv @ y - (ones @ C_inv @ y) ** 2 / q
+    return -0.5 * (
+        (n - 1) * np.log(2 * np.pi) + np.linalg.slogdet(C)[1] + np.log(q) + quad
+    )
+
+
+@pytest.mark.parametrize("alpha", [0.05, 4.0])
+def test_linear_log_evidence_is_the_exact_marginal_likelihood(alpha):
+    # For a linear network the Laplace approximation is exact: at the most
+    # probable weights the package's log evidence equals the marginal
+    # likelihood of Bayesian linear regression (to 1e-8).
+    X, Y, _ = linear_data(n=25, K=1)
+    w = np.ones(len(Y))
+    problem = LeastSquaresProblem(X, Y, w, alpha, [X.shape[1], 1], "identity")
+    theta = ridge(X, Y, w, alpha)
+    ev = evidence_of(problem, theta, np.array([alpha]))
+    a = ev.beta * alpha  # K = 1: the prior precision a = K beta alpha
+    expected = exact_marginal_likelihood(X, Y.ravel(), a, ev.beta)
+    assert ev.log_evidence == pytest.approx(expected, rel=1e-8, abs=1e-8)
 
 
 def test_integer_weights_give_the_update_of_repeated_rows():
