@@ -101,16 +101,22 @@ class LeastSquaresProblem:
         Targets, already scaled.
     sample_weight : ndarray of shape (n_samples,)
         Non-negative weights with a positive sum.
-    alpha : float or ndarray of shape (n_layers,) or (n_weights,)
-        L2 penalty on the weights: one for all, one per layer, or one per
-        weight (in the order of ``theta[weight_mask(layer_sizes)]``).
+    alpha : float or ndarray of shape (n_groups,) or (n_weights,)
+        L2 penalty on the weights: one for all, one per group (per layer,
+        or with ``ard`` per input feature on the first layer, see
+        :func:`~._network.weight_groups`), or one per weight (in the order
+        of ``theta[weight_mask(layer_sizes)]``).
     layer_sizes : list of int
         ``[n_features, *hidden_layer_sizes, n_outputs]``.
     activation : str or callable
         Hidden-layer activation.
+    ard : bool, default=False
+        Group the first layer's weights by input feature.
     """
 
-    def __init__(self, X, Y, sample_weight, alpha, layer_sizes, activation="tanh"):
+    def __init__(
+        self, X, Y, sample_weight, alpha, layer_sizes, activation="tanh", ard=False
+    ):
         self.X = X
         self.Y = Y
         self.network = Network(layer_sizes, activation)
@@ -122,7 +128,10 @@ class LeastSquaresProblem:
         self.weight_sum = float(np.sum(sample_weight))
         self.row_scale = np.sqrt(sample_weight / (self.weight_sum * self.n_outputs))
         self.mask = weight_mask(self.layer_sizes)
-        self.groups = weight_groups(self.layer_sizes)
+        self.layers = weight_groups(self.layer_sizes)
+        self.groups = weight_groups(self.layer_sizes, ard)
+        self.n_groups = int(self.groups.max()) + 1
+        self.ard = ard
         self._weight_cols = np.flatnonzero(self.mask)
         self.set_alpha(alpha)
         # A block's dense Jacobian has n_outputs * n_params columns; the
@@ -132,9 +141,9 @@ class LeastSquaresProblem:
         self._last = None  # (theta, its one-block linearisation), see trial_loss
 
     def set_alpha(self, alpha):
-        """Set the penalties: a float, one per layer or one per weight."""
+        """Set the penalties: a float, one per group or one per weight."""
         self.alpha = alpha
-        if np.ndim(alpha) == 1 and len(alpha) == len(self.layer_sizes) - 1:
+        if np.ndim(alpha) == 1 and len(alpha) == self.n_groups:
             alpha = np.asarray(alpha, dtype=float)[self.groups]
         penalty = np.zeros(self.n_params)
         penalty[self._weight_cols] = alpha
@@ -348,9 +357,9 @@ class LeastSquaresProblem:
     def layer_penalties(self):
         """``Lambda``'s value on each layer's weights; ValueError unless one each."""
         weights = self.reg2[self.mask]
-        first = np.searchsorted(self.groups, np.arange(len(self.layer_sizes) - 1))
+        first = np.searchsorted(self.layers, np.arange(len(self.layer_sizes) - 1))
         penalties = weights[first]
-        if not np.array_equal(weights, penalties[self.groups]):
+        if not np.array_equal(weights, penalties[self.layers]):
             raise ValueError(
                 "Steps in the residual space need one penalty per layer, got "
                 "different penalties within a layer."

@@ -269,7 +269,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     n_restarts : int, default=1
         Independent random starts; the best is kept (lowest validation loss
-        with early stopping, else lowest GCV with ``alpha='auto'``, else
+        with early stopping, else largest log evidence with ``alpha='auto'``, else
         lowest objective). Every start is recorded in ``restarts_``.
 
     warm_start : bool, default=False
@@ -301,6 +301,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Standardise X and y (weighted mean and standard deviation) before
         fitting. Turn off to fit the network in the data's own units, as the
         lecture does.
+
+    ard : bool, default=False
+        With ``alpha='auto'``, one penalty per input feature on the first
+        layer's weights (automatic relevance determination) instead of one
+        for the layer; ``alpha_`` then lists those ``n_features`` penalties
+        first, and ``feature_relevance_`` ranks the inputs.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
@@ -360,10 +366,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         The penalty used: ``alpha``, or the per-layer evidence estimates.
 
     log_evidence_ : float or None
-        With ``alpha='auto'``: the Laplace approximation of the log evidence
-        at the last evidence update (MacKay 1992), up to a constant that
-        depends only on the data; larger is better. None with a float
-        ``alpha``.
+        With ``alpha='auto'``: the log evidence of the fitted model (MacKay
+        1992): the Laplace approximation of the marginal likelihood of the
+        standardised data at the fitted penalties, with the hyperparameters'
+        Occam factors and the hidden units' symmetry factor; the biases carry
+        a unit Gaussian prior. Larger is better; restarts are chosen by it.
+        None with a float ``alpha``.
+
+    feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
+        With ``ard=True`` and ``alpha='auto'``: each input's share of the
+        first layer's prior variance (``1 / alpha_`` of its weights,
+        normalised); None otherwise.
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
@@ -386,6 +399,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     restarts_ : list of dict
         One entry per start: ``loss``, ``validation_loss``, ``gcv``,
+        ``log_evidence``,
         ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     message_ : str
@@ -471,6 +485,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "method": [StrOptions({"lm", "trf", "dogbox"})],
         "tr_solver": [StrOptions({"auto", "exact", "cg", "lsmr"})],
         "standardize": ["boolean"],
+        "ard": ["boolean"],
         "uncertainty": [StrOptions({"auto", "fit", "lazy", "off"})],
         "shuffle": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -499,6 +514,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         method="lm",
         tr_solver="auto",
         standardize=True,
+        ard=False,
         uncertainty="auto",
         shuffle=True,
         beta_1=0.9,
@@ -523,6 +539,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.method = method
         self.tr_solver = tr_solver
         self.standardize = standardize
+        self.ard = ard
         self.uncertainty = uncertainty
         self.shuffle = shuffle
         self.beta_1 = beta_1
@@ -654,6 +671,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             int(weight_mask(data.sizes).sum()),
             isinstance(data.alpha, str),
             self.uncertainty,
+            self.ard,
         )
         ctx = self._callback_root(X, y)
         n_starts = 1 if (data.warm or partial) else self.n_restarts
@@ -727,12 +745,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         A continued fit starts from the fitted per-layer penalties; partial_fit
         holds them fixed (it runs no evidence updates).
         """
+        # One per layer, or with ARD one per input for the first layer's.
+        n_groups = len(sizes) - 1 + (sizes[0] - 1 if self.ard else 0)
         alpha, alpha0 = self.alpha, None
         if alpha == "auto" and warm:
-            alpha0 = np.broadcast_to(self.alpha_, len(sizes) - 1).astype(float)
+            alpha0 = np.broadcast_to(self.alpha_, n_groups).astype(float)
         if alpha == "auto" and partial:
             if alpha0 is None:
-                alpha0 = np.full(len(sizes) - 1, sample_weight.sum())
+                alpha0 = np.full(n_groups, sample_weight.sum())
             alpha = alpha0
         return alpha, alpha0
 
@@ -772,7 +792,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ):
             res = train(
                 lambda alpha: LeastSquaresProblem(
-                    data.Xs, data.Ys, data.sample_weight, alpha, sizes, self.activation
+                    data.Xs,
+                    data.Ys,
+                    data.sample_weight,
+                    alpha,
+                    sizes,
+                    self.activation,
+                    self.ard,
                 ),
                 run,
                 theta0,
@@ -920,6 +946,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self._statistics = statistics
         self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
         self.log_evidence_ = best.extra["log_evidence"]
+        self.feature_relevance_ = None
+        if self.ard and self.alpha == "auto" and not partial:
+            # The prior variance of each input's weights, as shares.
+            variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
+            self.feature_relevance_ = variance / variance.sum()
 
     def _validation_split(self, train, validation, scaling, rng, partial):
         """Scaled training and validation triples: given, held out, or none."""
@@ -1282,5 +1313,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.alpha_,
             self._layer_sizes(),
             self.activation,
+            self.ard and self.alpha == "auto",
         )
-        return diagnose(problem, self._theta, rcond)
+        diagnostics = diagnose(problem, self._theta, rcond)
+        if getattr(self, "feature_relevance_", None) is not None:
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                names = [f"x{i}" for i in range(self.n_features_in_)]
+            diagnostics.feature_relevance = dict(
+                zip(map(str, names), self.feature_relevance_.tolist())
+            )
+        return diagnostics

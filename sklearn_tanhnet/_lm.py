@@ -295,7 +295,7 @@ class LevenbergMarquardt:
         if self.step == "direct":
             inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gram))
         elif self.step == "residual":
-            sizes = np.bincount(problem.groups)
+            sizes = np.bincount(problem.layers)
             shrinkage, log_det = residual_space_shrinkage(
                 self.space.weight_kernels,
                 self.space.bias_jacobian,

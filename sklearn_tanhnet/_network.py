@@ -224,14 +224,21 @@ def weight_mask(layer_sizes):
     )
 
 
-def weight_groups(layer_sizes):
-    """Layer index of every weight, in the order of ``theta[weight_mask]``."""
-    return np.concatenate(
-        [
-            np.full(m * n, layer)
-            for layer, (m, n) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]))
-        ]
-    )
+def weight_groups(layer_sizes, ard=False):
+    """Penalty group of every weight, in the order of ``theta[weight_mask]``.
+
+    One group per layer; with ``ard`` (automatic relevance determination)
+    the first layer's weights are grouped by their input feature instead
+    (groups ``0 .. n_features - 1``), the other layers follow.
+    """
+    groups = []
+    for layer, (m, n) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+        if ard and layer == 0:
+            groups.append(np.repeat(np.arange(m), n))  # W[a, j] is C-ordered
+        else:
+            offset = layer_sizes[0] - 1 if ard else 0
+            groups.append(np.full(m * n, layer + offset))
+    return np.concatenate(groups)
 
 
 def init_params(layer_sizes, rng, activation="tanh"):

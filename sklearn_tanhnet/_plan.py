@@ -109,7 +109,7 @@ class FitPlan:
     defer_statistics: bool = False
 
 
-def _lm_step(tr_solver, n_data, n_params):
+def _lm_step(tr_solver, n_data, n_params, ard=False):
     if tr_solver == "lsmr":
         raise ValueError(
             "tr_solver='lsmr' is scipy's; method='lm' takes tr_solver='exact' "
@@ -122,7 +122,7 @@ def _lm_step(tr_solver, n_data, n_params):
             f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
             f"{MEMORY_BUDGET / 2**30:g} GiB budget; use tr_solver='cg'."
         )
-    if n_data < n_params:  # M x M matrices, smaller than P x P ones
+    if n_data < n_params and not ard:  # M x M matrices, smaller than P x P ones
         fits = 8 * 8 * n_data**2 <= MEMORY_BUDGET
         cheap = n_data**3 <= RESIDUAL_FLOPS
     else:
@@ -185,6 +185,7 @@ def plan_fit(
     n_weights,
     auto_alpha,
     uncertainty="auto",
+    ard=False,
 ):
     """Plan a fit; raise ValueError for what the budgets cannot take.
 
@@ -199,6 +200,8 @@ def plan_fit(
         Whether the penalties are re-estimated (``alpha='auto'``).
     uncertainty : {'auto', 'fit', 'lazy', 'off'}
         When the post-fit statistics are computed.
+    ard : bool
+        One penalty per input feature (the residual space takes one a layer).
 
     Returns
     -------
@@ -229,9 +232,9 @@ def plan_fit(
             defer_statistics=defer,
         )
     if method == "lm":
-        step = _lm_step(tr_solver, n_data, n_params)
+        step = _lm_step(tr_solver, n_data, n_params, ard)
         max_inner = CG_MAXITER if step == "cg" else None
-        residual_space = step == "exact" and n_data < n_params
+        residual_space = step == "exact" and n_data < n_params and not ard
         return FitPlan(
             solver,
             method,

@@ -185,9 +185,8 @@ def _evidence_starts(probe, alpha0, schedule):
     """The per-layer starting penalties, in the order they are tried."""
     if alpha0 is not None:
         return [np.asarray(alpha0, dtype=float)]
-    n_layers = len(probe.layer_sizes) - 1
     order = EVIDENCE_STARTS[::-1] if schedule.weak_first else EVIDENCE_STARTS
-    return [np.full(n_layers, s * probe.weight_sum) for s in order]
+    return [np.full(probe.n_groups, s * probe.weight_sum) for s in order]
 
 
 def _gcv(problem, evidence):
@@ -270,13 +269,14 @@ def evidence_of(problem, theta, alphas, bias_precision=None):
         bias_penalty = bias_precision / scale
     else:
         bias_penalty = 0.0
-    if problem.n_samples * problem.n_outputs < problem.n_params:
+    wide = problem.n_samples * problem.n_outputs < problem.n_params
+    if wide and not problem.ard:  # the residual space takes one penalty a layer
         space = problem.residual_space(theta)
         shrinkage, log_det = residual_space_shrinkage(
             space.weight_kernels,
             space.bias_jacobian,
             problem.layer_penalties(),
-            np.bincount(problem.groups),
+            np.bincount(problem.layers),
             bias_penalty,
         )
         return problem_evidence(

@@ -24,10 +24,11 @@ import numpy as np
 from scipy import stats
 
 from ._derivatives import LeastSquaresProblem
-from ._network import Network
+from ._network import Network, weight_mask
 from ._plan import CHUNK_BYTES
 
 RCOND = 1e-6
+PENALTY_CAP = 1e3
 
 
 def _row_chunks(n_rows, n_outputs, n_params):
@@ -112,6 +113,12 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64):
             )
         return dof
 
+    # A penalty far beyond the data's largest curvature pins its weights
+    # (ARD's irrelevant inputs reach 1e12): capped at PENALTY_CAP times that
+    # curvature it still does, and the eigenvalue cutoff stays relative to
+    # the data's information rather than to the penalty's.
+    data_scale = max(float(np.diag(H.sum(0)).max()), 1e-300)
+    penalty = np.minimum(penalty, PENALTY_CAP * data_scale)
     # First pass with one common variance gives p_eff and so the dof.
     A, _, _ = _pinv_psd(H.sum(0) + penalty, rcond)
     sigma2 = np.maximum(rss / residual_dof(np.trace(A @ H.sum(0))), 1e-300)
@@ -130,7 +137,7 @@ class DeferredStatistics:
     """
 
     def __init__(self, problem, theta, gram_dtype):
-        self.arrays = (problem.X, problem.Y, problem.sample_weight, problem.alpha)
+        self.arrays = (problem.X, problem.Y, problem.sample_weight, problem.penalty)
         self.layer_sizes, self.activation = problem.layer_sizes, problem.activation
         self.theta, self.gram_dtype = theta, gram_dtype
         self.result = None
@@ -138,9 +145,14 @@ class DeferredStatistics:
     def resolve(self, compute):
         """``compute(problem, theta, gram_dtype)``'s result, computed once."""
         if self.result is None:
-            X, Y, sample_weight, alpha = self.arrays
+            X, Y, sample_weight, penalty = self.arrays
             problem = LeastSquaresProblem(
-                X, Y, sample_weight, alpha, self.layer_sizes, self.activation
+                X,
+                Y,
+                sample_weight,
+                penalty[weight_mask(self.layer_sizes)],  # one per weight
+                self.layer_sizes,
+                self.activation,
             )
             self.result = compute(problem, self.theta, self.gram_dtype)
             self.arrays = None
@@ -194,6 +206,9 @@ class Diagnostics:
     covariance : ndarray of shape (n_params, n_params)
         Delta-method covariance of the (fitted-units) parameters, restricted
         to the well-determined subspace.
+    feature_relevance : dict or None
+        With ``ard=True``: each input's share of the prior variance of the
+        first layer's weights (``feature_relevance_``), by name.
     """
 
     gradient_norm: float
@@ -207,6 +222,7 @@ class Diagnostics:
     standard_errors: np.ndarray
     loss: float
     covariance: np.ndarray = None
+    feature_relevance: dict = None
 
     def __str__(self):
         rel = self.hessian_eigenvalues / self.hessian_eigenvalues[0]
@@ -238,6 +254,12 @@ class Diagnostics:
                 f"  {n_negative} negative eigenvalue(s): the fit is not at a minimum "
                 "(a saddle, or still moving); fit longer (tol=0, larger max_iter)."
             )
+        if self.feature_relevance:
+            lines.append(
+                "  inputs by relevance (share of the first layer's prior variance):"
+            )
+            ranked = sorted(self.feature_relevance.items(), key=lambda kv: -kv[1])
+            lines += [f"    {name:<20} {share:.3f}" for name, share in ranked]
         return "\n".join(lines)
 
     def __repr__(self):

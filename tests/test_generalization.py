@@ -1,0 +1,112 @@
+"""Issue 13: the log evidence for model comparison, restarts chosen by it, ARD."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_friedman1
+
+from sklearn_tanhnet import TanhNetRegressor
+from sklearn_tanhnet._evidence import Evidence, model_log_evidence
+from sklearn_tanhnet._network import weight_groups
+
+
+@pytest.fixture(scope="module")
+def sine():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(80, 1))
+    return X, np.sin(X).ravel() + 0.1 * rng.normal(size=80)
+
+
+def test_model_log_evidence_adds_occam_and_symmetry_factors():
+    ev = Evidence(
+        alphas=np.array([1.0, 2.0]),
+        gamma=9.0,
+        beta=4.0,
+        log_evidence=-10.0,
+        gamma_groups=np.array([5.0, 3.0]),
+        n_observations=50.0,
+    )
+    occam = 0.5 * (math.log(2 / 5) + math.log(2 / 3) + math.log(2 / 41))
+    tanh = -10.0 + occam + math.log(2**4 * math.factorial(4))
+    relu = -10.0 + occam + math.log(math.factorial(4))
+    assert model_log_evidence(ev, (4,), "tanh") == pytest.approx(tanh, rel=1e-14)
+    assert model_log_evidence(ev, (4,), "relu") == pytest.approx(relu, rel=1e-14)
+    assert model_log_evidence(ev, (), "tanh") == pytest.approx(-10.0 + occam)
+
+
+def test_restarts_are_chosen_by_their_log_evidence(sine):
+    X, y = sine
+    est = TanhNetRegressor((4,), n_restarts=4, random_state=0).fit(X, y)
+    evidences = [r["log_evidence"] for r in est.restarts_]
+    assert all(np.isfinite(evidences))
+    assert est.log_evidence_ == max(evidences)
+    kept = est.restarts_[int(np.argmax(evidences))]
+    for W, W_kept in zip(est.coefs_, kept["coefs"]):
+        np.testing.assert_array_equal(W, W_kept)
+
+
+def test_fixed_penalty_has_no_log_evidence(sine):
+    X, y = sine
+    est = TanhNetRegressor((3,), alpha=1e-3, n_restarts=2, random_state=0).fit(X, y)
+    assert est.log_evidence_ is None
+    assert all(r["log_evidence"] is None for r in est.restarts_)
+
+
+# -- ARD -------------------------------------------------------------------------
+
+
+def test_ard_groups_the_first_layer_by_input():
+    groups = weight_groups([3, 2, 1], ard=True)
+    # W1 (3 x 2, C order) by input row, then the output layer's group 3.
+    np.testing.assert_array_equal(groups, [0, 0, 1, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(weight_groups([3, 2, 1]), [0] * 6 + [1] * 2)
+
+
+@pytest.fixture(scope="module")
+def friedman1_ard():
+    X, y = make_friedman1(n_samples=500, noise=1.0, random_state=0)
+    return X, y, TanhNetRegressor(random_state=0, ard=True).fit(X, y)
+
+
+def test_ard_penalises_friedman1s_noise_features_ten_times_more(friedman1_ard):
+    # y depends on the first five inputs only.
+    X, y, est = friedman1_ard
+    input_penalties = np.asarray(est.alpha_)[: X.shape[1]]
+    assert input_penalties.shape == (10,) and len(est.alpha_) == 11
+    assert input_penalties[5:].min() >= 10 * input_penalties[:5].max()
+    relevance = est.feature_relevance_
+    assert relevance.shape == (10,) and relevance.sum() == pytest.approx(1.0)
+    assert relevance[:5].min() > relevance[5:].max()
+    assert est.score(X, y) > 0.95
+
+
+def test_diagnostics_list_the_inputs_by_relevance(friedman1_ard):
+    X, y, est = friedman1_ard
+    report = str(est.diagnose(X, y))
+    assert "inputs by relevance" in report
+    listed = [
+        line.split()[0] for line in report.splitlines() if line.startswith("    x")
+    ]
+    assert set(listed[:3]) <= {"x0", "x1", "x2", "x3", "x4"}
+    assert set(listed[-5:]) == {"x5", "x6", "x7", "x8", "x9"}
+
+
+def test_ard_intervals_stay_calibrated(friedman1_ard):
+    # Huge penalties on irrelevant inputs must not swamp the covariance's
+    # eigenvalue cutoff (they are capped relative to the data's curvature).
+    X, y, est = friedman1_ard
+    X_test, y_test = make_friedman1(n_samples=1000, noise=1.0, random_state=1)
+    lower, upper = est.predict_interval(X_test)
+    coverage = np.mean((y_test >= lower) & (y_test <= upper))
+    assert 0.9 < coverage < 0.98
+    assert 5 < est.effective_n_params_ < 80
+
+
+def test_ard_warm_start_and_float_alpha(friedman1_ard):
+    X, y, _ = friedman1_ard
+    est = TanhNetRegressor((5,), random_state=0, ard=True, warm_start=True)
+    est.fit(X[:200], y[:200]).fit(X[:200], y[:200])
+    assert len(est.alpha_) == 11
+    fixed = TanhNetRegressor((5,), alpha=1e-3, ard=True, random_state=0).fit(X, y)
+    assert fixed.feature_relevance_ is None
