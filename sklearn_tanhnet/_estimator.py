@@ -6,6 +6,7 @@ from numbers import Integral, Real
 from types import SimpleNamespace
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -50,6 +51,7 @@ from ._uncertainty import (
     DeferredStatistics,
     diagnose,
     fit_statistics,
+    mixture_interval,
     prediction_std,
     t_quantile,
 )
@@ -272,6 +274,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         with early stopping, else largest log evidence with ``alpha='auto'``, else
         lowest objective). Every start is recorded in ``restarts_``.
 
+    ensemble : bool, default=False
+        With ``n_restarts > 1``, keep every start and predict with the
+        mixture of their Laplace approximations: the mean of their means,
+        the variance as the mean of their variances plus the variance of
+        their means, and intervals from the mixture's quantiles. ``coefs_``
+        and the other fitted attributes stay those of the best start.
+
+    n_jobs : int or None, default=None
+        Processes for the restarts (joblib; None or 1: in this process).
+        The result is the same, bit for bit. Callbacks and ``verbose``
+        reports of the restarts run in other processes are not seen.
+
     warm_start : bool, default=False
         Continue from the fitted weights (and adam's moments) instead of a
         new random start; the loss curve is extended.
@@ -481,6 +495,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "ensemble": ["boolean"],
+        "n_jobs": [Integral, None],
         "warm_start": ["boolean"],
         "method": [StrOptions({"lm", "trf", "dogbox"})],
         "tr_solver": [StrOptions({"auto", "exact", "cg", "lsmr"})],
@@ -510,6 +526,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         n_restarts=1,
+        ensemble=False,
+        n_jobs=None,
         warm_start=False,
         method="lm",
         tr_solver="auto",
@@ -535,6 +553,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_restarts = n_restarts
+        self.ensemble = ensemble
+        self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.method = method
         self.tr_solver = tr_solver
@@ -675,21 +695,52 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         ctx = self._callback_root(X, y)
         n_starts = 1 if (data.warm or partial) else self.n_restarts
-        results = [self._one_start(data, plan, ctx) for _ in range(n_starts)]
+        results = self._run_starts(data, plan, ctx, n_starts)
         best = min(results, key=lambda res: res.extra["score"])
         self._callback_end(ctx, data.X, data.y, best.theta, data)
         self._warn_outcome(best, partial)
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        statistics = plan.reason
-        if plan.statistics:
-            statistics = DeferredStatistics(best.problem, best.theta, plan.gram_dtype)
-            if not plan.defer_statistics:
-                statistics = statistics.resolve(_statistics_of)
+        members = results if (self.ensemble and n_starts > 1) else [best]
+        statistics = [self._planned_statistics(res, plan) for res in members]
         restarts = [res.extra["record"] for res in results]
-        self._store(best, statistics, restarts, data, partial)
+        self._store(best, statistics[members.index(best)], restarts, data, partial)
+        self._ensemble = None
+        if len(members) > 1:
+            self._ensemble = [
+                (res.theta, res.extra["record"], stats)
+                for res, stats in zip(members, statistics)
+            ]
         self.tr_solver_ = plan.step
         return self
+
+    def _planned_statistics(self, res, plan):
+        """The start's delta-method statistics, deferred, or why there are none."""
+        if not plan.statistics:
+            return plan.reason
+        statistics = DeferredStatistics(res.problem, res.theta, plan.gram_dtype)
+        if plan.defer_statistics:
+            return statistics
+        return statistics.resolve(_statistics_of)
+
+    def _run_starts(self, data, plan, ctx, n_starts):
+        """Every start, serially or with ``n_jobs`` processes: the same bits.
+
+        Each start draws from its own random stream: the first from
+        ``random_state``'s, the others from seeds drawn from it first, so a
+        start does not depend on which ran before it.
+        """
+        streams = [data.rng]
+        if n_starts > 1:
+            seeds = data.rng.randint(np.iinfo(np.int32).max, size=n_starts - 1)
+            streams += [np.random.RandomState(seed) for seed in seeds]
+        if self.n_jobs in (None, 1) or n_starts == 1:
+            return [self._one_start(data, plan, ctx, rng) for rng in streams]
+        # Processes, not threads: each fit limits BLAS threads process-wide.
+        # Callbacks and verbose reports of the workers do not reach here.
+        return Parallel(n_jobs=self.n_jobs)(
+            delayed(self._one_start)(data, plan, None, rng) for rng in streams
+        )
 
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
@@ -756,8 +807,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             alpha = alpha0
         return alpha, alpha0
 
-    def _one_start(self, data, plan, ctx):
+    def _one_start(self, data, plan, ctx, rng):
         """One start: initial weights, the solver under training control."""
+        data = SimpleNamespace(**{**vars(data), "rng": rng})
         sizes = data.sizes
         theta0 = (
             self._theta
@@ -1140,21 +1192,54 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return None
         return statistics.effective_n_params
 
-    def _delta_method(self, X):
-        """Standard error of the mean, noise std and dof, original units."""
-        statistics = self._fitted_statistics()
+    def _delta_method(self, X, statistics=None, theta=None):
+        """Standard error of the mean, noise std and dof, original units.
+
+        Of the fitted network, or of an ensemble member's ``theta`` and
+        ``statistics``.
+        """
+        if statistics is None:
+            statistics, theta = self._fitted_statistics(), self._theta
+        elif isinstance(statistics, DeferredStatistics):
+            statistics = statistics.resolve(_statistics_of)
         if isinstance(statistics, str):
             raise ValueError("Uncertainty is not available for this fit: " + statistics)
         y_scale = self._scaling[3]
         se = prediction_std(
             statistics,
-            self._theta,
+            theta,
             self._scaled_inputs(X),
             self._layer_sizes(),
             self.activation,
         )
         noise = np.sqrt(statistics.noise_variance) * y_scale
         return se * y_scale, noise, statistics.dof
+
+    def _members(self):
+        """``(params, theta, statistics)`` of each network predictions average."""
+        ensemble = getattr(self, "_ensemble", None)
+        if not ensemble:
+            params = list(zip(self.coefs_, self.intercepts_))
+            return [(params, self._theta, None)]
+        return [
+            (list(zip(record["coefs"], record["intercepts"])), theta, statistics)
+            for theta, record, statistics in ensemble
+        ]
+
+    def _member_predictions(self, X, with_uncertainty):
+        """Each member's mean and, if asked, its (se, noise, dof), (n, K)."""
+        network = Network(self._layer_sizes(), self.activation)
+        means, uncertainty = [], []
+        for params, theta, statistics in self._members():
+            params = [
+                (W.astype(float, copy=False), b.astype(float, copy=False))
+                for W, b in params
+            ]
+            with np.errstate(over="ignore"):
+                means.append(network.predict(params, X))
+            if with_uncertainty:
+                uncertainty.append(self._delta_method(X, statistics, theta))
+        return np.stack(means), uncertainty
 
     def _shape_like_y(self, A):
         return A.ravel() if self._y_1d else A
@@ -1184,17 +1269,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
-        network = Network(self._layer_sizes(), self.activation)
-        params = [
-            (W.astype(float, copy=False), b.astype(float, copy=False))
-            for W, b in zip(self.coefs_, self.intercepts_)
-        ]
-        with np.errstate(over="ignore"):
-            out = network.predict(params, X).astype(dtype, copy=False)
+        means, uncertainty = self._member_predictions(X, return_std)
+        out = means.mean(axis=0).astype(dtype, copy=False)
         if not return_std:
             return self._shape_like_y(out)
-        se, noise, _ = self._delta_method(X)
-        std = np.sqrt(se**2 + noise**2).astype(dtype, copy=False)
+        # A mixture's variance: the mean of the members' plus their means'.
+        variance = np.mean([se**2 + noise**2 for se, noise, _ in uncertainty], axis=0)
+        variance = variance + means.var(axis=0)
+        std = np.sqrt(variance).astype(dtype, copy=False)
         return self._shape_like_y(out), self._shape_like_y(std)
 
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
@@ -1235,12 +1317,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         y_pred = self.predict(X)
         _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
-        se, noise, dof = self._delta_method(X)
-        if kind == "prediction":
-            se = np.sqrt(se**2 + noise**2)
-        half = t_quantile(confidence, dof) * self._shape_like_y(se)
-        half = half.astype(dtype, copy=False)
-        return y_pred - half, y_pred + half
+        means, uncertainty = self._member_predictions(X, True)
+        scales, dofs = [], []
+        for se, noise, dof in uncertainty:
+            scales.append(np.sqrt(se**2 + noise**2) if kind == "prediction" else se)
+            dofs.append(dof)
+        if len(means) == 1:
+            half = t_quantile(confidence, dofs[0]) * self._shape_like_y(scales[0])
+            half = half.astype(dtype, copy=False)
+            return y_pred - half, y_pred + half
+        lower, upper = mixture_interval(means, np.stack(scales), dofs, confidence)
+        lower, upper = lower.astype(dtype, copy=False), upper.astype(dtype, copy=False)
+        return self._shape_like_y(lower), self._shape_like_y(upper)
 
     def predict_gradient(self, X):
         """Derivative of each prediction with respect to the inputs.

@@ -170,6 +170,37 @@ def prediction_std(statistics, theta, X, layer_sizes, activation):
     return np.sqrt(np.maximum(var, 0.0))
 
 
+def mixture_interval(means, scales, dofs, confidence, iterations=100):
+    """Central interval of an equal-weight mixture of scaled Student-t's.
+
+    Member ``m`` is ``means[m] + scales[m] * T(dofs[m])`` at every point;
+    the bounds solve ``mean_m F_m(q) = (1 -/+ confidence) / 2`` by bisection,
+    between the members' own extreme bounds (which bracket the mixture's).
+
+    Parameters
+    ----------
+    means, scales : ndarray of shape (n_members, n_samples, n_outputs)
+    dofs : sequence of float, one per member
+    confidence : float
+
+    Returns
+    -------
+    lower, upper : ndarray of shape (n_samples, n_outputs)
+    """
+    halves = np.stack([t_quantile(confidence, dof) * s for s, dof in zip(scales, dofs)])
+    dofs = np.asarray(dofs, dtype=float)[:, None, None]
+    bounds = []
+    for tail in ((1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0):
+        low = (means - halves).min(axis=0)
+        high = (means + halves).max(axis=0)
+        for _ in range(iterations):
+            mid = 0.5 * (low + high)
+            below = stats.t.cdf((mid - means) / scales, dofs).mean(axis=0) < tail
+            low, high = np.where(below, mid, low), np.where(below, high, mid)
+        bounds.append(0.5 * (low + high))
+    return bounds[0], bounds[1]
+
+
 def t_quantile(confidence, dof):
     """Two-sided Student-t quantile for ``confidence``."""
     return stats.t.ppf(0.5 + confidence / 2.0, dof)

@@ -110,3 +110,78 @@ def test_ard_warm_start_and_float_alpha(friedman1_ard):
     assert len(est.alpha_) == 11
     fixed = TanhNetRegressor((5,), alpha=1e-3, ard=True, random_state=0).fit(X, y)
     assert fixed.feature_relevance_ is None
+
+
+# -- ensembles of Laplace approximations --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ensemble_fit(sine):
+    X, y = sine
+    return TanhNetRegressor((4,), n_restarts=4, ensemble=True, random_state=0).fit(X, y)
+
+
+def test_ensemble_predicts_with_the_mixture_of_its_members(sine, ensemble_fit):
+    X, y = sine
+    est = ensemble_fit
+    X_new = np.linspace(-4, 4, 7)[:, None]
+    # Each member alone: the same fit with one start, refitted from its record.
+    members = []
+    for record, (theta, _, statistics) in zip(est.restarts_, est._ensemble):
+        single = TanhNetRegressor((4,), random_state=0).fit(X, y)
+        single.coefs_, single.intercepts_ = record["coefs"], record["intercepts"]
+        single._theta, single._statistics = theta, statistics
+        members.append(single.predict(X_new, return_std=True))
+    means = np.array([m for m, _ in members])
+    variances = np.array([s**2 for _, s in members])
+    mean, std = est.predict(X_new, return_std=True)
+    np.testing.assert_allclose(est.predict(X_new), means.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(mean, means.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(std**2, variances.mean(0) + means.var(0), rtol=1e-10)
+    # The attributes stay those of the best start.
+    best = int(np.argmax([r["log_evidence"] for r in est.restarts_]))
+    np.testing.assert_array_equal(est.coefs_[0], est.restarts_[best]["coefs"][0])
+
+
+def test_mixture_interval_is_the_mixtures_quantile():
+    from scipy import optimize, stats
+
+    from sklearn_tanhnet._uncertainty import mixture_interval
+
+    means = np.array([0.0, 3.0, 3.5]).reshape(3, 1, 1)
+    scales = np.array([1.0, 0.5, 2.0]).reshape(3, 1, 1)
+    dofs = [5.0, 12.0, 40.0]
+    lower, upper = mixture_interval(means, scales, dofs, 0.9)
+
+    def cdf(q):
+        return np.mean(
+            [
+                stats.t.cdf((q - m) / s, d)
+                for m, s, d in zip(means.ravel(), scales.ravel(), dofs)
+            ]
+        )
+
+    assert lower[0, 0] == pytest.approx(
+        optimize.brentq(lambda q: cdf(q) - 0.05, -50, 50), abs=1e-9
+    )
+    assert upper[0, 0] == pytest.approx(
+        optimize.brentq(lambda q: cdf(q) - 0.95, -50, 50), abs=1e-9
+    )
+    # One member: its own t interval.
+    lo, hi = mixture_interval(means[:1], scales[:1], dofs[:1], 0.9)
+    assert hi[0, 0] == pytest.approx(stats.t.ppf(0.95, 5.0), abs=1e-9)
+
+
+def test_restarts_in_processes_give_the_serial_bits(sine, ensemble_fit):
+    X, y = sine
+    parallel = TanhNetRegressor(
+        (4,), n_restarts=4, ensemble=True, n_jobs=2, random_state=0
+    ).fit(X, y)
+    X_new = np.linspace(-4, 4, 7)[:, None]
+    for a, b in zip(
+        parallel.predict_interval(X_new), ensemble_fit.predict_interval(X_new)
+    ):
+        np.testing.assert_array_equal(a, b)
+    for r, s in zip(parallel.restarts_, ensemble_fit.restarts_):
+        assert r["log_evidence"] == s["log_evidence"]
+        np.testing.assert_array_equal(r["coefs"][0], s["coefs"][0])
