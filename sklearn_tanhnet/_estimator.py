@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 from joblib import Parallel, delayed
 from scipy import sparse
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -55,6 +55,9 @@ from ._uncertainty import (
     prediction_std,
     t_quantile,
 )
+
+# The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
+WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
 
 # The LM solver's step for the plan's step and whether it is in the residual
 # space (fewer data residuals than parameters).
@@ -475,6 +478,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "hidden_layer_sizes": [
+            StrOptions({"auto"}),
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
@@ -642,7 +646,34 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
+    def _fit_width_by_evidence(self, X, y, sample_weight, validation, partial):
+        """``hidden_layer_sizes='auto'``: each width of WIDTH_CANDIDATES, the
+        one of largest log evidence kept."""
+        if self.alpha != "auto" or partial or self.warm_start:
+            raise ValueError(
+                "hidden_layer_sizes='auto' chooses the width by the log evidence: "
+                f"it needs alpha='auto' and a fresh fit, got alpha={self.alpha!r}, "
+                f"warm_start={self.warm_start!r}"
+                + (" in partial_fit" if partial else "")
+                + ". Pass the chosen hidden_layer_sizes_ to continue a fit."
+            )
+        fits = []
+        for hidden in WIDTH_CANDIDATES:
+            candidate = clone(self).set_params(hidden_layer_sizes=hidden)
+            fits.append(candidate._fit(X, y, sample_weight, validation, partial))
+        scores = [-np.inf if f.log_evidence_ is None else f.log_evidence_ for f in fits]
+        best = fits[int(np.argmax(scores))]
+        params = self.get_params(deep=False)
+        vars(self).update({k: v for k, v in vars(best).items() if k not in params})
+        self.hidden_layer_sizes_ = tuple(best.hidden_layer_sizes)
+        self.width_log_evidence_ = {
+            tuple(f.hidden_layer_sizes): f.log_evidence_ for f in fits
+        }
+        return self
+
     def _fit(self, X, y, sample_weight, validation, partial):
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto'
+            return self._fit_width_by_evidence(X, y, sample_weight, validation, partial)
         # validate_data records the input's shape and names at once; put them
         # back if the fit fails or is interrupted, so the estimator is as it was.
         saved = {k: v for k, v in vars(self).items() if k.endswith("_in_")}

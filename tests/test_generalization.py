@@ -30,9 +30,10 @@ def test_model_log_evidence_adds_occam_and_symmetry_factors():
     occam = 0.5 * (math.log(2 / 5) + math.log(2 / 3) + math.log(2 / 41))
     tanh = -10.0 + occam + math.log(2**4 * math.factorial(4))
     relu = -10.0 + occam + math.log(math.factorial(4))
-    assert model_log_evidence(ev, (4,), "tanh") == pytest.approx(tanh, rel=1e-14)
-    assert model_log_evidence(ev, (4,), "relu") == pytest.approx(relu, rel=1e-14)
-    assert model_log_evidence(ev, (), "tanh") == pytest.approx(-10.0 + occam)
+    assert model_log_evidence(ev, (4,), "tanh", True) == pytest.approx(tanh, rel=1e-14)
+    assert model_log_evidence(ev, (4,), "relu", True) == pytest.approx(relu, rel=1e-14)
+    assert model_log_evidence(ev, (4,), "tanh") == pytest.approx(-10.0 + occam)
+    assert model_log_evidence(ev, (), "tanh", True) == pytest.approx(-10.0 + occam)
 
 
 def test_restarts_are_chosen_by_their_log_evidence(sine):
@@ -185,3 +186,31 @@ def test_restarts_in_processes_give_the_serial_bits(sine, ensemble_fit):
     for r, s in zip(parallel.restarts_, ensemble_fit.restarts_):
         assert r["log_evidence"] == s["log_evidence"]
         np.testing.assert_array_equal(r["coefs"][0], s["coefs"][0])
+
+
+# -- width by evidence -------------------------------------------------------------
+
+
+def test_auto_width_keeps_the_candidate_of_largest_log_evidence(sine):
+    from sklearn_tanhnet._estimator import WIDTH_CANDIDATES
+
+    X, y = sine
+    est = TanhNetRegressor("auto", random_state=0).fit(X, y)
+    assert set(est.width_log_evidence_) == set(WIDTH_CANDIDATES)
+    chosen = max(est.width_log_evidence_, key=est.width_log_evidence_.get)
+    assert est.hidden_layer_sizes_ == chosen != ()  # a sine is not a line
+    assert est.hidden_layer_sizes == "auto"  # the parameter is left as given
+    single = TanhNetRegressor(chosen, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.predict(X), single.predict(X))
+    assert est.log_evidence_ == single.log_evidence_
+    lower, upper = est.predict_interval(X)
+    assert np.all(lower < upper)
+
+
+@pytest.mark.parametrize(
+    "params", [{"alpha": 1e-3}, {"warm_start": True}], ids=["float alpha", "warm"]
+)
+def test_auto_width_needs_the_evidence_and_a_fresh_fit(sine, params):
+    X, y = sine
+    with pytest.raises(ValueError, match="hidden_layer_sizes='auto'"):
+        TanhNetRegressor("auto", **params).fit(X, y)
