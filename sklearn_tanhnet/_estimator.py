@@ -214,8 +214,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default=(10,)
+    hidden_layer_sizes : int, tuple of int or 'auto', default=(10,)
         Number of units in each hidden layer. ``()`` gives a linear model.
+        ``'auto'`` (with ``alpha='auto'``) fits ``()``, ``(3,)``, ``(10,)``
+        and ``(30,)`` and keeps the width of largest log evidence
+        (``hidden_layer_sizes_``).
 
     activation : {'tanh', 'logistic', 'relu', 'sin', 'identity'} or callable, \
             default='tanh'
@@ -389,6 +392,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Occam factors and the hidden units' symmetry factor; the biases carry
         a unit Gaussian prior. Larger is better; restarts are chosen by it.
         None with a float ``alpha``.
+
+    hidden_layer_sizes_ : tuple of int
+        With ``hidden_layer_sizes='auto'``: the width chosen.
+
+    width_log_evidence_ : dict
+        With ``hidden_layer_sizes='auto'``: each candidate width's
+        ``log_evidence_``.
 
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
         With ``ard=True`` and ``alpha='auto'``: each input's share of the
