@@ -745,7 +745,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         members = results if (self.ensemble and n_starts > 1) else [best]
         statistics = [self._planned_statistics(res, plan) for res in members]
         restarts = [res.extra["record"] for res in results]
-        self._store(best, statistics[members.index(best)], restarts, data, partial)
+        kept = next(i for i, res in enumerate(members) if res is best)
+        self._store(best, statistics[kept], restarts, data, partial)
         self._ensemble = None
         if len(members) > 1:
             self._ensemble = [

@@ -214,3 +214,13 @@ def test_auto_width_needs_the_evidence_and_a_fresh_fit(sine, params):
     X, y = sine
     with pytest.raises(ValueError, match="hidden_layer_sizes='auto'"):
         TanhNetRegressor("auto", **params).fit(X, y)
+
+
+def test_ensemble_keeps_the_attributes_of_a_best_start_that_is_not_the_first(sine):
+    X, y = sine
+    est = TanhNetRegressor((4,), n_restarts=4, ensemble=True, random_state=4)
+    est.fit(X, y)
+    best = int(np.argmax([r["log_evidence"] for r in est.restarts_]))
+    assert best != 0  # the case this test is for
+    np.testing.assert_array_equal(est.coefs_[0], est.restarts_[best]["coefs"][0])
+    assert est.effective_n_params_ > 0
