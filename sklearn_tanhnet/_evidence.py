@@ -230,27 +230,12 @@ def problem_evidence(
     With ``shrinkage`` (``tr_g(Lambda A^-1)`` per group, e.g. from
     :func:`residual_space_shrinkage`) ``inverse_diag`` is not needed.
     """
-    if shrinkage is not None:
-        return evidence_from_shrinkage(
-            shrinkage,
-            log_det,
-            theta,
-            alphas,
-            problem.groups,
-            problem.mask,
-            data_loss,
-            problem.weight_sum,
-            problem.n_outputs,
-            bias_precision,
+    if shrinkage is None:
+        shrinkage = group_shrinkage(
+            inverse_diag, alphas, problem.groups, problem.mask, problem.weight_sum
         )
-    if bias_precision is not None:
-        shrunk = alphas[problem.groups] * inverse_diag[problem.mask]
-        shrinkage = np.bincount(problem.groups, shrunk / problem.weight_sum)
-        return problem_evidence(
-            problem, theta, alphas, None, log_det, data_loss, shrinkage, bias_precision
-        )
-    return evidence_update(
-        inverse_diag,
+    return evidence_from_shrinkage(
+        shrinkage,
         log_det,
         theta,
         alphas,
@@ -259,7 +244,14 @@ def problem_evidence(
         data_loss,
         problem.weight_sum,
         problem.n_outputs,
+        bias_precision,
     )
+
+
+def group_shrinkage(inverse_diag, alphas, groups, mask, weight_sum):
+    """``tr_g(Lambda A^-1)`` of each group from the diagonal of ``A^-1``."""
+    shrunk = alphas[groups] * inverse_diag[mask] / weight_sum  # term by term
+    return np.bincount(groups, shrunk, minlength=alphas.size)
 
 
 def evidence_update(
@@ -292,8 +284,7 @@ def evidence_update(
     -------
     Evidence
     """
-    shrunk = alphas[groups] * inverse_diag[mask] / weight_sum  # term by term
-    shrinkage = np.bincount(groups, shrunk, minlength=alphas.size)
+    shrinkage = group_shrinkage(inverse_diag, alphas, groups, mask, weight_sum)
     return evidence_from_shrinkage(
         shrinkage, log_det, theta, alphas, groups, mask, data_loss, weight_sum, K
     )

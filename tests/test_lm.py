@@ -113,16 +113,25 @@ def test_first_steps_are_the_damped_gauss_newton_steps(damping):
 
 
 @pytest.mark.parametrize("K", [1, 2])
-def test_single_precision_gram_reaches_the_same_minimum(K):
-    # J'J in float32 changes the steps, not the gradient: the same minimum.
-    problem = linear_problem(K=K)
+@pytest.mark.parametrize(
+    "wide, options, atol",
+    [
+        # J'J in float32 changes the steps, not the gradient: the same minimum.
+        (False, {"gram_dtype": "float32"}, 1e-8),
+        # Fewer residuals than parameters, solved in the residual space.
+        (True, {"step": "residual"}, 1e-12),
+    ],
+    ids=["float32-gram", "residual-space"],
+)
+def test_other_steps_reach_the_ridge_solution(K, wide, options, atol):
+    problem = wide_linear_problem(K=K) if wide else linear_problem(K=K)
     expected = ridge_solution(problem)
-    result = LevenbergMarquardt(
-        problem, control=Control(tol=0.0), gram_dtype="float32"
-    ).solve(np.zeros(problem.n_params))
+    result = LevenbergMarquardt(problem, control=Control(tol=0.0), **options).solve(
+        np.zeros(problem.n_params)
+    )
     assert result.status == "converged", result.message
     np.testing.assert_allclose(
-        result.theta, expected, rtol=0, atol=1e-8 * max(1.0, np.abs(expected).max())
+        result.theta, expected, rtol=0, atol=atol * max(1.0, np.abs(expected).max())
     )
 
 
@@ -335,19 +344,6 @@ def test_residual_space_steps_equal_the_direct_steps(K):
         assert residual.n_iter == direct.n_iter == n_iter
         np.testing.assert_allclose(residual.theta, direct.theta, rtol=1e-10, atol=1e-12)
         assert residual.loss == pytest.approx(direct.loss, rel=1e-12)
-
-
-@pytest.mark.parametrize("K", [1, 2])
-def test_residual_space_steps_reach_the_ridge_solution(K):
-    problem = wide_linear_problem(K=K)
-    expected = ridge_solution(problem)
-    result = LevenbergMarquardt(
-        problem, control=Control(tol=0.0), step="residual"
-    ).solve(np.zeros(problem.n_params))
-    assert result.status == "converged", result.message
-    np.testing.assert_allclose(
-        result.theta, expected, rtol=0, atol=1e-12 * max(1.0, np.abs(expected).max())
-    )
 
 
 def test_residual_space_evidence_equals_the_direct_evidence():
