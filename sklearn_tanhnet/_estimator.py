@@ -902,6 +902,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 state=self._adam_state if data.warm else None,
                 schedule=self._evidence_schedule(plan, data),
             )
+        return self._finish_start(res, monitor, plan, data, start_ctx)
+
+    def _finish_start(self, res, monitor, plan, data, start_ctx):
+        """The start's score (for choosing among restarts) and its record."""
+        sizes, score = data.sizes, None
         if res.status == "diverged" and monitor is not None:
             # The solver kept the parameters of lowest training objective, the
             # start included; the monitor's best may be an exploded iterate
@@ -912,7 +917,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             res.loss = res.problem.loss(res.theta)
             score = monitor.best_loss
         log_evidence = self._model_log_evidence(res, plan)
-        if monitor is None:
+        if score is None:
             # Restarts compete by the evidence of their models (MacKay).
             score = res.gcv if res.gcv is not None else res.loss
             if log_evidence is not None:
