@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._evidence import inverse_diagonal, problem_evidence, residual_space_shrinkage
+from ._evidence import (
+    group_shrinkage,
+    inverse_diagonal,
+    problem_evidence,
+    residual_space_shrinkage,
+)
 
 # Solver iterations between two re-estimations of the penalties, for the
 # solvers that re-estimate between runs (scipy's methods; adam runs until a
@@ -261,46 +266,46 @@ def evidence_of(problem, theta, alphas, bias_precision=None):
     From the normal equations, or in the residual space when there are fewer
     residuals than parameters (:func:`~._evidence.residual_space_shrinkage`).
     With ``bias_precision`` the biases carry that prior precision: the noise
-    precision of a first, flat-prior pass sets its share of ``A``.
+    precision of a first, flat-prior update sets its share of ``A``, from the
+    same linearisation.
     """
-    if bias_precision is not None:
-        flat = evidence_of(problem, theta, alphas)
-        scale = flat.beta * problem.weight_sum * problem.n_outputs
-        bias_penalty = bias_precision / scale
-    else:
-        bias_penalty = 0.0
     wide = problem.n_samples * problem.n_outputs < problem.n_params
     if wide and not problem.ard:  # the residual space takes one penalty a layer
         space = problem.residual_space(theta)
-        shrinkage, log_det = residual_space_shrinkage(
-            space.weight_kernels,
-            space.bias_jacobian,
-            problem.layer_penalties(),
-            np.bincount(problem.layers),
-            bias_penalty,
-        )
-        return problem_evidence(
-            problem,
-            theta,
-            alphas,
-            None,
-            log_det,
-            space.data_loss,
-            shrinkage,
-            bias_precision,
-        )
-    gram, _, data_loss = problem.normal_equations(theta)
-    A = problem.add_penalty(gram)
-    A.flat[:: A.shape[0] + 1] += np.where(problem.mask, 0.0, bias_penalty)
-    inverse_diag, log_det = inverse_diagonal(A)
+        data_loss = space.data_loss
+
+        def shrinkage_and_log_det(bias_penalty):
+            return residual_space_shrinkage(
+                space.weight_kernels,
+                space.bias_jacobian,
+                problem.layer_penalties(),
+                np.bincount(problem.layers),
+                bias_penalty,
+            )
+
+    else:
+        gram, _, data_loss = problem.normal_equations(theta)
+
+        def shrinkage_and_log_det(bias_penalty):
+            A = problem.add_penalty(gram)
+            A.flat[:: A.shape[0] + 1] += np.where(problem.mask, 0.0, bias_penalty)
+            inverse_diag, log_det = inverse_diagonal(A)
+            groups, mask = problem.groups, problem.mask
+            shrinkage = group_shrinkage(
+                inverse_diag, alphas, groups, mask, problem.weight_sum
+            )
+            return shrinkage, log_det
+
+    shrinkage, log_det = shrinkage_and_log_det(0.0)
+    evidence = problem_evidence(
+        problem, theta, alphas, None, log_det, data_loss, shrinkage
+    )
+    if bias_precision is None:
+        return evidence
+    scale = evidence.beta * problem.weight_sum * problem.n_outputs
+    shrinkage, log_det = shrinkage_and_log_det(bias_precision / scale)
     return problem_evidence(
-        problem,
-        theta,
-        alphas,
-        inverse_diag,
-        log_det,
-        data_loss,
-        bias_precision=bias_precision,
+        problem, theta, alphas, None, log_det, data_loss, shrinkage, bias_precision
     )
 
 
