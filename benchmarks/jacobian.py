@@ -36,7 +36,6 @@ import statistics
 import sys
 import time
 import timeit
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +54,7 @@ try:
 except ImportError:  # not installed: use the checkout this file lives in
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import autograd.numpy as anp  # noqa: E402
+from _machine import load_average, package_version  # noqa: E402
 
 from sklearn_tanhnet._derivatives import LeastSquaresProblem  # noqa: E402
 from sklearn_tanhnet._network import forward, init_params, pack, unpack  # noqa: E402
@@ -265,20 +265,6 @@ def run():
     return rows
 
 
-def _loadavg():
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):  # not on every platform
-        return "n/a"
-
-
-def pkg_version(name):
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -293,11 +279,11 @@ def main(argv=None):
         parser.error("--threads must be >= 1")
 
     print(f"python {platform.python_version()} on {platform.platform()}")
-    print(f"cpu count {os.cpu_count()}, load average {_loadavg()}")
+    print(f"cpu count {os.cpu_count()}, load average {load_average()}")
     print(
-        f"numpy {np.__version__}, autograd {pkg_version('autograd')}, "
-        f"threadpoolctl {pkg_version('threadpoolctl')}, "
-        f"sklearn-tanhnet {pkg_version('sklearn-tanhnet')}"
+        f"numpy {np.__version__}, autograd {package_version('autograd')}, "
+        f"threadpoolctl {package_version('threadpoolctl')}, "
+        f"sklearn-tanhnet {package_version('sklearn-tanhnet')}"
     )
     print("threadpool_info() before limiting:")
     for pool in threadpool_info():
@@ -318,7 +304,7 @@ def main(argv=None):
             f"init_params; median of interleaved repeats of >= {MIN_REPEAT_TIME} s\n"
         )
         run()
-    print(f"\ntotal {time.perf_counter() - start:.1f} s, load average {_loadavg()}")
+    print(f"\ntotal {time.perf_counter() - start:.1f} s, load average {load_average()}")
 
 
 if __name__ == "__main__":

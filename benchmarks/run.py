@@ -36,7 +36,6 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +47,7 @@ except ImportError:  # not installed: use the checkout this file lives in
     sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _machine import load_average, package_version  # noqa: E402
 from sklearn.datasets import load_diabetes, make_friedman1  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
@@ -1097,20 +1097,6 @@ def _warm_up():
             )
 
 
-def _pkg_version(name):
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _loadavg():
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        return "n/a"
-
-
 @dataclass
 class Config:
     quick: bool
@@ -1162,11 +1148,11 @@ def main(argv=None):
     names = args.case or list(CASES)
 
     print(f"python {platform.python_version()} on {platform.platform()}")
-    print(f"cpu count {os.cpu_count()}, load average {_loadavg()}")
+    print(f"cpu count {os.cpu_count()}, load average {load_average()}")
     print(
         "versions: "
         + ", ".join(
-            f"{p} {_pkg_version(p)}"
+            f"{p} {package_version(p)}"
             for p in (
                 "sklearn-tanhnet",
                 "scikit-learn",
@@ -1210,7 +1196,7 @@ def main(argv=None):
     print()
     for text in (LEGEND, *NOTES):
         print(textwrap.fill(text, width=100, subsequent_indent="  "))
-    print(f"total {time.perf_counter() - start:.0f} s, load average {_loadavg()}")
+    print(f"total {time.perf_counter() - start:.0f} s, load average {load_average()}")
     return rows
 
 
