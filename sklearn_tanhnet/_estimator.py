@@ -65,7 +65,6 @@ _LM_STEPS = {
     ("exact", False): "direct",
     ("exact", True): "residual",
     ("cg", False): "cg",
-    ("cg", True): "cg",
 }
 
 
@@ -966,11 +965,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     )
             except (np.linalg.LinAlgError, ValueError):
                 pass  # the solver's own last update stands
-        value = model_log_evidence(evidence, self._hidden_of(res), self.activation)
+        hidden = tuple(res.problem.layer_sizes[1:-1])
+        value = model_log_evidence(evidence, hidden, self.activation)
         return value if np.isfinite(value) else None
-
-    def _hidden_of(self, res):
-        return tuple(res.problem.layer_sizes[1:-1])
 
     def _warn_outcome(self, best, partial):
         if best.status == "max_iter" and not partial:

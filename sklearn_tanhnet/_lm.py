@@ -210,7 +210,6 @@ class LevenbergMarquardt:
         self.operator = None
         self.skipped, self.skip_reason = 0, ""
         self.at_rounding = False
-        self.factorised = False
 
     def linearize(self):
         """``J'J`` (or the operator), ``J'r`` and the data loss at ``theta``.
