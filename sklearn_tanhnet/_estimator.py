@@ -325,7 +325,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         With ``alpha='auto'``, one penalty per input feature on the first
         layer's weights (automatic relevance determination) instead of one
         for the layer; ``alpha_`` then lists those ``n_features`` penalties
-        first, and ``feature_relevance_`` ranks the inputs.
+        first, and ``feature_relevance_`` ranks the inputs. A fresh fit
+        settles with one penalty per layer first (in at most half of
+        ``max_iter``) and separates the inputs' penalties from there:
+        re-estimated from the untrained start, they prune correlated inputs
+        the network has not yet learnt to use.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
@@ -876,6 +880,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             done[0] += res.n_iter
             return res
 
+        def problem_of(alpha, ard):
+            return LeastSquaresProblem(
+                data.Xs, data.Ys, data.sample_weight, alpha, sizes, self.activation, ard
+            )
+
+        # A fresh ARD fit settles with one penalty per layer first (train's
+        # `refine`); a continued one goes on with the fitted ARD penalties.
+        staged_ard = self.ard and data.alpha == "auto" and data.alpha0 is None
         # One BLAS thread: these matrices are small, and more threads on a
         # busy machine slow such products down (docs/benchmarks.rst). The
         # solvers detect and handle non-finite values themselves.
@@ -884,15 +896,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             np.errstate(all="ignore"),
         ):
             res = train(
-                lambda alpha: LeastSquaresProblem(
-                    data.Xs,
-                    data.Ys,
-                    data.sample_weight,
-                    alpha,
-                    sizes,
-                    self.activation,
-                    self.ard,
-                ),
+                functools.partial(problem_of, ard=self.ard and not staged_ard),
                 run,
                 theta0,
                 alpha=data.alpha,
@@ -900,6 +904,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 alpha0=data.alpha0,
                 state=self._adam_state if data.warm else None,
                 schedule=self._evidence_schedule(plan, data),
+                refine=functools.partial(problem_of, ard=True) if staged_ard else None,
             )
         return self._finish_start(res, monitor, plan, data, start_ctx)
 

@@ -133,6 +133,7 @@ def train(
     alpha0=None,
     state=None,
     schedule=EvidenceSchedule(),
+    refine=None,
 ):
     """Fit, re-estimating the penalties when ``alpha == 'auto'``.
 
@@ -158,16 +159,25 @@ def train(
         Solver state (adam's moments) to continue from.
     schedule : EvidenceSchedule, default=EvidenceSchedule()
         How the penalties are re-estimated.
+    refine : callable, default=None
+        ``alpha -> LeastSquaresProblem`` with finer penalty groups (ARD's, one
+        per input on the first layer). With ``'auto'`` and no ``alpha0`` the
+        fit first settles with one penalty per layer (in at most half of
+        ``max_iter``), then continues on the refined problem from there, each group starting from its layer's
+        penalty (:func:`_refined`).
 
     Returns
     -------
     result : TrainResult
     """
+    total_iter = max_iter
     if not isinstance(alpha, str):
         problem = make_problem(alpha)
         res = run(problem, theta0, max_iter, state, None)
         return _result(res, res.loss_curve, problem, alpha, None, 0)
     results, probe = [], make_problem(0.0)
+    if refine is not None and alpha0 is None:
+        max_iter = max(max_iter // 2, 1)  # the refined fit gets the rest
     for alphas in _evidence_starts(probe, alpha0, schedule):
         if schedule.in_loop:
             # The first start fits on the probe itself: one problem less.
@@ -183,7 +193,41 @@ def train(
         results.append(result)
         if not _collapsed(result):
             break
-    return min(results, key=lambda r: (r.gcv is None, r.gcv))
+    best = min(results, key=lambda r: (r.gcv is None, r.gcv))
+    if refine is None or alpha0 is not None:
+        return best
+    return _refined(best, refine, run, total_iter - best.n_iter, schedule)
+
+
+def _refined(coarse, refine, run, budget, schedule):
+    """Continue a settled per-layer evidence fit with finer penalty groups.
+
+    ARD's per-input penalties re-estimated from the first iterate of a fit
+    prune inputs before the network has learnt to use them: on correlated
+    inputs all but one or two get penalties of 1e3-1e5 and the fit underfits.
+    Starting them from the settled layer penalty, at the settled weights,
+    they only separate what the data distinguish.
+    """
+    if coarse.status in ("diverged", "stopped"):
+        return coarse
+    problem = refine(0.0)
+    layer_of_group = np.empty(problem.n_groups, dtype=int)
+    layer_of_group[problem.groups] = problem.layers
+    alphas = np.asarray(coarse.alpha, dtype=float)[layer_of_group]
+    budget = max(budget, 1)  # the penalties must become the refined ones
+    if schedule.in_loop:
+        problem.set_alpha(alphas)
+        res = run(problem, coarse.theta, budget, coarse.state, alphas)
+        fine = _result(
+            res, res.loss_curve, problem, res.alpha, res.evidence, res.n_iter
+        )
+    else:
+        start = (coarse.theta, alphas, budget, coarse.state)
+        fine = _evidence_loop(refine, run, start, schedule)
+    fine.loss_curve = coarse.loss_curve + fine.loss_curve
+    fine.n_iter = len(fine.loss_curve)
+    fine.evidence_updates += coarse.evidence_updates
+    return fine
 
 
 def _evidence_starts(probe, alpha0, schedule):

@@ -130,6 +130,25 @@ def test_ard_intervals_stay_calibrated(friedman1_ard):
     assert 5 < est.effective_n_params_ < 80
 
 
+@pytest.mark.parametrize("solver", ["least_squares", "adam"])
+def test_fresh_ard_fit_settles_per_layer_first(friedman1_ard, solver):
+    # The staged fit is the per-layer fit continued, warm, with each input's
+    # penalty starting from its layer's: the same bits as doing it by hand.
+    X, y, _ = friedman1_ard
+    X, y = X[:150], y[:150]
+    params = dict(hidden_layer_sizes=(4,), solver=solver, random_state=0)
+    staged = TanhNetRegressor(ard=True, **params).fit(X, y)
+    by_hand = TanhNetRegressor(**params, max_iter=100).fit(X, y)  # half of 200
+    n_coarse = by_hand.n_iter_
+    by_hand.alpha_ = np.r_[np.full(X.shape[1], by_hand.alpha_[0]), by_hand.alpha_[1:]]
+    by_hand.set_params(ard=True, warm_start=True, max_iter=200 - n_coarse)
+    by_hand.fit(X, y)
+    np.testing.assert_array_equal(staged.predict(X), by_hand.predict(X))
+    np.testing.assert_array_equal(staged.alpha_, by_hand.alpha_)
+    # A warm fit counts on from the iterations before it, as MLPRegressor's.
+    assert staged.n_iter_ == by_hand.n_iter_ > n_coarse
+
+
 def test_ard_warm_start_and_float_alpha(friedman1_ard):
     X, y, _ = friedman1_ard
     est = TanhNetRegressor((5,), random_state=0, ard=True, warm_start=True)
