@@ -163,8 +163,8 @@ def train(
         ``alpha -> LeastSquaresProblem`` with finer penalty groups (ARD's, one
         per input on the first layer). With ``'auto'`` and no ``alpha0`` the
         fit first settles with one penalty per layer (in at most half of
-        ``max_iter``), then continues on the refined problem from there, each group starting from its layer's
-        penalty (:func:`_refined`).
+        ``max_iter``), then continues on the refined problem from there,
+        each group starting from its layer's penalty (:func:`_refined`).
 
     Returns
     -------
