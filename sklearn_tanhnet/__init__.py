@@ -1,6 +1,7 @@
 """Small tanh neural-network regression for scikit-learn, with exact derivatives."""
 
 from ._estimator import TanhNetRegressor
+from ._persistence import trusted_types
 from ._plotting import FitDisplay, HessianSpectrumDisplay, LossCurveDisplay
 from ._uncertainty import Diagnostics
 
@@ -13,4 +14,5 @@ __all__ = [
     "LossCurveDisplay",
     "TanhNetRegressor",
     "__version__",
+    "trusted_types",
 ]

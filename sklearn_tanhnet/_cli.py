@@ -5,6 +5,11 @@ naming the columns, numeric values), so the command line needs no pandas. User
 errors (a missing file or column, a non-numeric value, a file that is not a
 model) raise :class:`CLIError`; :func:`main` prints its message as one line on
 stderr and returns exit status 2.
+
+Models are saved with skops, whose files load only the types
+:func:`~sklearn_tanhnet.trusted_types` lists; a joblib file is a pickle, which
+runs code when loaded, so ``predict`` loads one only with ``--trust-pickle``.
+The format is told by the file's first bytes, never by its name alone.
 """
 
 import argparse
@@ -18,9 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from ._estimator import TanhNetRegressor
+from ._persistence import callable_activations, sniff_format, trusted_types
 
 #: Marks a model file written by ``tanhnet fit``.
 MODEL_FORMAT = "sklearn_tanhnet.cli.model/1"
+
+#: ``tanhnet fit --output`` names that ask for a joblib file instead of skops.
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 _DEFAULTS = TanhNetRegressor().get_params()
 
@@ -93,7 +102,7 @@ def _add_fit_parser(subparsers):
         help="fit a network to a CSV file, cross-validate, report and save it",
         description="Fit a TanhNetRegressor on every column of DATA except the "
         "target, print its 5-fold cross-validated R^2 and the diagnostics of "
-        "the fit on all rows, save the model (joblib) and a plot of predicted "
+        "the fit on all rows, save the model (skops) and a plot of predicted "
         "against actual values.",
     )
     fit.add_argument("data", help="CSV file with a header row and numeric columns")
@@ -113,8 +122,10 @@ def _add_fit_parser(subparsers):
     )
     fit.add_argument(
         "--output",
-        default="model.joblib",
-        help="model file to write (default: %(default)s)",
+        default="model.skops",
+        help="model file to write (default: %(default)s): skops format, which "
+        "'tanhnet predict' loads safely; a name ending in "
+        f"{', '.join(PICKLE_SUFFIXES)} writes joblib (a pickle) instead",
     )
     plot = fit.add_mutually_exclusive_group()
     plot.add_argument(
@@ -169,9 +180,18 @@ def _add_predict_parser(subparsers):
         description="Predict the target for every row of DATA with a model "
         "saved by 'tanhnet fit' and write the predictions as CSV. DATA needs "
         "the model's feature columns (by name, in any order); other columns "
-        "are ignored. A model file is a pickle: load only files you trust.",
+        "are ignored. A skops model file loads only the types a "
+        "TanhNetRegressor holds, and is refused if it names any other. "
+        "A joblib or pickle file is refused unless --trust-pickle is given.",
     )
     predict.add_argument("model", help="model file written by 'tanhnet fit'")
+    predict.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load MODEL even if it is a joblib or pickle file. Loading a pickle "
+        "runs any code it holds, before its content can be checked: pass this "
+        "only for a file you trust (e.g. one you wrote yourself)",
+    )
     predict.add_argument("data", help="CSV file with a header row")
     predict.add_argument(
         "--output",
@@ -439,9 +459,7 @@ def _report_fit(final, caught, X, y):
 
 
 def _save_model(path, estimator, features, target):
-    """Write the model file that :func:`load_model` reads."""
-    import joblib
-
+    """Write the model file that :func:`load_model` reads: skops, or joblib."""
     model = {
         "format": MODEL_FORMAT,
         "estimator": estimator,
@@ -449,7 +467,14 @@ def _save_model(path, estimator, features, target):
         "target": target,
     }
     try:
-        joblib.dump(model, path)
+        if Path(path).suffix.lower() in PICKLE_SUFFIXES:
+            import joblib
+
+            joblib.dump(model, path)
+        else:
+            import skops.io
+
+            skops.io.dump(model, path)
     except OSError as exc:
         raise CLIError(f"cannot write {path}: {exc.strerror}") from None
     print(f"\nSaved the model to {path}")
@@ -493,9 +518,12 @@ def _plot_fit(path, y, fitted, out_of_fold, target, data):
         raise CLIError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def load_model(path):
-    """Load a model file; return ``(estimator, feature_names or None)``."""
-    import joblib
+def load_model(path, trust_pickle=False):
+    """Load a model file; return ``(estimator, feature_names or None)``.
+
+    A skops file loads only :func:`trusted_types`; any other file is loaded as
+    a joblib/pickle file, and only if ``trust_pickle``.
+    """
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -503,12 +531,25 @@ def load_model(path):
     if not path.is_file():
         raise CLIError(f"no such file: {path}")
     try:
-        obj = joblib.load(path)
-    except Exception as exc:
+        kind = sniff_format(path)
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    if kind == "skops":
+        obj = _load_skops(path)
+    elif trust_pickle:
+        obj = _load_pickle(path)
+    elif kind == "pickle":
         raise CLIError(
-            f"{path} is not a model file written by 'tanhnet fit' "
-            f"({type(exc).__name__}: {exc})"
-        ) from None
+            f"refusing to load {path}: it is a joblib/pickle file, and loading a "
+            "pickle runs any code it holds. Save the model with skops (what "
+            "'tanhnet fit' writes by default), or pass --trust-pickle if you "
+            "trust this file"
+        )
+    else:
+        raise CLIError(
+            f"{path} is not a model file written by 'tanhnet fit' (neither a "
+            "skops archive nor a joblib/pickle file)"
+        )
     features = None
     if isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT:
         est, features = obj.get("estimator"), obj.get("feature_names")
@@ -528,8 +569,57 @@ def load_model(path):
     return est, features
 
 
+def _load_skops(path):
+    """The object in a skops file, built only if every type in it is trusted."""
+    import skops.io
+
+    trusted = trusted_types()
+    try:
+        # Both read the schema only: nothing in the file is built or imported.
+        activations = callable_activations(path)
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise CLIError(
+            f"{path} is not a model file written by 'tanhnet fit' "
+            f"(not a valid skops file: {type(exc).__name__}: {exc})"
+        ) from None
+    if activations:
+        raise CLIError(
+            f"refusing to load {path}: its TanhNetRegressor has a callable "
+            f"activation ({', '.join(activations)}), and a function cannot be "
+            "loaded safely. Refit with a named activation such as 'tanh', or "
+            "save with joblib and pass --trust-pickle if you trust the file"
+        )
+    untrusted = sorted(set(untrusted) - set(trusted))
+    if untrusted:
+        raise CLIError(
+            f"refusing to load {path}: it holds untrusted type(s) "
+            f"{', '.join(untrusted)} (a model written by 'tanhnet fit' holds none)"
+        )
+    try:
+        return skops.io.load(path, trusted=trusted)
+    except Exception as exc:
+        raise CLIError(
+            f"{path} is not a model file written by 'tanhnet fit' "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _load_pickle(path):
+    """The object in a joblib or pickle file: runs whatever code the file holds."""
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:
+        raise CLIError(
+            f"{path} is not a model file written by 'tanhnet fit' "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+
+
 def _predict(args):
-    est, features = load_model(args.model)
+    est, features = load_model(args.model, trust_pickle=args.trust_pickle)
     table = read_csv(args.data)
     if features is None:
         # Fitted in Python on an array: the columns, in order, are the features.

@@ -9,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
+import skops.io as sio
 from sklearn.model_selection import KFold, cross_val_score
 
-from sklearn_tanhnet import TanhNetRegressor
+from sklearn_tanhnet import TanhNetRegressor, trusted_types
 from sklearn_tanhnet.__main__ import main
 
 RNG = np.random.RandomState(0)
@@ -46,6 +46,11 @@ def read_csv(path_or_text):
     return header, np.array(rows, dtype=float)
 
 
+def load(path):
+    """A skops model file, trusting only the package's types."""
+    return sio.load(path, trusted=trusted_types())
+
+
 def run(argv):
     """``main(argv)`` in-process: exit status, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
@@ -64,7 +69,7 @@ def data_csv(tmp_path_factory):
 def fitted(data_csv):
     """One ``tanhnet fit`` run shared by the tests that read its results."""
     folder = data_csv.parent
-    model, plot = folder / "model.joblib", folder / "fit.png"
+    model, plot = folder / "model.skops", folder / "fit.png"
     argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS]
     rc, out, err = run([*argv, "--output", model, "--plot", plot])
     return {"rc": rc, "out": out, "err": err, "model": model, "plot": plot}
@@ -90,7 +95,7 @@ def test_fit_prints_the_diagnostics_of_the_full_fit(fitted):
 
 
 def test_fit_saves_model_with_feature_and_target_names(fitted):
-    saved = joblib.load(fitted["model"])
+    saved = load(fitted["model"])
     assert saved["feature_names"] == FEATURES
     assert saved["target"] == "yield"
     # The CSV holds the exact floats, so the fit is the same fit.
@@ -104,7 +109,7 @@ def test_fit_writes_a_png(fitted):
 
 
 def test_fit_passes_options_to_the_estimator(data_csv, tmp_path):
-    model = tmp_path / "adam.joblib"
+    model = tmp_path / "adam.skops"
     rc, out, err = run(
         [
             "fit",
@@ -130,7 +135,7 @@ def test_fit_passes_options_to_the_estimator(data_csv, tmp_path):
         ]
     )
     assert rc == 0, err
-    params = joblib.load(model)["estimator"].get_params()
+    params = load(model)["estimator"].get_params()
     expected = dict(hidden_layer_sizes=(3, 2), solver="adam", alpha=0.01)
     expected.update(learning_rate=0.02, max_iter=20, random_state=3)
     assert {k: params[k] for k in expected} == expected
@@ -155,7 +160,7 @@ def test_predict_writes_the_models_predictions(fitted, tmp_path):
     assert rc == 0, err
     header, values = read_csv(out)
     assert header == ["prediction"]
-    est = joblib.load(fitted["model"])["estimator"]
+    est = load(fitted["model"])["estimator"]
     np.testing.assert_array_equal(values[:, 0], est.predict(X))
 
 
@@ -165,7 +170,7 @@ def test_predict_interval_to_stdout(fitted, tmp_path):
     assert rc == 0, err
     header, values = read_csv(out)
     assert header == ["prediction", "lower", "upper"]
-    est = joblib.load(fitted["model"])["estimator"]
+    est = load(fitted["model"])["estimator"]
     lower, upper = est.predict_interval(X, confidence=0.9)
     np.testing.assert_array_equal(values, np.c_[est.predict(X), lower, upper])
     assert np.all(values[:, 1] < values[:, 0]) and np.all(values[:, 0] < values[:, 2])
@@ -174,16 +179,16 @@ def test_predict_interval_to_stdout(fitted, tmp_path):
 def test_predict_with_an_estimator_saved_from_python(tmp_path):
     """A bare fitted TanhNetRegressor works too: by column order, or by name."""
     est = expected_estimator().fit(X, Y)
-    joblib.dump(est, tmp_path / "bare.joblib")
+    sio.dump(est, tmp_path / "bare.skops")
     data = write_csv(tmp_path / "x.csv", ["a", "b", "c"], X.tolist())
-    rc, out, err = run(["predict", tmp_path / "bare.joblib", data])
+    rc, out, err = run(["predict", tmp_path / "bare.skops", data])
     assert rc == 0, err
     np.testing.assert_array_equal(read_csv(out)[1][:, 0], est.predict(X))
 
     pd = pytest.importorskip("pandas")
     named = expected_estimator().fit(pd.DataFrame(X, columns=FEATURES), Y)
-    joblib.dump(named, tmp_path / "named.joblib")
-    rc, out, err = run(["predict", tmp_path / "named.joblib", new_data(tmp_path)])
+    sio.dump(named, tmp_path / "named.skops")
+    rc, out, err = run(["predict", tmp_path / "named.skops", new_data(tmp_path)])
     assert rc == 0, err
     expected = named.predict(pd.DataFrame(X, columns=FEATURES))
     np.testing.assert_array_equal(read_csv(out)[1][:, 0], expected)
@@ -192,9 +197,9 @@ def test_predict_with_an_estimator_saved_from_python(tmp_path):
 def test_predict_with_a_two_output_estimator(tmp_path):
     Y2 = np.c_[Y, X[:, 0] * X[:, 1]]
     est = expected_estimator().fit(X, Y2)
-    joblib.dump(est, tmp_path / "two.joblib")
+    sio.dump(est, tmp_path / "two.skops")
     data = write_csv(tmp_path / "x.csv", ["a", "b", "c"], X.tolist())
-    rc, out, err = run(["predict", tmp_path / "two.joblib", data, "--interval", "0.8"])
+    rc, out, err = run(["predict", tmp_path / "two.skops", data, "--interval", "0.8"])
     assert rc == 0, err
     header, values = read_csv(out)
     assert header == [
@@ -234,16 +239,17 @@ def _files(tmp_path):
         paths[name].write_text(text)
     from sklearn.linear_model import Ridge
 
-    paths["ridge_model"] = tmp_path / "ridge.joblib"
-    joblib.dump(Ridge().fit(X, Y), paths["ridge_model"])
-    paths["unfitted_model"] = tmp_path / "unfitted.joblib"
-    joblib.dump(TanhNetRegressor(), paths["unfitted_model"])
-    paths["no_dof_model"] = tmp_path / "no_dof.joblib"
+    # skops trusts scikit-learn's estimators: the file loads, the type is wrong.
+    paths["ridge_model"] = tmp_path / "ridge.skops"
+    sio.dump(Ridge().fit(X, Y), paths["ridge_model"])
+    paths["unfitted_model"] = tmp_path / "unfitted.skops"
+    sio.dump(TanhNetRegressor(), paths["unfitted_model"])
+    paths["no_dof_model"] = tmp_path / "no_dof.skops"
     no_dof = TanhNetRegressor((5,), alpha=0.0, random_state=0).fit(X[:4], Y[:4])
-    joblib.dump(no_dof, paths["no_dof_model"])
+    sio.dump(no_dof, paths["no_dof_model"])
     paths["three_columns"] = write_csv(tmp_path / "x.csv", ["a", "b", "c"], X.tolist())
-    paths["dict_model"] = tmp_path / "dict.joblib"
-    joblib.dump({"coefs": [1, 2]}, paths["dict_model"])
+    paths["dict_model"] = tmp_path / "dict.skops"
+    sio.dump({"coefs": [1, 2]}, paths["dict_model"])
     return paths
 
 
@@ -279,12 +285,12 @@ ERRORS = {
         "{one_column} has no feature columns besides 'a'",
     ),
     "unwritable_output": (
-        ["fit", "{data}", "--target", "yield", "--output", "{tmp}/no/m.joblib"],
-        "cannot write {tmp}/no/m.joblib: its directory does not exist",
+        ["fit", "{data}", "--target", "yield", "--output", "{tmp}/no/m.skops"],
+        "cannot write {tmp}/no/m.skops: its directory does not exist",
     ),
     "predict_missing_model": (
-        ["predict", "{tmp}/nope.joblib", "{data}"],
-        "no such file: {tmp}/nope.joblib",
+        ["predict", "{tmp}/nope.skops", "{data}"],
+        "no such file: {tmp}/nope.skops",
     ),
     "predict_missing_data": (
         ["predict", "{model}", "{tmp}/nope.csv"],
@@ -379,7 +385,7 @@ def _entry_point():
 
 
 def test_console_script_fit_and_predict(data_csv, tmp_path):
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.skops"
     argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS, "--output", model]
     res = subprocess.run(
         [*_entry_point(), *map(str, argv), "--plot", str(tmp_path / "fit.png")],
@@ -396,11 +402,11 @@ def test_console_script_fit_and_predict(data_csv, tmp_path):
 
 def test_python_dash_m_reports_errors_without_traceback(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "sklearn_tanhnet", "predict", "nope.joblib", "x.csv"],
+        [sys.executable, "-m", "sklearn_tanhnet", "predict", "nope.skops", "x.csv"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         timeout=120,
     )
     assert res.returncode == 2
-    assert res.stderr == "tanhnet predict: error: no such file: nope.joblib\n"
+    assert res.stderr == "tanhnet predict: error: no such file: nope.skops\n"
