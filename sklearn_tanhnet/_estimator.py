@@ -18,7 +18,6 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import ThreadpoolController
 
 from ._derivatives import LeastSquaresProblem, mean_prediction_loss
 from ._evidence import BIAS_PRECISION, model_log_evidence
@@ -45,6 +44,7 @@ from ._solvers import (
     fit_least_squares,
     jacobian_operator,
 )
+from ._threads import one_blas_thread, with_one_blas_thread
 from ._training import EvidenceSchedule, ValidationMonitor, evidence_of, train
 from ._uncertainty import (
     RCOND,
@@ -71,9 +71,8 @@ _LM_STEPS = {
 def _statistics_of(problem, theta, gram_dtype):
     """The delta-method statistics, or why there are none (a string)."""
     try:
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            with np.errstate(all="ignore"):
-                statistics = fit_statistics(problem, theta, gram_dtype=gram_dtype)
+        with one_blas_thread(), np.errstate(all="ignore"):
+            statistics = fit_statistics(problem, theta, gram_dtype=gram_dtype)
     except ValueError as exc:  # no residual degrees of freedom
         return str(exc)
     except np.linalg.LinAlgError as exc:
@@ -82,14 +81,6 @@ def _statistics_of(problem, theta, gram_dtype):
     if not (finite and np.isfinite(statistics.covariance).all()):
         return "the parameter covariance is not finite at this fit."
     return statistics
-
-
-@functools.cache
-def _blas_controller():
-    # Finding the loaded BLAS libraries reads /proc/self/maps, which costs
-    # about as much as a small fit: once per process. numpy's and scipy's
-    # BLAS, the only ones fit calls, are loaded by the time it runs.
-    return ThreadpoolController()
 
 
 def _weighted_mean_std(A, w):
@@ -592,6 +583,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_one_blas_thread
     def fit(
         self, X, y, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None
     ):
@@ -630,6 +622,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     @available_if(_is_adam)
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_one_blas_thread
     def partial_fit(self, X, y, sample_weight=None):
         """Run one adam epoch over the given data.
 
@@ -888,13 +881,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # A fresh ARD fit settles with one penalty per layer first (train's
         # `refine`); a continued one goes on with the fitted ARD penalties.
         staged_ard = self.ard and data.alpha == "auto" and data.alpha0 is None
-        # One BLAS thread: these matrices are small, and more threads on a
-        # busy machine slow such products down (docs/benchmarks.rst). The
-        # solvers detect and handle non-finite values themselves.
-        with (
-            _blas_controller().limit(limits=1, user_api="blas"),
-            np.errstate(all="ignore"),
-        ):
+        # One BLAS thread (see _threads) also where a start runs on its own,
+        # in a joblib worker. The solvers handle non-finite values themselves.
+        with one_blas_thread(), np.errstate(all="ignore"):
             res = train(
                 functools.partial(problem_of, ard=self.ard and not staged_ard),
                 run,
@@ -959,7 +948,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if plan.step != "cg" and not plan.matrix_free:
             try:
                 with (
-                    _blas_controller().limit(limits=1, user_api="blas"),
+                    one_blas_thread(),
                     np.errstate(all="ignore"),
                 ):
                     evidence = evidence_of(
@@ -1293,6 +1282,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _shape_like_y(self, A):
         return A.ravel() if self._y_1d else A
 
+    @with_one_blas_thread
     def predict(self, X, return_std=False):
         """Predict with the fitted network.
 
@@ -1328,6 +1318,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         std = np.sqrt(variance).astype(dtype, copy=False)
         return self._shape_like_y(out), self._shape_like_y(std)
 
+    @with_one_blas_thread
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
         """Delta-method confidence or prediction intervals.
 
@@ -1379,6 +1370,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         lower, upper = lower.astype(dtype, copy=False), upper.astype(dtype, copy=False)
         return self._shape_like_y(lower), self._shape_like_y(upper)
 
+    @with_one_blas_thread
     def predict_gradient(self, X):
         """Derivative of each prediction with respect to the inputs.
 
@@ -1413,6 +1405,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         out = np.stack(grads, axis=1).astype(dtype, copy=False)
         return out[:, 0, :] if self._y_1d else out
 
+    @with_one_blas_thread
     def diagnose(self, X, y, sample_weight=None, rcond=RCOND):
         """Hessian spectrum, rank, conditioning and standard errors of the fit.
 
