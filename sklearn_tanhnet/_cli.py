@@ -1,7 +1,9 @@
 """The ``tanhnet`` command line: ``demo``, ``fit`` and ``predict``.
 
 CSV files are read with the standard library's :mod:`csv` module (a header row
-naming the columns, numeric values), so the command line needs no pandas. User
+naming the columns, numeric values), so the command line needs no pandas: UTF-8
+or, with a byte-order mark, UTF-16 text, delimited by commas, semicolons or
+tabs (whichever splits the header into the most fields). User
 errors (a missing file or column, a non-numeric value, a file that is not a
 model) raise :class:`CLIError`; :func:`main` prints its message as one line on
 stderr and returns exit status 2.
@@ -13,8 +15,11 @@ The format is told by the file's first bytes, never by its name alone.
 """
 
 import argparse
+import codecs
 import csv
+import io
 import math
+import re
 import sys
 import warnings
 from collections import Counter
@@ -211,12 +216,17 @@ def main(argv=None):
     """Run the ``tanhnet`` command line; return the exit status."""
     args = build_parser().parse_args(argv)
     command = args.command or "demo"
-    try:
-        return _COMMANDS[command](args)
-    except CLIError as exc:
-        message = " ".join(str(exc).split())
-        print(f"tanhnet {command}: error: {message}", file=sys.stderr)
-        return 2
+    # Warnings no step reports itself come after the command's output, one
+    # line each, and not at all after an error, which stays a single line.
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            status = _COMMANDS[command](args)
+        except CLIError as exc:
+            message = " ".join(str(exc).split())
+            print(f"tanhnet {command}: error: {message}", file=sys.stderr)
+            return 2
+    _report_warnings(caught, command)
+    return status
 
 
 # --- CSV input --------------------------------------------------------------
@@ -266,44 +276,100 @@ class Table:
                 try:
                     value = float(text)
                 except ValueError:
-                    raise CLIError(f"non-numeric value {text!r} {where}") from None
+                    hint = (
+                        " (use '.' as the decimal mark)"
+                        if _DECIMAL_COMMA.match(text)
+                        else ""
+                    )
+                    raise CLIError(
+                        f"non-numeric value {text!r} {where}{hint}"
+                    ) from None
                 if not math.isfinite(value):
                     raise CLIError(f"non-finite value {text!r} {where}")
                 out[i, j] = value
         return out
 
 
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+
+# UTF-32's little-endian mark begins with UTF-16's: look for it first.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+_DELIMITERS = (",", ";", "\t")
+
+
+def _decode(path, data):
+    """The text of ``data``: UTF-8, or what its byte-order mark says."""
+    encoding = next(
+        (name for mark, name in _BYTE_ORDER_MARKS if data.startswith(mark)), "utf-8"
+    )
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CLIError(
+            f"{path} is not UTF-8 or UTF-16 text (line {line} cannot be read as "
+            f"{encoding}): save it as a UTF-8 CSV file"
+        ) from None
+    if "\x00" in text:
+        raise CLIError(
+            f"{path} holds NUL characters, so it is not CSV text (UTF-16 text "
+            "needs a byte-order mark): save it as a UTF-8 CSV file"
+        )
+    return text
+
+
+def _delimiter(text):
+    """The delimiter that splits the first non-blank line into the most fields."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+
+    def n_fields(delimiter):
+        try:
+            return len(next(csv.reader([first], delimiter=delimiter), []))
+        except csv.Error:
+            return 0
+
+    # max keeps the first of equals: a comma unless another splits more.
+    return max(_DELIMITERS, key=n_fields)
+
+
 def read_csv(path):
     """Read a CSV file with a header row into a :class:`Table`."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header, rows, lines = None, [], []
-            for row in reader:
-                if not any(field.strip() for field in row):
-                    continue  # blank line
-                if header is None:
-                    header = [name.strip() for name in row]
-                    width = len(header)
-                elif len(row) != width:
-                    raise CLIError(
-                        f"line {reader.line_num} of {path} has {len(row)} fields, "
-                        f"the header has {width}"
-                    )
-                else:
-                    rows.append(row)
-                    lines.append(reader.line_num)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CLIError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise CLIError(f"{path} is a directory, not a CSV file") from None
-    except UnicodeDecodeError:
-        raise CLIError(f"{path} is not a UTF-8 text (CSV) file") from None
-    except csv.Error as exc:
-        raise CLIError(f"{path} is not valid CSV: {exc}") from None
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    text = _decode(path, data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    header, rows, lines = None, [], []
+    try:
+        for row in reader:
+            if not any(field.strip() for field in row):
+                continue  # blank line
+            if header is None:
+                header = [name.strip() for name in row]
+                width = len(header)
+            elif len(row) != width:
+                raise CLIError(
+                    f"line {reader.line_num} of {path} has {len(row)} fields, "
+                    f"the header has {width}"
+                )
+            else:
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise CLIError(f"{path} is not valid CSV: {exc}") from None
     if header is None:
         raise CLIError(f"{path} is empty: expected a header row and data rows")
     if not all(header):
@@ -361,9 +427,14 @@ def _fit(args):
         f"{len(features)} feature(s): {', '.join(features)}"
     )
     print(f"Model: {est!r}\n")
-    (final, caught), (cv, caught_cv) = _fit_and_cross_validate(
-        est, X, y, args.random_state
-    )
+    names = [*features, args.target]
+    try:
+        (final, caught), (cv, caught_cv) = _fit_and_cross_validate(
+            est, X, y, args.random_state
+        )
+    except CLIError as exc:
+        raise CLIError(f"{exc}{_extreme_values_hint(X, y, names)}") from None
+    _check_finite(final, cv, X, y, names)
     out_of_fold = _report_cross_validation(cv, caught_cv, X, y)
     fitted = _report_fit(final, caught, X, y)
     _save_model(args.output, final, features, args.target)
@@ -425,6 +496,39 @@ def _fit_and_cross_validate(est, X, y, random_state):
     except (InvalidParameterError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     return final, cv
+
+
+# Magnitudes beyond which standardising a column, or folding its scale back
+# into the weights, can overflow or underflow double precision.
+_HUGE, _TINY = 1e100, 1e-100
+
+
+def _check_finite(final, cv, X, y, names):
+    """Raise CLIError if a fit overflowed: non-finite weights, predictions, scores."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        finite = (
+            all(np.isfinite(w).all() for w in final.coefs_ + final.intercepts_)
+            and np.isfinite(final.predict(X)).all()
+            and np.isfinite(cv["test_score"]).all()
+        )
+    if not finite:
+        raise CLIError(
+            "the fit overflowed: its weights or predictions are not finite"
+            f"{_extreme_values_hint(X, y, names)}"
+        )
+
+
+def _extreme_values_hint(X, y, names):
+    """Which columns hold values too large or small to standardise, if any."""
+    largest = np.abs(np.c_[X, y]).max(axis=0)
+    extreme = [n for n, m in zip(names, largest) if m > _HUGE or 0 < m < _TINY]
+    if not extreme:
+        return ""
+    return (
+        f" (extreme values in {', '.join(extreme)}: rescale the data, e.g. to "
+        "values near 1)"
+    )
 
 
 def _report_cross_validation(cv, caught, X, y):
@@ -630,15 +734,20 @@ def _predict(args):
             )
         features = table.names
     X = table.numeric(features)
-    with warnings.catch_warnings():
+    # Overflow is reported below, by row, as a non-finite result.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         # The columns were picked by name above; an array has none to check.
         warnings.filterwarnings("ignore", "X does not have valid feature names")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
         pred = est.predict(X).reshape(len(X), -1)
+        _require_finite(pred, "prediction", table)
         if args.interval is not None:
             try:
                 bounds = est.predict_interval(X, confidence=args.interval)
             except ValueError as exc:
                 raise CLIError(f"cannot compute --interval: {exc}") from None
+            for bound in bounds:
+                _require_finite(bound, "prediction interval", table)
     suffixes = [""] if pred.shape[1] == 1 else [f"_{k}" for k in range(pred.shape[1])]
     columns = {f"prediction{s}": pred[:, k] for k, s in enumerate(suffixes)}
     if args.interval is not None:
@@ -650,6 +759,18 @@ def _predict(args):
     if args.output is not None:
         print(f"Wrote {len(X)} predictions to {args.output}")
     return 0
+
+
+def _require_finite(values, what, table):
+    """Raise CLIError naming the first row of ``table`` where ``values`` is not."""
+    bad = ~np.isfinite(values.reshape(len(table), -1)).all(axis=1)
+    if bad.any():
+        line = table.lines[int(np.argmax(bad))]
+        raise CLIError(
+            f"the {what} is not finite at line {line} of {table.path} "
+            f"({int(bad.sum())} row(s) in all): the inputs are too extreme for "
+            "the model, far outside the data it was fitted on"
+        )
 
 
 def _write_csv(path, columns):
