@@ -83,6 +83,26 @@ def _statistics_of(problem, theta, gram_dtype):
     return statistics
 
 
+def _check_representable(results, data):
+    """A ValueError unless every kept network's weights, in the original
+    units of X and y and in the fitted dtype, are finite: X's and y's scales
+    can be too far apart for them (a slope of 1e300 / 1e-300)."""
+    for res in results:
+        record = res.extra["record"]
+        with np.errstate(over="ignore"):
+            weights = [
+                A.astype(data.dtype) for A in [*record["coefs"], *record["intercepts"]]
+            ]
+        if not all(np.isfinite(A).all() for A in weights):
+            x_scale, y_scale = data.scaling[1], data.scaling[3]
+            raise ValueError(
+                f"The fitted weights overflow {np.dtype(data.dtype).name} in the "
+                f"original units of X and y (X's scale down to {x_scale.min():.3g}, "
+                f"y's up to {y_scale.max():.3g}). Rescale X or y"
+                + (", or pass X as float64." if data.dtype == np.float32 else ".")
+            )
+
+
 def _weighted_mean_std(A, w):
     """Weighted mean and standard deviation of each column, overflow-safe.
 
@@ -143,14 +163,15 @@ def _standardized(X, x_mean, x_scale):
 def _validated_inputs(estimator, X):
     """Validated X for predict-like methods (float64, CSR when sparse) and the
     dtype of what they return: float32 for float32 X on a float32 fit."""
-    X = validate_data(
-        estimator,
-        X,
-        reset=False,
-        accept_sparse="csr",
-        dtype=[np.float64, np.float32],
-        order="C",
-    )
+    with np.errstate(invalid="ignore", over="ignore"):  # as in _validate_xy
+        X = validate_data(
+            estimator,
+            X,
+            reset=False,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+        )
     dtype = np.result_type(X.dtype, estimator.coefs_[0].dtype)
     return X.astype(np.float64, copy=False), dtype
 
@@ -670,6 +691,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         scores = [-np.inf if f.log_evidence_ is None else f.log_evidence_ for f in fits]
         best = fits[int(np.argmax(scores))]
         params = self.get_params(deep=False)
+        # The chosen fit replaces all of the last one: none of its fitted
+        # attributes may stay (feature_names_in_ of a DataFrame, say).
+        for key in [k for k in vars(self) if k.endswith("_") and k not in params]:
+            delattr(self, key)
         vars(self).update({k: v for k, v in vars(best).items() if k not in params})
         self.hidden_layer_sizes_ = tuple(best.hidden_layer_sizes)
         self.width_log_evidence_ = {
@@ -696,22 +721,31 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         and X's dtype as given (float32 stays float32 in the fitted
         coefficients and the predictions)."""
         _check_real_numeric(X, y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            accept_sparse="csr",
-            multi_output=True,
-            y_numeric=True,
-            dtype=[np.float64, np.float32],
-            order="C",
-        )
+        # scikit-learn's finiteness check sums the array: +inf beside -inf
+        # would warn 'invalid value' before its own clear error.
+        with np.errstate(invalid="ignore", over="ignore"):
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=reset,
+                accept_sparse="csr",
+                multi_output=True,
+                y_numeric=True,
+                dtype=[np.float64, np.float32],
+                order="C",
+            )
+            # A copy: deferred statistics keep the weights, and must not see
+            # the caller change their array after fit.
+            sample_weight = _check_sample_weight(
+                sample_weight,
+                X,
+                dtype=np.float64,
+                ensure_non_negative=True,
+                copy=True,
+            )
         dtype = X.dtype
         X = X.astype(np.float64, copy=False)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
         y = y.astype(np.float64, copy=False)  # validate_data types only X
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, y, Y, sample_weight, dtype
@@ -739,6 +773,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
         members = results if (self.ensemble and n_starts > 1) else [best]
+        _check_representable(members, data)
         statistics = [self._planned_statistics(res, plan) for res in members]
         restarts = [res.extra["record"] for res in results]
         kept = next(i for i, res in enumerate(members) if res is best)
@@ -1009,6 +1044,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             else:  # a refit without validation must not keep the last one's
                 for name in ("validation_loss_curve_", "best_validation_loss_"):
                     vars(self).pop(name, None)
+            # Nor a width-by-evidence refit's choice (it sets them anew).
+            for name in ("hidden_layer_sizes_", "width_log_evidence_"):
+                vars(self).pop(name, None)
         if monitor is not None:
             self.best_validation_loss_ = monitor.best_loss
         # MLPRegressor's adam attribute: the lowest epoch loss, None with

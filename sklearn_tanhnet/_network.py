@@ -282,10 +282,13 @@ def fold_scaling(params, x_mean, x_scale, y_mean, y_scale):
     rounding) to ``y_mean + y_scale * net((X - x_mean) / x_scale)``.
     """
     params = [(np.array(W), np.array(b)) for W, b in params]
-    W, b = params[0]
-    params[0] = (W / x_scale[:, None], b - (x_mean / x_scale) @ W)
-    W, b = params[-1]
-    params[-1] = (W * y_scale, b * y_scale + y_mean)
+    # X's and y's scales can be too far apart for float64 (1e300 / 1e-300):
+    # the caller checks the result is finite and says so.
+    with np.errstate(over="ignore", invalid="ignore"):
+        W, b = params[0]
+        params[0] = (W / x_scale[:, None], b - (x_mean / x_scale) @ W)
+        W, b = params[-1]
+        params[-1] = (W * y_scale, b * y_scale + y_mean)
     return params
 
 
