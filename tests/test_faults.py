@@ -13,7 +13,6 @@ bits, and a parallel fit that fails or is interrupted leaves no busy worker.
 import _thread
 import copy
 import functools
-import inspect
 import os
 import pickle
 import subprocess
@@ -25,6 +24,7 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from _callbacks import NoOpCallback
+from _state import assert_same, state_of
 from joblib.externals.loky import get_reusable_executor
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -146,32 +146,6 @@ def _go_on(est, state):
     return est.fit(X3 if state == "fitted" else X, Y_OTHER)
 
 
-def _state(est):
-    """Everything the estimator holds but the user's callbacks."""
-    return {k: v for k, v in vars(est).items() if k != "_skl_callbacks"}
-
-
-def _assert_same(a, b, path="est"):
-    """``a`` and ``b`` equal to the bit, recursively (arrays by their bytes)."""
-    assert type(a) is type(b), f"{path}: {type(a).__name__} vs {type(b).__name__}"
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), f"{path}: keys differ by {set(a) ^ set(b)}"
-        for key in a:
-            _assert_same(a[key], b[key], f"{path}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), f"{path}: length {len(a)} vs {len(b)}"
-        for i, (u, v) in enumerate(zip(a, b)):
-            _assert_same(u, v, f"{path}[{i}]")
-    elif isinstance(a, (np.ndarray, np.generic, float)):
-        a, b = np.asarray(a), np.asarray(b)
-        assert a.dtype == b.dtype and a.shape == b.shape, path
-        assert a.tobytes() == b.tobytes(), f"{path}: values differ"
-    elif hasattr(a, "__dict__") and not inspect.isroutine(a):
-        _assert_same(vars(a), vars(b), path)
-    else:
-        assert a is b or a == b, f"{path}: {a!r} vs {b!r}"
-
-
 def _outputs(est):
     return [
         est.predict(X_NEW),
@@ -221,7 +195,7 @@ def test_a_fault_changes_nothing_and_a_refit_is_the_uninterrupted_fit(
     assert n_calls > 0, f"the fit never reaches the {site}"
     fitted = state not in ("fresh", "fresh-partial")
     outputs = _outputs(est) if fitted else None
-    before = copy.deepcopy(_state(est))
+    before = copy.deepcopy(state_of(est))
 
     raise_at = {"first": 1, "middle": (n_calls + 1) // 2, "last": n_calls}[when]
     FAULT.arm(site, raise_at, error)
@@ -229,14 +203,14 @@ def test_a_fault_changes_nothing_and_a_refit_is_the_uninterrupted_fit(
         _go_on(est, state)
     FAULT.arm(None)
 
-    _assert_same(_state(est), before)
+    assert_same(state_of(est), before)
     if fitted:
-        _assert_same(_outputs(est), outputs, "outputs")
+        assert_same(_outputs(est), outputs, "outputs")
     else:
         with pytest.raises(NotFittedError):
             check_is_fitted(est)
     _go_on(est, state)
-    _assert_same(_state(est), _state(uninterrupted))
+    assert_same(state_of(est), state_of(uninterrupted))
 
 
 # -- another process ---------------------------------------------------------------
@@ -412,11 +386,11 @@ def test_an_error_in_a_worker_changes_nothing_and_leaves_no_busy_worker(
     activation = BusyInWorkers(tmp_path, raise_in_one=True)
     est = _new("least_squares", activation, n_restarts=3).fit(X, y)  # serially
     est.set_params(n_jobs=2)
-    outputs, before = _outputs(est), copy.deepcopy(_state(est))
+    outputs, before = _outputs(est), copy.deepcopy(state_of(est))
     with pytest.raises(Injected, match="in a worker"):
         est.fit(X, Y_OTHER)
-    _assert_same(_state(est), before)
-    _assert_same(_outputs(est), outputs, "outputs")
+    assert_same(state_of(est), before)
+    assert_same(_outputs(est), outputs, "outputs")
     _assert_busy_workers_gone(tmp_path, release)
 
 
@@ -428,8 +402,8 @@ def test_an_interrupted_parallel_fit_changes_nothing_and_leaves_no_busy_worker(
     # the workers to interrupt next, warm).
     est = _new("least_squares", n_restarts=2, n_jobs=2).fit(X, y)
     serial = _new("least_squares", n_restarts=2).fit(X, y)
-    _assert_same(_state(est), {**_state(serial), "n_jobs": 2})
-    outputs, before = _outputs(est), copy.deepcopy(_state(est))
+    assert_same(state_of(est), {**state_of(serial), "n_jobs": 2})
+    outputs, before = _outputs(est), copy.deepcopy(state_of(est))
 
     # Ctrl-C while both workers are busy in their starts.
     def interrupt():
@@ -440,6 +414,35 @@ def test_an_interrupted_parallel_fit_changes_nothing_and_leaves_no_busy_worker(
     with pytest.raises(KeyboardInterrupt):
         est.set_params(activation=activation).fit(X, Y_OTHER)
     est.set_params(activation="tanh")
-    _assert_same(_state(est), before)
-    _assert_same(_outputs(est), outputs, "outputs")
+    assert_same(state_of(est), before)
+    assert_same(_outputs(est), outputs, "outputs")
     _assert_busy_workers_gone(tmp_path, release)
+
+
+# -- what the model keeps of the caller's data and of earlier fits -----------------
+
+
+def test_changing_the_callers_arrays_after_fit_changes_nothing():
+    # Lazy statistics keep the training data: they held the caller's own
+    # sample_weight array once.
+    X_mine, y_mine, w_mine = X.copy(), y.copy(), np.linspace(0.5, 2.0, len(X))
+    est = _new("least_squares", uncertainty="lazy").fit(X_mine, y_mine, w_mine)
+    twin = _new("least_squares", uncertainty="lazy").fit(X, y, w_mine.copy())
+    for A in (X_mine, y_mine, w_mine):
+        A[:5] = 1e3
+    assert_same(_outputs(est), _outputs(twin), "outputs")
+
+
+def test_a_width_by_evidence_refit_keeps_nothing_of_the_last_fit():
+    pd = pytest.importorskip("pandas")
+    est = _new("least_squares", early_stopping=True).fit(
+        pd.DataFrame(X, columns=["a", "b"]), y
+    )
+    est.set_params(hidden_layer_sizes="auto", early_stopping=False).fit(X, y)
+    # Nothing of the DataFrame fit's (names, validation) stays...
+    fresh = _new("least_squares").set_params(hidden_layer_sizes="auto").fit(X, y)
+    assert_same(state_of(est), state_of(fresh))
+    # ...nor of the chosen width once a width is given.
+    est.set_params(hidden_layer_sizes=(3,)).fit(X, y)
+    assert not hasattr(est, "hidden_layer_sizes_")
+    assert not hasattr(est, "width_log_evidence_")
