@@ -52,12 +52,22 @@ from ._uncertainty import (
     diagnose,
     fit_statistics,
     mixture_interval,
+    neighbour_explained_share,
     prediction_std,
     t_quantile,
 )
 
 # The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
 WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
+# A fit whose training residuals a nearest-neighbour smoother predicts, by
+# at least this share of the target's variance, has missed structure the
+# network could fit: it warns of a poor local minimum. On noise the share is
+# below zero. The check runs on at most LACK_OF_FIT_ROWS evenly spaced
+# training rows (its cost grows with their square) and needs
+# LACK_OF_FIT_MIN_ROWS for ten neighbours to average noise away.
+POOR_FIT_SHARE = 0.01
+LACK_OF_FIT_ROWS = 500
+LACK_OF_FIT_MIN_ROWS = 50
 
 # The LM solver's step for the plan's step and whether it is in the residual
 # space (fewer data residuals than parameters).
@@ -101,6 +111,43 @@ def _check_representable(results, data):
                 f"y's up to {y_scale.max():.3g}). Rescale X or y"
                 + (", or pass X as float64." if data.dtype == np.float32 else ".")
             )
+
+
+def _lack_of_fit(best, data):
+    """The fit's :func:`~._uncertainty.neighbour_explained_share`, or None.
+
+    None where there is nothing to check: a fit that did not settle (it
+    stopped early, diverged or ran out of iterations, and says so), no
+    hidden layer (a convex fit has no poor minimum), sparse X (whose
+    distances mean little) or too few rows.
+    """
+    X = data.Xs
+    settled = best.status in ("converged", "plateau")
+    if not settled or len(data.sizes) == 2 or not isinstance(X, np.ndarray):
+        return None
+    rows = np.flatnonzero(data.sample_weight > 0)
+    if rows.size < LACK_OF_FIT_MIN_ROWS:
+        return None
+    if rows.size > LACK_OF_FIT_ROWS:
+        rows = rows[np.linspace(0, rows.size - 1, LACK_OF_FIT_ROWS).round().astype(int)]
+    X, Y = X[rows], data.Ys[rows]
+    with np.errstate(all="ignore"):
+        residuals = best.problem.network.output(best.theta, X) - Y
+        # Distances in standard units also when the fit's are not (standardize=False).
+        spread = X.std(axis=0)
+        X = (X - X.mean(axis=0))[:, spread > 0] / spread[spread > 0]
+        share = neighbour_explained_share(X, Y, residuals, data.sample_weight[rows])
+    return share if share is not None and np.isfinite(share) else None
+
+
+def _poor_fit_message(lack_of_fit):
+    return (
+        "The fit may have settled in a poor local minimum: a nearest-neighbour "
+        "smoother of its training residuals recovers "
+        f"{lack_of_fit:.1%} of the target's variance, structure the network "
+        "missed. Try n_restarts=5 (the restarts are chosen by their log "
+        "evidence), another random_state, or more hidden units."
+    )
 
 
 def _weighted_mean_std(A, w):
@@ -392,7 +439,19 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     status_ : str
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
-        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
+        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``; or
+        ``'poor_fit'`` when ``lack_of_fit_`` says the fit missed structure
+        (a ``ConvergenceWarning`` says so too).
+
+    lack_of_fit_ : float or None
+        The share of the target's variance that a nearest-neighbour smoother
+        of the training residuals recovers (10 neighbours, in standardised
+        inputs, on at most 500 evenly spaced training rows): at or below zero
+        where the residuals are noise. From ``POOR_FIT_SHARE`` = 0.01 on, the
+        fit is taken to have settled in a poor local minimum. None for a fit
+        that did not settle (early stopping, divergence, ``max_iter``),
+        without a hidden layer, for sparse X, with fewer than 50 rows and
+        after ``partial_fit``.
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -445,7 +504,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     message_ : str
-        The solver's own account of why it stopped.
+        The solver's own account of why it stopped (after the poor-fit
+        warning's text for ``status_ = 'poor_fit'``).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -769,7 +829,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         results = self._run_starts(data, plan, ctx, n_starts)
         best = min(results, key=lambda res: res.extra["score"])
         self._callback_end(ctx, data.X, data.y, best.theta, data)
-        self._warn_outcome(best, partial)
+        lack_of_fit = None if partial else _lack_of_fit(best, data)
+        self._warn_outcome(best, partial, lack_of_fit)
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
         members = results if (self.ensemble and n_starts > 1) else [best]
@@ -778,6 +839,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         restarts = [res.extra["record"] for res in results]
         kept = next(i for i, res in enumerate(members) if res is best)
         self._store(best, statistics[kept], restarts, data, partial)
+        self.lack_of_fit_ = lack_of_fit
+        if lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE:
+            self.status_ = "poor_fit"
+            self.message_ = (
+                _poor_fit_message(lack_of_fit) + f" The solver: {best.message}"
+            )
         self._ensemble = None
         if len(members) > 1:
             self._ensemble = [
@@ -998,7 +1065,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         value = model_log_evidence(evidence, hidden, self.activation)
         return value if np.isfinite(value) else None
 
-    def _warn_outcome(self, best, partial):
+    def _warn_outcome(self, best, partial, lack_of_fit):
+        if lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE:
+            warnings.warn(_poor_fit_message(lack_of_fit), ConvergenceWarning)
         if best.status == "max_iter" and not partial:
             warnings.warn(
                 f"{self.solver} stopped at max_iter={self.max_iter} before "

@@ -297,6 +297,38 @@ class Diagnostics:
         return self.__str__()
 
 
+def neighbour_explained_share(X, Y, residuals, sample_weight, n_neighbours=10):
+    """Share of the target's variance a smoother of the residuals recovers.
+
+    Each row's residual is predicted by the mean residual of its
+    ``n_neighbours`` nearest other rows (Euclidean, in the columns of ``X``
+    as given: standardised ones). Where the residuals are noise the smoother
+    predicts nothing and the share is at or below zero; where the fit missed
+    structure that varies smoothly with ``X`` (a poor local minimum) it
+    recovers part of it. Returns the largest share over the outputs:
+    ``sum w (e^2 - (e - e_smooth)^2) / sum w (y - mean y)^2``, or None when
+    the target is constant.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    Y, residuals : ndarray of shape (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,)
+    n_neighbours : int, default=10
+    """
+    w = sample_weight / sample_weight.sum()
+    squared = np.einsum("ij,ij->i", X, X)
+    distance = squared[:, None] + squared[None, :] - 2.0 * (X @ X.T)
+    np.fill_diagonal(distance, np.inf)  # leave each row out of its own smoother
+    neighbours = np.argpartition(distance, n_neighbours - 1, axis=1)[:, :n_neighbours]
+    smoothed = residuals[neighbours].mean(axis=1)
+    recovered = w @ (residuals**2 - (residuals - smoothed) ** 2)
+    total = w @ (Y - w @ Y) ** 2
+    if not np.any(total > 0):
+        return None
+    return float(np.max(recovered[total > 0] / total[total > 0]))
+
+
 def diagnose(problem, theta, rcond=RCOND):
     """Hessian spectrum, rank, conditioning and standard errors at ``theta``."""
     theta = np.asarray(theta, dtype=float)
