@@ -57,6 +57,9 @@ from ._uncertainty import (
     t_quantile,
 )
 
+# ard='auto' takes one penalty per input up to this many observations per
+# parameter (docs/benchmarks.rst).
+ARD_OBSERVATIONS_PER_PARAMETER = 10
 # The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
 WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
 # A fit whose training residuals a nearest-neighbour smoother predicts, by
@@ -380,7 +383,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         fitting. Turn off to fit the network in the data's own units, as the
         lecture does.
 
-    ard : bool, default=False
+    ard : bool or 'auto', default='auto'
         With ``alpha='auto'``, one penalty per input feature on the first
         layer's weights (automatic relevance determination) instead of one
         for the layer; ``alpha_`` then lists those ``n_features`` penalties
@@ -388,7 +391,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         settles with one penalty per layer first (in at most half of
         ``max_iter``) and separates the inputs' penalties from there:
         re-estimated from the untrained start, they prune correlated inputs
-        the network has not yet learnt to use.
+        the network has not yet learnt to use. ``'auto'``: ARD for two or
+        more inputs and between 1 and 10 observations (``sum(sample_weight)
+        * n_outputs``) per parameter, where the prior shapes the fit; with
+        more data it changes little and doubles the iterations, with fewer
+        observations than parameters the fit steps in the residual space
+        (one penalty per layer). ``ard_`` records the choice.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
@@ -474,8 +482,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         With ``hidden_layer_sizes='auto'``: each candidate width's
         ``log_evidence_``.
 
+    ard_ : bool
+        Whether the fit took one penalty per input (see ``ard``).
+
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
-        With ``ard=True`` and ``alpha='auto'``: each input's share of the
+        With ARD (``ard_``): each input's share of the
         first layer's prior variance (``1 / alpha_`` of its weights,
         normalised); None otherwise.
 
@@ -590,7 +601,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "method": [StrOptions({"lm", "trf", "dogbox"})],
         "tr_solver": [StrOptions({"auto", "exact", "cg", "lsmr"})],
         "standardize": ["boolean"],
-        "ard": ["boolean"],
+        "ard": ["boolean", StrOptions({"auto"})],
         "uncertainty": [StrOptions({"auto", "fit", "lazy", "off"})],
         "shuffle": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -621,7 +632,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         method="lm",
         tr_solver="auto",
         standardize=True,
-        ard=False,
+        ard="auto",
         uncertainty="auto",
         shuffle=True,
         beta_1=0.9,
@@ -822,7 +833,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             int(weight_mask(data.sizes).sum()),
             isinstance(data.alpha, str),
             self.uncertainty,
-            self.ard,
+            data.ard,
         )
         ctx = self._callback_root(X, y)
         n_starts = 1 if (data.warm or partial) else self.n_restarts
@@ -909,7 +920,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
         loss_scale = mean_prediction_loss(Ys, sample_weight)
-        alpha, alpha0 = self._penalty_start(sizes, sample_weight, warm, partial)
+        ard = self._resolved_ard(sizes, sample_weight, warm)
+        alpha, alpha0 = self._penalty_start(sizes, sample_weight, warm, partial, ard)
         return SimpleNamespace(
             X=X,
             dtype=dtype,
@@ -928,16 +940,40 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             loss_scale=loss_scale if loss_scale > 0 else 1.0,
             alpha=alpha,
             alpha0=alpha0,
+            ard=ard,
         )
 
-    def _penalty_start(self, sizes, sample_weight, warm, partial):
+    def _resolved_ard(self, sizes, sample_weight, warm):
+        """Whether this fit takes one penalty per input (ARD).
+
+        ``ard='auto'``: with the evidence, two or more inputs, and between
+        one and ARD_OBSERVATIONS_PER_PARAMETER observations per parameter.
+        Beyond that the data outweigh the prior and ARD changes little but
+        the cost (twice the iterations); with fewer observations than
+        parameters the fit steps in the residual space, which takes one
+        penalty per layer. A continued fit keeps the fitted choice.
+        """
+        if self.alpha != "auto":
+            return False
+        if self.ard != "auto":
+            return bool(self.ard)
+        if warm:
+            return self.ard_
+        n_params = n_params_of(sizes)
+        observations = float(sample_weight.sum()) * sizes[-1]
+        return (
+            sizes[0] >= 2
+            and n_params <= observations <= ARD_OBSERVATIONS_PER_PARAMETER * n_params
+        )
+
+    def _penalty_start(self, sizes, sample_weight, warm, partial, ard):
         """The penalty to fit with and, for 'auto', its per-layer start.
 
         A continued fit starts from the fitted per-layer penalties; partial_fit
         holds them fixed (it runs no evidence updates).
         """
         # One per layer, or with ARD one per input for the first layer's.
-        n_groups = len(sizes) - 1 + (sizes[0] - 1 if self.ard else 0)
+        n_groups = len(sizes) - 1 + (sizes[0] - 1 if ard else 0)
         alpha, alpha0 = self.alpha, None
         if alpha == "auto" and warm:
             alpha0 = np.broadcast_to(self.alpha_, n_groups).astype(float)
@@ -982,12 +1018,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         # A fresh ARD fit settles with one penalty per layer first (train's
         # `refine`); a continued one goes on with the fitted ARD penalties.
-        staged_ard = self.ard and data.alpha == "auto" and data.alpha0 is None
+        staged_ard = data.ard and data.alpha0 is None
         # One BLAS thread (see _threads) also where a start runs on its own,
         # in a joblib worker. The solvers handle non-finite values themselves.
         with one_blas_thread(), np.errstate(all="ignore"):
             res = train(
-                functools.partial(problem_of, ard=self.ard and not staged_ard),
+                functools.partial(problem_of, ard=data.ard and not staged_ard),
                 run,
                 theta0,
                 alpha=data.alpha,
@@ -1143,8 +1179,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self._statistics = statistics
         self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
         self.log_evidence_ = best.extra["log_evidence"]
+        self.ard_ = data.ard
         self.feature_relevance_ = None
-        if self.ard and self.alpha == "auto" and not partial:
+        if data.ard and not partial:
             # The prior variance of each input's weights, as shares.
             variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
             self.feature_relevance_ = variance / variance.sum()
@@ -1550,7 +1587,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.alpha_,
             self._layer_sizes(),
             self.activation,
-            self.ard and self.alpha == "auto",
+            self.ard_,
         )
         diagnostics = diagnose(problem, self._theta, rcond)
         if getattr(self, "feature_relevance_", None) is not None:

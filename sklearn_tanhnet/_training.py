@@ -214,7 +214,13 @@ def _refined(coarse, refine, run, budget, schedule):
     layer_of_group = np.empty(problem.n_groups, dtype=int)
     layer_of_group[problem.groups] = problem.layers
     alphas = np.asarray(coarse.alpha, dtype=float)[layer_of_group]
-    budget = max(budget, 1)  # the penalties must become the refined ones
+    if budget <= 0:
+        # No iteration left: the coarse fit, restated in the refined groups.
+        problem.set_alpha(alphas)
+        evidence = _safe_evidence(problem, coarse.theta, alphas, [])
+        return _result(
+            coarse, coarse.loss_curve, problem, alphas, evidence, coarse.evidence_updates
+        )
     if schedule.in_loop:
         problem.set_alpha(alphas)
         res = run(problem, coarse.theta, budget, coarse.state, alphas)
@@ -227,6 +233,9 @@ def _refined(coarse, refine, run, budget, schedule):
     fine.loss_curve = coarse.loss_curve + fine.loss_curve
     fine.n_iter = len(fine.loss_curve)
     fine.evidence_updates += coarse.evidence_updates
+    skip_note = coarse.message.find(" The evidence update was skipped")
+    if skip_note >= 0:
+        fine.message += " With one penalty per layer:" + coarse.message[skip_note:]
     return fine
 
 

@@ -63,17 +63,19 @@ def test_fitted_attributes(fitted_multi, small_regression):
     assert [b.shape for b in est.intercepts_] == [(4,), (2,)]
     assert est.n_outputs_ == 2 and est.n_features_in_ == 3 and est.n_layers_ == 3
     assert len(est.loss_curve_) == est.n_iter_
-    assert est.loss_ == pytest.approx(min(est.loss_curve_))
+    # The penalties move with the evidence, so F may rise a little at the end:
+    # loss_ is the last iterate's objective, not the lowest of the curve.
+    assert est.loss_ == est.loss_curve_[-1]
     assert est.predict(X).shape == (40, 2)
     # loss_ is the objective of the docstring, recomputed by hand in scaled units.
     x_mean, x_scale, y_mean, y_scale = est._scaling
     pred = forward_numpy(unpack(est._theta, [3, 4, 2]), (X - x_mean) / x_scale)
     resid = pred - (Y - y_mean) / y_scale
-    # alpha='auto' (the default) fits one penalty per layer: alpha_[layer].
-    assert est.alpha_.shape == (2,)
-    penalty = sum(
-        a * np.sum(W**2) for a, (W, _) in zip(est.alpha_, unpack(est._theta, [3, 4, 2]))
-    )
+    # The defaults (alpha='auto', ard='auto': 80 observations, 26 parameters)
+    # fit one penalty per input on the first layer, one for the output layer.
+    assert est.ard_ and est.alpha_.shape == (4,)
+    (W1, _), (W2, _) = unpack(est._theta, [3, 4, 2])
+    penalty = est.alpha_[:3] @ np.sum(W1**2, axis=1) + est.alpha_[3] * np.sum(W2**2)
     expected = (np.sum(w[:, None] * resid**2) / 2 + penalty) / (2 * w.sum())
     assert est.loss_ == pytest.approx(expected, rel=1e-10)
 

@@ -138,7 +138,8 @@ def test_fresh_ard_fit_settles_per_layer_first(friedman1_ard, solver):
     X, y = X[:150], y[:150]
     params = dict(hidden_layer_sizes=(4,), solver=solver, random_state=0)
     staged = TanhNetRegressor(ard=True, **params).fit(X, y)
-    by_hand = TanhNetRegressor(**params, max_iter=100).fit(X, y)  # half of 200
+    by_hand = TanhNetRegressor(**params, max_iter=100, ard=False)  # half of 200
+    by_hand.fit(X, y)
     n_coarse = by_hand.n_iter_
     by_hand.alpha_ = np.r_[np.full(X.shape[1], by_hand.alpha_[0]), by_hand.alpha_[1:]]
     by_hand.set_params(ard=True, warm_start=True, max_iter=200 - n_coarse)

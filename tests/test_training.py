@@ -150,8 +150,8 @@ def test_partial_fit_only_for_adam():
 def test_auto_alpha_penalises_noisier_data_more():
     X, y_clean = _noisy(noise=0.02, n=150)
     _, y_noisy = _noisy(noise=1.0, n=150)
-    clean = TanhNetRegressor((6,), random_state=0).fit(X, y_clean)
-    noisy = TanhNetRegressor((6,), random_state=0).fit(X, y_noisy)
+    clean = TanhNetRegressor((6,), ard=False, random_state=0).fit(X, y_clean)
+    noisy = TanhNetRegressor((6,), ard=False, random_state=0).fit(X, y_noisy)
     assert clean.alpha_.shape == noisy.alpha_.shape == (2,)
     assert noisy.alpha_.sum() > 10 * clean.alpha_.sum()
     assert noisy.effective_n_params_ < clean.effective_n_params_
