@@ -69,7 +69,7 @@ WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
 # training rows (its cost grows with their square) and needs
 # LACK_OF_FIT_MIN_ROWS for ten neighbours to average noise away.
 POOR_FIT_SHARE = 0.01
-LACK_OF_FIT_ROWS = 500
+LACK_OF_FIT_ROWS = 250
 LACK_OF_FIT_MIN_ROWS = 50
 
 # The LM solver's step for the plan's step and whether it is in the residual
@@ -454,7 +454,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     lack_of_fit_ : float or None
         The share of the target's variance that a nearest-neighbour smoother
         of the training residuals recovers (10 neighbours, in standardised
-        inputs, on at most 500 evenly spaced training rows): at or below zero
+        inputs, on at most 250 evenly spaced training rows): at or below zero
         where the residuals are noise. From ``POOR_FIT_SHARE`` = 0.01 on, the
         fit is taken to have settled in a poor local minimum. None for a fit
         that did not settle (early stopping, divergence, ``max_iter``),
