@@ -141,7 +141,7 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=100)
 @given(data=csv_files(), solver=st.sampled_from(["least_squares", "adam"]))
 def test_fit_exits_0_with_a_finite_model_or_2_with_one_line(folder, data, solver):
     path, model = folder / "data.csv", folder / "model.skops"
@@ -170,7 +170,7 @@ def model(folder):
     return model
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=150)
 @given(data=csv_files(), interval=st.booleans())
 def test_predict_exits_0_with_finite_predictions_or_2_with_one_line(
     folder, model, data, interval
