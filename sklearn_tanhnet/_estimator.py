@@ -37,6 +37,7 @@ from ._network import (
     zero_output_layer,
 )
 from ._plan import plan_fit
+from ._robust import LOSSES, noise_consistency
 from ._solvers import (
     Adam,
     Control,
@@ -45,7 +46,13 @@ from ._solvers import (
     jacobian_operator,
 )
 from ._threads import one_blas_thread, with_one_blas_thread
-from ._training import EvidenceSchedule, ValidationMonitor, evidence_of, train
+from ._training import (
+    EvidenceSchedule,
+    ValidationMonitor,
+    evidence_of,
+    reweighted,
+    train,
+)
 from ._uncertainty import (
     RCOND,
     DeferredStatistics,
@@ -81,11 +88,13 @@ _LM_STEPS = {
 }
 
 
-def _statistics_of(problem, theta, gram_dtype):
+def _statistics_of(problem, theta, gram_dtype, noise=None):
     """The delta-method statistics, or why there are none (a string)."""
     try:
         with one_blas_thread(), np.errstate(all="ignore"):
-            statistics = fit_statistics(problem, theta, gram_dtype=gram_dtype)
+            statistics = fit_statistics(
+                problem, theta, gram_dtype=gram_dtype, noise=noise
+            )
     except ValueError as exc:  # no residual degrees of freedom
         return str(exc)
     except np.linalg.LinAlgError as exc:
@@ -421,6 +430,29 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     epsilon : float, default=1e-8
         Adam's numerical stability constant.
 
+    loss : {'squared_error', 'huber', 'soft_l1', 'cauchy'}, default='squared_error'
+        The data term. The robust losses (``solver='least_squares'``, any
+        ``method``) count residuals beyond ``outlier_threshold`` robust
+        standard deviations less and less (scipy's ``least_squares``
+        losses), fitted by iteratively reweighted least squares from the
+        least-squares fit: each round fits with the rows reweighted by the
+        loss at the last fit (with the evidence updates, from the last
+        penalties; up to ``max_iter`` iterations a round) until no row's
+        weight changes by more than 0.01. The fitted model is the Gaussian
+        model of the reweighted rows: the intervals are those of a row of
+        weight one, where a new observation that is not an outlier falls,
+        with Huber's consistent noise variance ("proposal 2"). The
+        log evidence of the reweighted model is not that of the robust one:
+        ``log_evidence_`` is None, and restarts are chosen by the robust
+        objective.
+
+    outlier_threshold : float, default=1.345
+        For the robust losses: where they start to discount a residual, in
+        robust standard deviations of the residuals (1.4826 times their
+        weighted median absolute value, per output), re-estimated every
+        round. 1.345 gives Huber's loss 95% of least squares' efficiency
+        on Gaussian noise.
+
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the minibatch shuffling. Pass an int for
         results that are reproducible bit for bit.
@@ -484,6 +516,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     ard_ : bool
         Whether the fit took one penalty per input (see ``ard``).
+
+    robust_weights_ : ndarray of shape (n_training_rows,) or None
+        With a robust ``loss``: each training row's weight in the last
+        round (1 within the threshold, smaller for outliers), in the order
+        of the rows fitted (without a validation fraction). None otherwise.
+
+    outlier_cutoff_ : ndarray of shape (`n_outputs_`,) or None
+        With a robust ``loss``: the residual, in the target's units, beyond
+        which a row counts less (``outlier_threshold`` robust standard
+        deviations). None otherwise.
 
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
         With ARD (``ard_``): each input's share of the
@@ -607,6 +649,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions(set(LOSSES))],
+        "outlier_threshold": [Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -638,6 +682,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        loss="squared_error",
+        outlier_threshold=1.345,
         random_state=None,
         verbose=0,
     ):
@@ -665,6 +711,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.loss = loss
+        self.outlier_threshold = outlier_threshold
         self.random_state = random_state
         self.verbose = verbose
 
@@ -869,7 +917,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """The start's delta-method statistics, deferred, or why there are none."""
         if not plan.statistics:
             return plan.reason
-        statistics = DeferredStatistics(res.problem, res.theta, plan.gram_dtype)
+        noise = None
+        if res.robust is not None:
+            consistency = noise_consistency(self.loss, self.outlier_threshold)
+            noise = (res.robust.row_weights, consistency)
+        statistics = DeferredStatistics(res.problem, res.theta, plan.gram_dtype, noise)
         if plan.defer_statistics:
             return statistics
         return statistics.resolve(_statistics_of)
@@ -896,6 +948,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
         hidden = check_layer_sizes(self.hidden_layer_sizes)
+        if self.loss != "squared_error" and self.solver != "least_squares":
+            raise ValueError(
+                f"loss={self.loss!r} is fitted by reweighted least squares: it "
+                f"needs solver='least_squares', got solver={self.solver!r}."
+            )
         warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y, Y, sample_weight, dtype = self._validate_xy(
             X, y, sample_weight, reset=not warm
@@ -1011,9 +1068,24 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             done[0] += res.n_iter
             return res
 
-        def problem_of(alpha, ard):
+        def problem_of(alpha, ard, sample_weight=data.sample_weight):
             return LeastSquaresProblem(
-                data.Xs, data.Ys, data.sample_weight, alpha, sizes, self.activation, ard
+                data.Xs, data.Ys, sample_weight, alpha, sizes, self.activation, ard
+            )
+
+        def fit_reweighted(row_weights, theta, alpha0, state):
+            weighted = functools.partial(
+                problem_of, ard=data.ard, sample_weight=data.sample_weight * row_weights
+            )
+            return train(
+                weighted,
+                run,
+                theta,
+                alpha=data.alpha,
+                max_iter=self.max_iter,
+                alpha0=alpha0,
+                state=state,
+                schedule=self._evidence_schedule(plan, data),
             )
 
         # A fresh ARD fit settles with one penalty per layer first (train's
@@ -1033,6 +1105,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 schedule=self._evidence_schedule(plan, data),
                 refine=functools.partial(problem_of, ard=True) if staged_ard else None,
             )
+            if self.loss != "squared_error" and not data.partial:
+                res = reweighted(
+                    fit_reweighted,
+                    res,
+                    lambda theta, problem=res.problem: problem.output(theta) - data.Ys,
+                    data.sample_weight,
+                    self.loss,
+                    self.outlier_threshold,
+                )
         return self._finish_start(res, monitor, plan, data, start_ctx)
 
     def _finish_start(self, res, monitor, plan, data, start_ctx):
@@ -1047,7 +1128,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             res.theta = monitor.best_theta
             res.loss = res.problem.loss(res.theta)
             score = monitor.best_loss
-        log_evidence = self._model_log_evidence(res, plan)
+        # Under a robust loss the evidence is that of the reweighted Gaussian
+        # model, whose weights differ between starts: they compete by the
+        # robust objective instead.
+        log_evidence = None if res.robust else self._model_log_evidence(res, plan)
+        if score is None and res.robust:
+            score = res.robust.objective
         if score is None:
             # Restarts compete by the evidence of their models (MacKay).
             score = res.gcv if res.gcv is not None else res.loss
@@ -1104,7 +1190,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _warn_outcome(self, best, partial, lack_of_fit):
         if lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE:
             warnings.warn(_poor_fit_message(lack_of_fit), ConvergenceWarning)
-        if best.status == "max_iter" and not partial:
+        if best.status == "max_iter" and best.robust is not None:
+            warnings.warn(best.message, ConvergenceWarning)
+        elif best.status == "max_iter" and not partial:
             warnings.warn(
                 f"{self.solver} stopped at max_iter={self.max_iter} before "
                 "converging. Increase max_iter, raise tol, or scale the data "
@@ -1180,6 +1268,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
         self.log_evidence_ = best.extra["log_evidence"]
         self.ard_ = data.ard
+        robust = best.robust
+        self.robust_weights_ = None if robust is None else robust.row_weights
+        self.outlier_cutoff_ = (
+            None if robust is None else robust.threshold * scaling[3].ravel()
+        )
         self.feature_relevance_ = None
         if data.ard and not partial:
             # The prior variance of each input's weights, as shares.

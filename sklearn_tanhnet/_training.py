@@ -18,6 +18,14 @@ from ._evidence import (
     problem_evidence,
     residual_space_shrinkage,
 )
+from ._robust import (
+    MAX_ROUNDS,
+    WEIGHT_ATOL,
+    irls_weights,
+    robust_objective,
+    squared_ratio,
+    thresholds,
+)
 
 # Solver iterations between two re-estimations of the penalties, for the
 # solvers that re-estimate between runs (scipy's methods; adam runs until a
@@ -55,6 +63,17 @@ class TrainResult:
     evidence_updates: int = 0
     evidence: object = None
     extra: dict = field(default_factory=dict)
+    robust: "RobustFit" = None
+
+
+@dataclass
+class RobustFit:
+    """What IRLS adds to a fit: see :func:`reweighted`."""
+
+    row_weights: np.ndarray
+    threshold: np.ndarray
+    objective: float
+    rounds: int
 
 
 class ValidationMonitor:
@@ -219,7 +238,12 @@ def _refined(coarse, refine, run, budget, schedule):
         problem.set_alpha(alphas)
         evidence = _safe_evidence(problem, coarse.theta, alphas, [])
         return _result(
-            coarse, coarse.loss_curve, problem, alphas, evidence, coarse.evidence_updates
+            coarse,
+            coarse.loss_curve,
+            problem,
+            alphas,
+            evidence,
+            coarse.evidence_updates,
         )
     if schedule.in_loop:
         problem.set_alpha(alphas)
@@ -411,3 +435,56 @@ def _evidence_loop(make_problem, run, start, schedule):
             f"{skipped[0]}); the penalties stayed as they were."
         )
     return _result(res, curve, problem, alphas, ev, updates)
+
+
+def reweighted(fit, first, residuals_of, sample_weight, loss, epsilon):
+    """A robust fit by IRLS (:mod:`._robust`), from the least-squares fit ``first``.
+
+    Parameters
+    ----------
+    fit : callable
+        ``(row_weights, theta0, alpha0, state) -> TrainResult``: the weighted
+        least-squares fit with ``sample_weight * row_weights``, continued from
+        ``theta0`` and the penalties ``alpha0``.
+    first : TrainResult
+        The unweighted fit the rounds start from.
+    residuals_of : callable
+        ``theta -> residuals``, shape (n_samples, n_outputs).
+    sample_weight : ndarray of shape (n_samples,)
+    loss : {'huber', 'soft_l1', 'cauchy'}
+    epsilon : float
+        The threshold in robust standard deviations of the residuals.
+
+    Returns
+    -------
+    result : TrainResult
+        The last round's fit, its loss curve all rounds', with ``robust``
+        set. Status ``'max_iter'`` if the weights still moved after
+        ``MAX_ROUNDS`` rounds.
+    """
+    res, curve, updates = first, list(first.loss_curve), first.evidence_updates
+    row_weights = np.ones_like(sample_weight)
+    for rounds in range(MAX_ROUNDS + 1):
+        residuals = residuals_of(res.theta)
+        threshold = thresholds(residuals, sample_weight, epsilon)
+        z = squared_ratio(residuals, threshold)
+        new_weights = irls_weights(z, loss)
+        change = float(np.max(np.abs(new_weights - row_weights)))
+        if change <= WEIGHT_ATOL or res.status in ("diverged", "stopped"):
+            break
+        if rounds == MAX_ROUNDS:
+            res.status = "max_iter"
+            res.message = (
+                f"The robust reweighting did not settle in {MAX_ROUNDS} rounds: "
+                f"a row's weight still changed by {change:.2g}. The last fit: "
+                + res.message
+            )
+            break
+        row_weights = new_weights
+        res = fit(row_weights, res.theta, res.alpha, res.state)
+        curve += res.loss_curve
+        updates += res.evidence_updates
+    res.loss_curve, res.n_iter, res.evidence_updates = curve, len(curve), updates
+    objective = robust_objective(z, threshold, sample_weight, loss)
+    res.robust = RobustFit(row_weights, threshold, objective, rounds)
+    return res

@@ -95,12 +95,21 @@ class FitStatistics:
     rcond: float
 
 
-def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64):
-    """Delta-method statistics of ``problem`` at ``theta``."""
+def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=None):
+    """Delta-method statistics of ``problem`` at ``theta``.
+
+    ``noise=(row_weights, consistency)``: the problem's rows carry a robust
+    loss's IRLS weights, and the noise variance is Huber's consistent
+    ``sum w (rho' e)^2 / (dof consistency)`` (:mod:`._robust`).
+    """
     K, S = problem.n_outputs, problem.weight_sum
     H = weighted_gram(problem, theta, gram_dtype)
     E = problem.output(theta) - problem.Y
     rss = problem.sample_weight @ E**2
+    if noise is not None:
+        row_weights, consistency = noise
+        rss = (problem.sample_weight * row_weights) @ E**2 / consistency
+        S = float((problem.sample_weight / row_weights).sum())  # rows, unweighted
     penalty = np.diag(K * problem.penalty)
 
     def residual_dof(p_eff):
@@ -136,14 +145,14 @@ class DeferredStatistics:
     :meth:`resolve` computes once and lets the data go.
     """
 
-    def __init__(self, problem, theta, gram_dtype):
+    def __init__(self, problem, theta, gram_dtype, noise=None):
         self.arrays = (problem.X, problem.Y, problem.sample_weight, problem.penalty)
         self.layer_sizes, self.activation = problem.layer_sizes, problem.activation
-        self.theta, self.gram_dtype = theta, gram_dtype
+        self.theta, self.gram_dtype, self.noise = theta, gram_dtype, noise
         self.result = None
 
     def resolve(self, compute):
-        """``compute(problem, theta, gram_dtype)``'s result, computed once."""
+        """``compute(problem, theta, gram_dtype, noise)``'s result, computed once."""
         if self.result is None:
             X, Y, sample_weight, penalty = self.arrays
             problem = LeastSquaresProblem(
@@ -154,7 +163,7 @@ class DeferredStatistics:
                 self.layer_sizes,
                 self.activation,
             )
-            self.result = compute(problem, self.theta, self.gram_dtype)
+            self.result = compute(problem, self.theta, self.gram_dtype, self.noise)
             self.arrays = None
         return self.result
 
