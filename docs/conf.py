@@ -57,7 +57,12 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
-html_static_path = []
+html_static_path = ["_static"]
+
+# MathJax from inside the built site, not sphinx.ext.mathjax's CDN default, so
+# that formulas render offline; _static/mathjax/README.txt says why this
+# component. A relative path is relative to _static.
+mathjax_path = "mathjax/tex-svg-full.js"
 
 
 # In a numpydoc type such as ``ndarray of shape (n_features_in_,)`` a name
