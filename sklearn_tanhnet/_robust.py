@@ -33,10 +33,11 @@ scale, consistent for Gaussian noise,
 
 with ``psi(u) = u rho'(u^2 / epsilon^2)`` the loss's influence function in
 robust standard deviations and ``Z`` standard normal
-(:func:`noise_consistency`, by Gauss-Hermite quadrature).
+(:func:`noise_consistency`).
 """
 
 import numpy as np
+from scipy import stats
 
 LOSSES = ("squared_error", "huber", "soft_l1", "cauchy")
 # The robust standard deviation of Gaussian noise from its median absolute value.
@@ -83,7 +84,18 @@ def irls_weights(z, loss):
 
 
 def noise_consistency(loss, epsilon, n_nodes=200):
-    """``E[psi(Z)^2]`` for standard normal ``Z``, ``psi(u) = u rho'(u^2/epsilon^2)``."""
+    """``E[psi(Z)^2]`` for standard normal ``Z``, ``psi(u) = u rho'(u^2/epsilon^2)``.
+
+    Closed form for Huber's ``psi`` (``Z`` clipped at ``+-epsilon``), whose
+    kink quadrature misses; Gauss-Hermite quadrature for the smooth ones.
+    """
+    if loss == "huber":
+        inside = 2.0 * stats.norm.cdf(epsilon) - 1.0
+        return float(
+            inside
+            - 2.0 * epsilon * stats.norm.pdf(epsilon)
+            + epsilon**2 * (1.0 - inside)
+        )
     nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
     psi = nodes * irls_weights((nodes / epsilon) ** 2, loss)
     return float(weights @ psi**2 / weights.sum())
