@@ -1,6 +1,7 @@
 """Small tanh neural-network regression for scikit-learn, with exact derivatives."""
 
 from ._estimator import TanhNetRegressor
+from ._export import register_onnx_converter, to_mlp_regressor
 from ._persistence import trusted_types
 from ._plotting import FitDisplay, HessianSpectrumDisplay, LossCurveDisplay
 from ._uncertainty import Diagnostics
@@ -14,5 +15,7 @@ __all__ = [
     "LossCurveDisplay",
     "TanhNetRegressor",
     "__version__",
+    "register_onnx_converter",
+    "to_mlp_regressor",
     "trusted_types",
 ]
