@@ -269,27 +269,20 @@ def _convert_to_onnx(scope, operator, container):
     output = operator.outputs[0].full_name
     networks = _networks(estimator)
     if len(networks) == 1:
-        layers = zip(*networks[0])
-        _add_network(scope, container, inputs, output, layers, name, proto_type, dtype)
-        return
-    member_outputs = []
-    for coefs, intercepts in networks:
-        member_outputs.append(scope.get_unique_variable_name("member_output"))
+        outputs = [output]
+    else:
+        outputs = [scope.get_unique_variable_name("member_output") for _ in networks]
+    for (coefs, intercepts), network_output in zip(networks, outputs):
         layers = zip(coefs, intercepts)
         _add_network(
-            scope,
-            container,
-            inputs,
-            member_outputs[-1],
-            layers,
-            name,
-            proto_type,
-            dtype,
+            scope, container, inputs, network_output, layers, name, proto_type, dtype
         )
+    if len(networks) == 1:
+        return
     # Sum, then divide, as numpy's mean (onnxruntime has no double Mean).
     total = scope.get_unique_variable_name("member_sum")
     container.add_node(
-        "Sum", member_outputs, total, name=scope.get_unique_operator_name("Sum")
+        "Sum", outputs, total, name=scope.get_unique_operator_name("Sum")
     )
     count = scope.get_unique_variable_name("n_members")
     container.add_initializer(count, proto_type, [], [float(len(networks))])
