@@ -137,7 +137,12 @@ def _lack_of_fit(best, data):
     settled = best.status in ("converged", "plateau")
     if not settled or len(data.sizes) == 2 or not isinstance(X, np.ndarray):
         return None
-    rows = np.flatnonzero(data.sample_weight > 0)
+    # Under a robust loss the outliers' residuals are meant to stay: they
+    # count with their robust weights.
+    weights = data.sample_weight
+    if best.robust is not None:
+        weights = weights * best.robust.row_weights
+    rows = np.flatnonzero(weights > 0)
     if rows.size < LACK_OF_FIT_MIN_ROWS:
         return None
     if rows.size > LACK_OF_FIT_ROWS:
@@ -148,7 +153,7 @@ def _lack_of_fit(best, data):
         # Distances in standard units also when the fit's are not (standardize=False).
         spread = X.std(axis=0)
         X = (X - X.mean(axis=0))[:, spread > 0] / spread[spread > 0]
-        share = neighbour_explained_share(X, Y, residuals, data.sample_weight[rows])
+        share = neighbour_explained_share(X, Y, residuals, weights[rows])
     return share if share is not None and np.isfinite(share) else None
 
 

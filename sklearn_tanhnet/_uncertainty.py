@@ -309,7 +309,7 @@ class Diagnostics:
 def neighbour_explained_share(X, Y, residuals, sample_weight, n_neighbours=10):
     """Share of the target's variance a smoother of the residuals recovers.
 
-    Each row's residual is predicted by the mean residual of its
+    Each row's residual is predicted by the weighted mean residual of its
     ``n_neighbours`` nearest other rows (Euclidean, in the columns of ``X``
     as given: standardised ones). Where the residuals are noise the smoother
     predicts nothing and the share is at or below zero; where the fit missed
@@ -330,7 +330,10 @@ def neighbour_explained_share(X, Y, residuals, sample_weight, n_neighbours=10):
     distance = squared[:, None] + squared[None, :] - 2.0 * (X @ X.T)
     np.fill_diagonal(distance, np.inf)  # leave each row out of its own smoother
     neighbours = np.argpartition(distance, n_neighbours - 1, axis=1)[:, :n_neighbours]
-    smoothed = residuals[neighbours].mean(axis=1)
+    neighbour_weights = w[neighbours]  # a row of weight zero predicts nothing
+    totals = neighbour_weights.sum(axis=1, keepdims=True)
+    smoothed = np.einsum("ij,ijk->ik", neighbour_weights, residuals[neighbours])
+    smoothed = smoothed / np.where(totals > 0, totals, 1.0)
     recovered = w @ (residuals**2 - (residuals - smoothed) ** 2)
     total = w @ (Y - w @ Y) ** 2
     if not np.any(total > 0):

@@ -28,7 +28,10 @@ def test_neighbour_share_equals_a_nearest_neighbours_computation():
     # Independently: scikit-learn's neighbours, each row's own hit dropped.
     _, index = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X)
     assert np.all(index[:, 0] == np.arange(80))  # no ties in continuous data
-    smoothed = residuals[index[:, 1:]].mean(axis=1)
+    neighbours = index[:, 1:]
+    smoothed = np.stack(
+        [np.average(residuals[row], axis=0, weights=w[row]) for row in neighbours]
+    )
     recovered = w @ (residuals**2 - (residuals - smoothed) ** 2)
     total = w @ (Y - np.average(Y, axis=0, weights=w)) ** 2
     expected = np.max(recovered / total)
@@ -94,3 +97,19 @@ def test_where_there_is_nothing_to_check_lack_of_fit_is_none(case):
             est.set_params(solver="adam").partial_fit(X, y)
     assert est.lack_of_fit_ is None
     assert est.status_ != "poor_fit"
+
+
+@pytest.mark.parametrize("loss", ["huber", "cauchy"])
+def test_a_robust_fit_does_not_mistake_its_outliers_for_missed_structure(loss):
+    # The outliers' residuals are meant to stay; with their robust weights
+    # they neither count themselves nor leak into their neighbours' smoother.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 3))
+    clean = X[:, 0] + np.sin(X[:, 1])
+    y = clean.copy()
+    y[:5] += 10.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = TanhNetRegressor((4,), loss=loss, random_state=0).fit(X, y)
+    assert est.score(X, clean) > 0.99
+    assert est.status_ == "converged" and abs(est.lack_of_fit_) < 1e-3
