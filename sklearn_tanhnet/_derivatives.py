@@ -112,10 +112,21 @@ class LeastSquaresProblem:
         Hidden-layer activation.
     ard : bool, default=False
         Group the first layer's weights by input feature.
+    weight_sum : float, default=None
+        The weight sum that normalises the objective, when these rows are a
+        part of the data (a partition of a Dask array); by default theirs.
     """
 
     def __init__(
-        self, X, Y, sample_weight, alpha, layer_sizes, activation="tanh", ard=False
+        self,
+        X,
+        Y,
+        sample_weight,
+        alpha,
+        layer_sizes,
+        activation="tanh",
+        ard=False,
+        weight_sum=None,
     ):
         self.X = X
         self.Y = Y
@@ -125,7 +136,9 @@ class LeastSquaresProblem:
         self.n_samples, self.n_outputs = Y.shape
         self.n_params = self.network.n_params
         self.sample_weight = sample_weight
-        self.weight_sum = float(np.sum(sample_weight))
+        self.weight_sum = float(
+            np.sum(sample_weight) if weight_sum is None else weight_sum
+        )
         self.row_scale = np.sqrt(sample_weight / (self.weight_sum * self.n_outputs))
         self.mask = weight_mask(self.layer_sizes)
         self.layers = weight_groups(self.layer_sizes)
@@ -189,6 +202,21 @@ class LeastSquaresProblem:
         theta = np.asarray(theta, dtype=float)
         penalty_rows = np.sqrt(self.reg2[self._weight_cols]) * theta[self._weight_cols]
         return np.concatenate([data, penalty_rows])
+
+    def fit_sums(self, theta):
+        """``sum w ||e||^2``, ``sum w``, ``sum w y`` and ``sum w y^2`` of the rows.
+
+        Sums over rows, so that partitions add: what the training control
+        needs to tell a collapsed fit from one that explains the target.
+        """
+        w = self.sample_weight
+        E = self.output(theta) - self.Y
+        return (
+            float(w @ np.sum(E**2, axis=1)),
+            float(w.sum()),
+            w @ self.Y,
+            w @ self.Y**2,
+        )
 
     def penalty_loss(self, theta):
         """The penalty's share of the objective, ``0.5 * theta' Lambda theta``."""

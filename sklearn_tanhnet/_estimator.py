@@ -20,6 +20,12 @@ from sklearn.utils.validation import (
 )
 
 from ._derivatives import LeastSquaresProblem, mean_prediction_loss
+from ._distributed import (
+    PartitionedProblem,
+    is_dask_collection,
+    lazily,
+    prepare_partitions,
+)
 from ._evidence import BIAS_PRECISION, model_log_evidence
 from ._lm import LevenbergMarquardt
 from ._network import (
@@ -875,12 +881,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return X, y, Y, sample_weight, dtype
 
     def _fit_unguarded(self, X, y, sample_weight, validation, partial):
-        data = self._prepare(X, y, sample_weight, validation, partial)
+        if is_dask_collection(X):
+            data = self._prepare_partitioned(X, y, sample_weight, validation, partial)
+        else:
+            data = self._prepare(X, y, sample_weight, validation, partial)
         plan = plan_fit(
             self.solver,
             self.method,
             self.tr_solver,
-            len(data.Xs),
+            data.n_rows,
             data.sizes[-1],
             n_params_of(data.sizes),
             int(weight_mask(data.sizes).sum()),
@@ -922,6 +931,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """The start's delta-method statistics, deferred, or why there are none."""
         if not plan.statistics:
             return plan.reason
+        if isinstance(res.problem, PartitionedProblem):  # no data to keep here
+            return _statistics_of(res.problem, res.theta, plan.gram_dtype)
         noise = None
         if res.robust is not None:
             consistency = noise_consistency(self.loss, self.outlier_threshold)
@@ -1003,6 +1014,72 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             alpha=alpha,
             alpha0=alpha0,
             ard=ard,
+            n_rows=len(Xs),
+            problem_factory=None,
+        )
+
+    def _prepare_partitioned(self, X, y, sample_weight, validation, partial):
+        """:meth:`_prepare` for Dask collections: the partitions stay on the workers.
+
+        The package's Levenberg-Marquardt with every sum over rows taken per
+        partition (:mod:`._distributed`), on the client of the current Dask
+        context.
+        """
+        from distributed import get_client
+
+        unsupported = {
+            "solver": self.solver != "least_squares",
+            "method": self.method != "lm",
+            "loss": self.loss != "squared_error",
+            "warm_start": self.warm_start,
+            "early_stopping": self.early_stopping,
+            "n_jobs": self.n_jobs not in (None, 1),
+        }
+        named = [name for name, given in unsupported.items() if given]
+        if partial or named or any(v is not None for v in validation):
+            raise ValueError(
+                "A fit on a Dask collection runs the package's Levenberg-Marquardt "
+                "(solver='least_squares', method='lm', loss='squared_error') "
+                "without warm_start, early stopping, validation data or n_jobs; got "
+                + (", ".join(f"{n}={getattr(self, n)!r}" for n in named) or "those")
+                + ". For adam on Dask use dask_ml.wrappers.Incremental "
+                "(docs/scaling.rst)."
+            )
+        hidden = check_layer_sizes(self.hidden_layer_sizes)
+        client = get_client()  # ValueError: no client
+        parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
+        sizes = layer_sizes_of(parts.n_features, hidden, parts.n_outputs)
+        for name in ("n_features_in_", "feature_names_in_"):
+            vars(self).pop(name, None)
+        self.n_features_in_ = parts.n_features
+        total = np.array([parts.weight_sum])
+        ard = self._resolved_ard(sizes, total, False)
+        alpha, alpha0 = self._penalty_start(sizes, total, False, False, ard)
+
+        def problem_factory(alpha, ard, sample_weight=None):
+            return PartitionedProblem(client, parts, alpha, sizes, self.activation, ard)
+
+        return SimpleNamespace(
+            X=X,
+            dtype=np.float32 if X.dtype == np.float32 else np.float64,
+            y=y,
+            Xs=None,
+            Ys=None,
+            sample_weight=None,
+            val=None,
+            scaling=parts.scaling,
+            y_1d=parts.y_1d,
+            sizes=sizes,
+            warm=False,
+            partial=False,
+            rng=check_random_state(self.random_state),
+            constant_target=not parts.loss_scale > 0,
+            loss_scale=parts.loss_scale if parts.loss_scale > 0 else 1.0,
+            alpha=alpha,
+            alpha0=alpha0,
+            ard=ard,
+            n_rows=parts.n_rows,
+            problem_factory=problem_factory,
         )
 
     def _resolved_ard(self, sizes, sample_weight, warm):
@@ -1074,6 +1151,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return res
 
         def problem_of(alpha, ard, sample_weight=data.sample_weight):
+            if data.problem_factory is not None:
+                return data.problem_factory(alpha, ard)
             return LeastSquaresProblem(
                 data.Xs, data.Ys, sample_weight, alpha, sizes, self.activation, ard
             )
@@ -1548,6 +1627,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             Predictive standard deviation; only when ``return_std=True``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return lazily(
+                self, "predict", X, 2 if return_std else 1, return_std=return_std
+            )
         _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
         means, uncertainty = self._member_predictions(X, return_std)
@@ -1596,6 +1679,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
         if kind not in ("prediction", "confidence"):
             raise ValueError(f"kind must be 'prediction' or 'confidence', got {kind!r}")
+        if is_dask_collection(X):
+            check_is_fitted(self)
+            return lazily(
+                self, "predict_interval", X, 2, confidence=confidence, kind=kind
+            )
         y_pred = self.predict(X)
         _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)

@@ -303,11 +303,8 @@ def _collapsed(result):
     """Whether a fit explains less than COLLAPSED of the target's variance."""
     if result.status in ("diverged", "stopped"):
         return False
-    problem = result.problem
-    w = problem.sample_weight
-    E = problem.output(result.theta) - problem.Y
-    total = problem.Y - (w @ problem.Y) / w.sum()
-    sse, sst = w @ np.sum(E**2, axis=1), w @ np.sum(total**2, axis=1)
+    sse, weight, first, second = result.problem.fit_sums(result.theta)
+    sst = float(np.sum(second - first**2 / weight))
     return sst > 0 and sse > (1.0 - COLLAPSED) * sst
 
 

@@ -59,6 +59,12 @@ def weighted_gram(problem, theta, gram_dtype=np.float64):
     return H
 
 
+def data_sums(problem, theta, gram_dtype=np.float64):
+    """The statistics' sums over rows: :func:`weighted_gram` and the RSS per output."""
+    E = problem.output(theta) - problem.Y
+    return weighted_gram(problem, theta, gram_dtype), problem.sample_weight @ E**2
+
+
 def _pinv_psd(A, rcond):
     """Pseudo-inverse of a symmetric PSD matrix on eigenvalues > rcond * max."""
     evals, evecs = np.linalg.eigh(A)
@@ -103,11 +109,15 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     ``sum w (rho' e)^2 / (dof consistency)`` (:mod:`._robust`).
     """
     K, S = problem.n_outputs, problem.weight_sum
-    H = weighted_gram(problem, theta, gram_dtype)
-    E = problem.output(theta) - problem.Y
-    rss = problem.sample_weight @ E**2
-    if noise is not None:
+    # A problem over a Dask array's partitions adds theirs (in their order).
+    over_partitions = getattr(problem, "sum_over_partitions", None)
+    if over_partitions is None:
+        H, rss = data_sums(problem, theta, gram_dtype)
+    else:
+        H, rss = over_partitions(data_sums, theta, gram_dtype)
+    if noise is not None:  # robust losses: in-memory problems only
         row_weights, consistency = noise
+        E = problem.output(theta) - problem.Y
         rss = (problem.sample_weight * row_weights) @ E**2 / consistency
         S = float((problem.sample_weight / row_weights).sum())  # rows, unweighted
     penalty = np.diag(K * problem.penalty)

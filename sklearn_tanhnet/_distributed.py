@@ -1,0 +1,356 @@
+"""Levenberg-Marquardt over the partitions of a Dask array.
+
+Every quantity the fit takes from the data is a sum over rows,
+
+    J'J = sum_p J_p' J_p,    J'r = sum_p J_p' r_p,    r'r = sum_p r_p' r_p,
+
+and so are the weighted moments of the standardisation, what the evidence
+updates read (``J'J``, ``J'r``, ``r'r``) and the delta-method statistics'
+``sum_i w_i g_ik g_ik'`` and residual sums of squares. Each partition's
+standardised rows live on a worker as a :class:`LeastSquaresProblem` of their
+own, normalised by the whole data's weight sum, so that its sums are terms
+of the whole problem's. Per iteration the client sends the parameters (``P``
+floats) to every partition and gets back its ``J'J``, ``J'r`` and loss (or,
+for a trial point, its loss alone); it adds them in the partitions' order, so
+a given chunking gives the same bits on any cluster, and solves the damped
+step itself. Conjugate-gradient steps keep each partition's linearisation on
+its worker (:class:`~._derivatives.JacobianOperator`) and exchange one
+``P``-vector each way per product ``J'J v``. The client holds ``O(P^2)``
+numbers and one partition's result at a time; X is never gathered.
+
+:func:`prepare_partitions` standardises (two passes of weighted sums, as
+the in-memory fit) and places the scaled partitions on the workers;
+:class:`PartitionedProblem` is the problem the solvers see.
+"""
+
+import numpy as np
+
+from ._derivatives import LeastSquaresProblem
+
+
+def is_dask_collection(obj):
+    """Whether ``obj`` is a Dask array, DataFrame or Series (without importing dask)."""
+    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(
+        obj, "dask"
+    )
+
+
+def _as_dask_array(obj, name):
+    import dask.array as da
+
+    if hasattr(obj, "to_dask_array"):  # DataFrame, Series
+        obj = obj.to_dask_array(lengths=True)
+    if not isinstance(obj, da.Array):
+        raise TypeError(f"{name} must be a dask array, DataFrame or Series.")
+    if any(np.isnan(c) for c in obj.chunks[0]):
+        raise ValueError(f"{name} has unknown chunk sizes: call compute_chunk_sizes().")
+    return obj
+
+
+def _add(results):
+    """Left-to-right sum of the partitions' results (arrays, floats or tuples)."""
+    total = results[0]
+    for result in results[1:]:
+        if isinstance(total, tuple):
+            total = tuple(a + b for a, b in zip(total, result))
+        else:
+            total = total + result
+    return total
+
+
+# -- what runs on the workers ------------------------------------------------------
+
+
+def _first_pass(block):
+    """``sum w`` and each column's largest magnitude, of X and of Y."""
+    X, Y, w = block
+    return float(w.sum()), np.max(np.abs(X), axis=0), np.max(np.abs(Y), axis=0)
+
+
+def _weighted_sum(block, column, size):
+    return block[2] @ (block[column] / size)
+
+
+def _weighted_deviations(block, column, size, centre):
+    return block[2] @ (block[column] / size - centre) ** 2
+
+
+def _checked_block(X, y, w):
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(y, dtype=float)
+    Y = Y.reshape(len(Y), -1)
+    w = np.ones(len(X)) if w is None else np.asarray(w, dtype=float)
+    if not (np.isfinite(X).all() and np.isfinite(Y).all() and np.isfinite(w).all()):
+        raise ValueError("Input contains NaN or infinity.")
+    if (w < 0).any():
+        raise ValueError("sample_weight must be non-negative.")
+    return X, Y, w
+
+
+def _scaled_block(block, scaling):
+    X, Y, w = block
+    x_mean, x_scale, y_mean, y_scale = scaling
+    return (X - x_mean) / x_scale, (Y - y_mean) / y_scale, w
+
+
+def _partition_problem(block, layer_sizes, activation, weight_sum):
+    Xs, Ys, w = block
+    return LeastSquaresProblem(
+        Xs, Ys, w, 0.0, layer_sizes, activation, weight_sum=weight_sum
+    )
+
+
+def _normal_equations(problem, theta, gram_dtype):
+    return problem.normal_equations(theta, gram_dtype)
+
+
+def _data_loss(problem, theta):
+    return problem.data_loss(theta)
+
+
+def _fit_sums(problem, theta):
+    return problem.fit_sums(theta)
+
+
+def _operator(problem, theta):
+    return problem.operator(theta)
+
+
+def _relinearized(operator, theta):
+    operator.update(theta)
+    return operator
+
+
+def _operator_summary(operator):
+    return operator.gradient, operator.data_loss, operator.diagonal
+
+
+def _gram_matvec(operator, v):
+    return operator.gram_matvec(v)
+
+
+# -- the client's side ---------------------------------------------------------------
+
+
+class Partitions:
+    """The scaled partitions of a fit, held by the workers.
+
+    Attributes
+    ----------
+    futures : list of distributed.Future
+        ``(X_p, Y_p, w_p)`` in standardised units, in row order.
+    n_rows, n_features, n_outputs : int
+    weight_sum : float
+    loss_scale : float
+    scaling : tuple
+        ``(x_mean, x_scale, y_mean, y_scale)``, as the in-memory fit's.
+    y_1d : bool
+    """
+
+
+def prepare_partitions(client, X, y, sample_weight, standardize):
+    """Validate, standardise and place the partitions of ``X``, ``y`` on the workers."""
+    import dask
+
+    X = _as_dask_array(X, "X")
+    y = _as_dask_array(y, "y")
+    if X.ndim != 2 or y.ndim not in (1, 2):
+        raise ValueError(
+            f"X must be 2-D and y 1-D or 2-D, got shapes {X.shape} and {y.shape}."
+        )
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows, y {y.shape[0]}.")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    y = y.rechunk({0: X.chunks[0]} | ({1: -1} if y.ndim == 2 else {}))
+    n_parts = X.numblocks[0]
+    if sample_weight is not None:
+        sample_weight = _as_dask_array(sample_weight, "sample_weight")
+        sample_weight = sample_weight.rechunk({0: X.chunks[0]})
+        weights = sample_weight.to_delayed().ravel()
+    else:
+        weights = [None] * n_parts
+    blocks = [
+        dask.delayed(_checked_block)(x, t, w)
+        for x, t, w in zip(
+            X.to_delayed().ravel(), y.to_delayed().ravel(), weights, strict=True
+        )
+    ]
+    raw = client.compute(blocks)  # futures: the checked blocks stay on the workers
+    parts = Partitions()
+    parts.n_rows, parts.n_features = X.shape
+    parts.n_outputs = 1 if y.ndim == 1 else y.shape[1]
+    parts.y_1d = y.ndim == 1
+    parts.scaling = _scaling(client, raw, parts, standardize)
+    parts.futures = client.map(_scaled_block, raw, scaling=parts.scaling, pure=False)
+    return parts
+
+
+def _gathered_sum(client, function, futures, **kwargs):
+    return _add(client.gather(client.map(function, futures, pure=False, **kwargs)))
+
+
+def _scaling(client, raw, parts, standardize):
+    """Weighted mean and standard deviation of X's and Y's columns, as in memory.
+
+    The in-memory fit's formula (columns divided by their largest magnitude,
+    then two passes), with each pass's sums added over the partitions. Sets
+    ``parts.weight_sum`` and ``parts.loss_scale`` (half the targets' weighted
+    variance in the fitted units, averaged over the outputs).
+    """
+    first = client.gather(client.map(_first_pass, raw, pure=False))
+    weight_sum = float(sum(f[0] for f in first))
+    if not weight_sum > 0:
+        raise ValueError("The sample weights sum to zero.")
+    moments = []
+    for column in (0, 1):
+        size = np.max([f[1 + column] for f in first], axis=0)
+        size[~(size > 0)] = 1.0
+        kwargs = {"column": column, "size": size}
+        mean = _gathered_sum(client, _weighted_sum, raw, **kwargs) / weight_sum
+        deviations = _gathered_sum(
+            client, _weighted_deviations, raw, centre=mean, **kwargs
+        )
+        std = np.sqrt(deviations / weight_sum)
+        variance = (std * size) ** 2
+        std[~(std > 1e3 * np.finfo(float).eps)] = 1.0
+        moments.append((mean * size, std * size, variance))
+    (x_mean, x_scale, _), (y_mean, y_scale, y_variance) = moments
+    parts.weight_sum = weight_sum
+    if not standardize:
+        x_mean, x_scale = np.zeros_like(x_mean), np.ones_like(x_scale)
+        y_mean, y_scale = np.zeros_like(y_mean), np.ones_like(y_scale)
+    parts.loss_scale = 0.5 * float(np.mean(y_variance / y_scale**2))
+    return x_mean, x_scale, y_mean, y_scale
+
+
+class PartitionedProblem(LeastSquaresProblem):
+    """A :class:`LeastSquaresProblem` whose rows are a Dask array's partitions.
+
+    The penalty, its groups and everything the solvers compute from the
+    parameters alone live on the client, in the parent class; every sum over
+    rows is the partitions' (:meth:`sum_over_partitions`).
+    """
+
+    def __init__(self, client, parts, alpha, layer_sizes, activation, ard=False):
+        m, K = layer_sizes[0], layer_sizes[-1]
+        super().__init__(
+            np.empty((0, m)),
+            np.empty((0, K)),
+            np.empty(0),
+            alpha,
+            layer_sizes,
+            activation,
+            ard,
+            weight_sum=parts.weight_sum,
+        )
+        self.n_samples = parts.n_rows
+        self.client, self.parts = client, parts
+        self.problems = client.map(
+            _partition_problem,
+            parts.futures,
+            layer_sizes=list(self.layer_sizes),
+            activation=activation,
+            weight_sum=parts.weight_sum,
+            pure=False,
+        )
+
+    def sum_over_partitions(self, function, *args):
+        """``sum_p function(problem_p, *args)``, on the workers, added in order."""
+        futures = [
+            self.client.submit(function, problem, *args, pure=False)
+            for problem in self.problems
+        ]
+        return _add(self.client.gather(futures))
+
+    def normal_equations(self, theta, gram_dtype=np.float64):
+        theta = np.asarray(theta, dtype=float)
+        return self.sum_over_partitions(_normal_equations, theta, gram_dtype)
+
+    def data_loss(self, theta):
+        return self.sum_over_partitions(_data_loss, np.asarray(theta, dtype=float))
+
+    def trial_loss(self, theta):
+        return self.loss(theta)
+
+    def fit_sums(self, theta):
+        return self.sum_over_partitions(_fit_sums, np.asarray(theta, dtype=float))
+
+    def operator(self, theta):
+        return PartitionedOperator(self, np.asarray(theta, dtype=float))
+
+    def output(self, theta):
+        raise NotImplementedError(
+            "A fit over a Dask array's partitions has no in-memory output: "
+            "its sums come from the workers."
+        )
+
+
+class PartitionedOperator:
+    """:class:`~._derivatives.JacobianOperator` of each partition, on its worker.
+
+    Attributes ``gradient``, ``data_loss`` and ``diagonal`` (the diagonal of
+    ``J'J``) and :meth:`gram_matvec`, as the in-memory operator's.
+    """
+
+    def __init__(self, problem, theta):
+        self.problem = problem
+        self.operators = None
+        self.update(theta)
+
+    def update(self, theta):
+        client, theta = self.problem.client, np.asarray(theta, dtype=float)
+        if self.operators is None:
+            self.operators = client.map(
+                _operator, self.problem.problems, theta=theta, pure=False
+            )
+        else:  # in place on the workers, as the in-memory operator does
+            self.operators = client.map(
+                _relinearized, self.operators, theta=theta, pure=False
+            )
+        summaries = client.gather(
+            client.map(_operator_summary, self.operators, pure=False)
+        )
+        self.gradient, self.data_loss, self.diagonal = _add(summaries)
+
+    def gram_matvec(self, v):
+        client = self.problem.client
+        return _add(
+            client.gather(
+                client.map(_gram_matvec, self.operators, v=np.asarray(v), pure=False)
+            )
+        )
+
+
+def _method_block(block, estimator, method, kwargs):
+    result = getattr(estimator, method)(block, **kwargs)
+    if isinstance(result, tuple):  # (mean, std) or (lower, upper): side by side
+        result = np.concatenate([np.reshape(r, (len(block), -1)) for r in result], 1)
+    return np.reshape(result, (len(block), -1))
+
+
+def lazily(estimator, method, X, n_results=1, **kwargs):
+    """``estimator.method(X, **kwargs)`` block by block of a Dask array, lazily.
+
+    The fitted estimator goes to the workers with the task graph; each block
+    is predicted by the in-memory method, so the bits are those of calling
+    it on the block. Tuple results (``return_std``, intervals) come back as
+    a tuple of Dask arrays.
+    """
+    X = _as_dask_array(X, "X")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    K = estimator.n_outputs_
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    out = X.map_blocks(
+        _method_block,
+        estimator,
+        method,
+        kwargs,
+        dtype=dtype,
+        chunks=(X.chunks[0], (n_results * K,)),
+    )
+    results = tuple(out[:, i * K : (i + 1) * K] for i in range(n_results))
+    if estimator._y_1d:
+        results = tuple(r[:, 0] for r in results)
+    return results if n_results > 1 else results[0]
