@@ -223,9 +223,21 @@ class LeastSquaresProblem:
         return 0.5 * float(self.reg2 @ (theta * theta))
 
     def data_loss(self, theta):
-        """The data share of the objective, ``0.5 * r'r``."""
-        r = self.data_residuals(theta)
-        return 0.5 * float(np.vdot(r, r))
+        """The data share of the objective, ``0.5 * r'r``, summed block by block.
+
+        The blocks' sums are added in order, as a Dask array's partitions'
+        are (:mod:`._distributed`): with blocks that are those partitions,
+        both give the same bits.
+        """
+        theta = np.asarray(theta, dtype=float)
+        if self.n_samples <= self.pass_rows:
+            r = self.data_residuals(theta)
+            return 0.5 * float(np.vdot(r, r))
+        total = 0.0
+        for rows in self.blocks(self.pass_rows):
+            R = self.scaled_residuals(self.network.output(theta, self.X[rows]), rows)
+            total += 0.5 * float(np.vdot(R, R))
+        return total
 
     def loss(self, theta):
         """The objective ``F(theta)``."""
@@ -465,7 +477,7 @@ class JacobianOperator:
         fresh = self.linearizations is None
         if fresh:
             self.linearizations = []
-        residuals = []
+        residuals, self.data_loss = [], 0.0
         for index, rows in enumerate(self.blocks):
             c = problem.row_scale[rows]
             if fresh:
@@ -475,8 +487,9 @@ class JacobianOperator:
                 lin = self.linearizations[index][0]
                 lin.refresh(theta)
             residuals.append(problem.scaled_residuals(lin.output, rows).ravel())
+            # Block by block, as problem.data_loss adds them.
+            self.data_loss += 0.5 * float(residuals[-1] @ residuals[-1])
         self.residuals = np.concatenate(residuals)
-        self.data_loss = 0.5 * float(self.residuals @ self.residuals)
 
     def _complete(self):
         """``J'r`` and the diagonal of ``J'J`` at the linearised point."""
