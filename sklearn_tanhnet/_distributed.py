@@ -48,14 +48,27 @@ def _as_dask_array(obj, name):
 
 
 def _add(results):
-    """Left-to-right sum of the partitions' results (arrays, floats or tuples)."""
-    total = results[0]
-    for result in results[1:]:
-        if isinstance(total, tuple):
+    """Left-to-right sum of the partitions' results (arrays, floats or tuples).
+
+    ``results`` may be an iterator: each result is added as it comes, so
+    the client holds the total and one partition's result.
+    """
+    total = None
+    for result in results:
+        if total is None:
+            total = result
+        elif isinstance(total, tuple):
             total = tuple(a + b for a, b in zip(total, result))
         else:
             total = total + result
     return total
+
+
+def _in_order(futures):
+    """The futures' results one at a time, in order (all run meanwhile)."""
+    for future in futures:
+        yield future.result()
+        future.release()
 
 
 # -- what runs on the workers ------------------------------------------------------
@@ -187,7 +200,7 @@ def prepare_partitions(client, X, y, sample_weight, standardize):
 
 
 def _gathered_sum(client, function, futures, **kwargs):
-    return _add(client.gather(client.map(function, futures, pure=False, **kwargs)))
+    return _add(_in_order(client.map(function, futures, pure=False, **kwargs)))
 
 
 def _scaling(client, raw, parts, standardize):
@@ -261,7 +274,7 @@ class PartitionedProblem(LeastSquaresProblem):
             self.client.submit(function, problem, *args, pure=False)
             for problem in self.problems
         ]
-        return _add(self.client.gather(futures))
+        return _add(_in_order(futures))
 
     def normal_equations(self, theta, gram_dtype=np.float64):
         theta = np.asarray(theta, dtype=float)
@@ -308,18 +321,13 @@ class PartitionedOperator:
             self.operators = client.map(
                 _relinearized, self.operators, theta=theta, pure=False
             )
-        summaries = client.gather(
-            client.map(_operator_summary, self.operators, pure=False)
-        )
-        self.gradient, self.data_loss, self.diagonal = _add(summaries)
+        summaries = client.map(_operator_summary, self.operators, pure=False)
+        self.gradient, self.data_loss, self.diagonal = _add(_in_order(summaries))
 
     def gram_matvec(self, v):
         client = self.problem.client
-        return _add(
-            client.gather(
-                client.map(_gram_matvec, self.operators, v=np.asarray(v), pure=False)
-            )
-        )
+        products = client.map(_gram_matvec, self.operators, v=np.asarray(v), pure=False)
+        return _add(_in_order(products))
 
 
 def _method_block(block, estimator, method, kwargs):
