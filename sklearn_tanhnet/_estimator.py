@@ -743,13 +743,19 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs.
+            Training inputs. A Dask array (or DataFrame) is fitted where it
+            lies: with a ``distributed.Client`` active, every sum over rows
+            of the Levenberg-Marquardt fit (``J'J``, ``J'r``, the losses, the
+            standardisation, the evidence and the statistics) is taken per
+            partition on the workers and added on the client in partition
+            order; X is never gathered (``docs/scaling.rst``).
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Target values.
+            Target values; a Dask array (or Series/DataFrame) with X's.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight counts as repeating the row.
+            A Dask array with X's.
 
         X_val, y_val : array-like, default=None
             A validation set for early stopping, used instead of holding out
@@ -1621,7 +1627,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions, 1-D when the network was fitted on a 1-D target.
+            Predictions, 1-D when the network was fitted on a 1-D target; a
+            lazy Dask array, predicted block by block, for a Dask array X
+            (:meth:`predict_interval` too).
 
         y_std : ndarray of the same shape as y_pred
             Predictive standard deviation; only when ``return_std=True``.
