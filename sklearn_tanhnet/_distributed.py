@@ -23,9 +23,12 @@ the in-memory fit) and places the scaled partitions on the workers;
 :class:`PartitionedProblem` is the problem the solvers see.
 """
 
+import functools
+
 import numpy as np
 
 from ._derivatives import LeastSquaresProblem
+from ._threads import one_blas_thread
 
 
 def is_dask_collection(obj):
@@ -72,6 +75,19 @@ def _in_order(futures):
 
 
 # -- what runs on the workers ------------------------------------------------------
+
+
+def _on_one_blas_thread(function, *args, **kwargs):
+    # On a worker as in a fit in memory: a sum split over another number of
+    # BLAS threads rounds differently (the nanny's OPENBLAS_NUM_THREADS=1
+    # does not reach threaded or hand-started workers).
+    with one_blas_thread():
+        return function(*args, **kwargs)
+
+
+def _pinned(function):
+    """``function`` run under :func:`_on_one_blas_thread` (picklable)."""
+    return functools.partial(_on_one_blas_thread, function)
 
 
 def _first_pass(block):
@@ -200,7 +216,7 @@ def prepare_partitions(client, X, y, sample_weight, standardize):
 
 
 def _gathered_sum(client, function, futures, **kwargs):
-    return _add(_in_order(client.map(function, futures, pure=False, **kwargs)))
+    return _add(_in_order(client.map(_pinned(function), futures, pure=False, **kwargs)))
 
 
 def _scaling(client, raw, parts, standardize):
@@ -211,7 +227,7 @@ def _scaling(client, raw, parts, standardize):
     ``parts.weight_sum`` and ``parts.loss_scale`` (half the targets' weighted
     variance in the fitted units, averaged over the outputs).
     """
-    first = client.gather(client.map(_first_pass, raw, pure=False))
+    first = client.gather(client.map(_pinned(_first_pass), raw, pure=False))
     weight_sum = float(sum(f[0] for f in first))
     if not weight_sum > 0:
         raise ValueError("The sample weights sum to zero.")
@@ -271,7 +287,7 @@ class PartitionedProblem(LeastSquaresProblem):
     def sum_over_partitions(self, function, *args):
         """``sum_p function(problem_p, *args)``, on the workers, added in order."""
         futures = [
-            self.client.submit(function, problem, *args, pure=False)
+            self.client.submit(_pinned(function), problem, *args, pure=False)
             for problem in self.problems
         ]
         return _add(_in_order(futures))
@@ -315,18 +331,20 @@ class PartitionedOperator:
         client, theta = self.problem.client, np.asarray(theta, dtype=float)
         if self.operators is None:
             self.operators = client.map(
-                _operator, self.problem.problems, theta=theta, pure=False
+                _pinned(_operator), self.problem.problems, theta=theta, pure=False
             )
         else:  # in place on the workers, as the in-memory operator does
             self.operators = client.map(
-                _relinearized, self.operators, theta=theta, pure=False
+                _pinned(_relinearized), self.operators, theta=theta, pure=False
             )
         summaries = client.map(_operator_summary, self.operators, pure=False)
         self.gradient, self.data_loss, self.diagonal = _add(_in_order(summaries))
 
     def gram_matvec(self, v):
         client = self.problem.client
-        products = client.map(_gram_matvec, self.operators, v=np.asarray(v), pure=False)
+        products = client.map(
+            _pinned(_gram_matvec), self.operators, v=np.asarray(v), pure=False
+        )
         return _add(_in_order(products))
 
 

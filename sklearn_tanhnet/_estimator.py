@@ -1055,6 +1055,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         client = get_client()  # ValueError: no client
         parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
         sizes = layer_sizes_of(parts.n_features, hidden, parts.n_outputs)
+        if parts.n_rows * parts.n_outputs < n_params_of(sizes):
+            # Such a fit steps in the residual space, whose M x M kernels
+            # pair every row with every other: not a sum over partitions.
+            raise ValueError(
+                f"A Dask fit needs at least as many observations as parameters; "
+                f"got {parts.n_rows} rows x {parts.n_outputs} output(s) for "
+                f"{n_params_of(sizes)} parameters. Fit data this small in memory "
+                "(X.compute())."
+            )
         for name in ("n_features_in_", "feature_names_in_"):
             vars(self).pop(name, None)
         self.n_features_in_ = parts.n_features

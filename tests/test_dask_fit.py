@@ -123,3 +123,9 @@ def test_what_a_dask_fit_does_not_do_is_refused(client, params):
     X_dask, y_dask = da.from_array(X, chunks=(CHUNK, 4)), da.from_array(Y[:, 0], CHUNK)
     with pytest.raises(ValueError, match="Dask collection.*Incremental"):
         TanhNetRegressor(**params).fit(X_dask, y_dask)
+
+
+def test_fewer_rows_than_parameters_is_refused_with_a_way_out(client):
+    X_dask = da.from_array(X[:20], chunks=(10, 4))
+    with pytest.raises(ValueError, match="as many observations as parameters"):
+        TanhNetRegressor((10,)).fit(X_dask, da.from_array(Y[:20, 0], chunks=10))
