@@ -36,3 +36,22 @@ def pyplot():
 
     yield plt
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A loopback Dask cluster: two worker processes of two threads each."""
+    distributed = pytest.importorskip(
+        "distributed", reason="needs the 'distributed' extra"
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=2,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

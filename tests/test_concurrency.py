@@ -70,22 +70,9 @@ def test_joblib_backends_give_the_serial_bits(serial, backend):
     assert_same_bits(results, serial)
 
 
-def test_dask_threaded_workers_give_the_serial_bits(serial):
-    pytest.importorskip("distributed", reason="needs the 'distributed' extra")
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=2,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        futures = client.map(fit_and_predict, range(N_FITS), pure=False)
-        results = client.gather(futures)
+def test_dask_threaded_workers_give_the_serial_bits(serial, dask_client):
+    futures = dask_client.map(fit_and_predict, range(N_FITS), pure=False)
+    results = dask_client.gather(futures)
     assert_same_bits(results, serial)
 
 

@@ -25,18 +25,8 @@ pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+def client(dask_client):
+    return dask_client
 
 
 def in_memory_with_partition_blocks(monkeypatch, params, X, y, w=None):
