@@ -93,7 +93,11 @@ def _pinned(function):
 def _first_pass(block):
     """``sum w`` and each column's largest magnitude, of X and of Y."""
     X, Y, w = block
-    return float(w.sum()), np.max(np.abs(X), axis=0), np.max(np.abs(Y), axis=0)
+    return (  # an empty partition has no largest magnitude: zero
+        float(w.sum()),
+        np.max(np.abs(X), axis=0, initial=0.0),
+        np.max(np.abs(Y), axis=0, initial=0.0),
+    )
 
 
 def _weighted_sum(block, column, size):
