@@ -32,6 +32,29 @@ from autograd import grad, hessian
 from ._network import Network, forward, unpack, weight_groups, weight_mask
 from ._plan import BLOCK_BYTES, DIAGONAL_BLOCKS, PASS_BYTES
 
+# The row sums that fix a fit's units (the weight sum and the
+# standardisation's moments) run over blocks of this many rows, added in
+# order. A Dask array whose chunks are multiples of it gives its partitions'
+# blocks, added in the same order, the same bits (:mod:`._distributed`).
+SUM_ROWS = 10_000
+
+
+def row_block_parts(rows_value, n_rows, block_rows=None):
+    """``rows_value(rows)`` for each block of ``block_rows`` rows, in order."""
+    step = block_rows or SUM_ROWS
+    return [
+        rows_value(slice(start, min(start + step, n_rows)))
+        for start in range(0, max(n_rows, 1), step)
+    ]
+
+
+def added_in_order(parts):
+    """``parts[0] + parts[1] + ...``, left to right."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
 
 def mean_prediction_loss(Y, sample_weight):
     """The objective of predicting the weighted mean: the scale of ``tol``.
@@ -136,9 +159,10 @@ class LeastSquaresProblem:
         self.n_samples, self.n_outputs = Y.shape
         self.n_params = self.network.n_params
         self.sample_weight = sample_weight
-        self.weight_sum = float(
-            np.sum(sample_weight) if weight_sum is None else weight_sum
-        )
+        if weight_sum is None:
+            parts = row_block_parts(lambda rows: np.sum(sample_weight[rows]), len(Y))
+            weight_sum = added_in_order(parts)
+        self.weight_sum = float(weight_sum)
         self.row_scale = np.sqrt(sample_weight / (self.weight_sum * self.n_outputs))
         self.mask = weight_mask(self.layer_sizes)
         self.layers = weight_groups(self.layer_sizes)

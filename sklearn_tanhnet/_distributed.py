@@ -27,7 +27,8 @@ import functools
 
 import numpy as np
 
-from ._derivatives import LeastSquaresProblem
+from . import _derivatives
+from ._derivatives import LeastSquaresProblem, added_in_order, row_block_parts
 from ._threads import one_blas_thread
 
 
@@ -90,22 +91,25 @@ def _pinned(function):
     return functools.partial(_on_one_blas_thread, function)
 
 
-def _first_pass(block):
-    """``sum w`` and each column's largest magnitude, of X and of Y."""
+def _first_pass(block, block_rows):
+    """``sum w`` by row blocks and each column's largest magnitude, of X and Y."""
     X, Y, w = block
     return (  # an empty partition has no largest magnitude: zero
-        float(w.sum()),
+        row_block_parts(lambda rows: w[rows].sum(), len(w), block_rows),
         np.max(np.abs(X), axis=0, initial=0.0),
         np.max(np.abs(Y), axis=0, initial=0.0),
     )
 
 
-def _weighted_sum(block, column, size):
-    return block[2] @ (block[column] / size)
+def _weighted_sum(block, column, size, block_rows):
+    """``sum w A / size`` of one column group, by row blocks (as in memory)."""
+    B, w = block[column] / size, block[2]
+    return row_block_parts(lambda rows: w[rows] @ B[rows], len(w), block_rows)
 
 
-def _weighted_deviations(block, column, size, centre):
-    return block[2] @ (block[column] / size - centre) ** 2
+def _weighted_deviations(block, column, size, centre, block_rows):
+    B, w = block[column] / size - centre, block[2]
+    return row_block_parts(lambda rows: w[rows] @ B[rows] ** 2, len(w), block_rows)
 
 
 def _checked_block(X, y, w):
@@ -219,8 +223,21 @@ def prepare_partitions(client, X, y, sample_weight, standardize):
     return parts
 
 
-def _gathered_sum(client, function, futures, **kwargs):
-    return _add(_in_order(client.map(_pinned(function), futures, pure=False, **kwargs)))
+def _block_sum(client, function, futures, **kwargs):
+    """The partitions' row-block sums, all added in row order on the client.
+
+    As :func:`~._derivatives.row_block_parts` and ``added_in_order`` add them
+    in memory: with chunks that are multiples of ``SUM_ROWS`` rows the blocks
+    are the same, and so are the bits.
+    """
+    results = client.map(
+        _pinned(function),
+        futures,
+        pure=False,
+        block_rows=_derivatives.SUM_ROWS,
+        **kwargs,
+    )
+    return added_in_order([part for parts in _in_order(results) for part in parts])
 
 
 def _scaling(client, raw, parts, standardize):
@@ -231,8 +248,12 @@ def _scaling(client, raw, parts, standardize):
     ``parts.weight_sum`` and ``parts.loss_scale`` (half the targets' weighted
     variance in the fitted units, averaged over the outputs).
     """
-    first = client.gather(client.map(_pinned(_first_pass), raw, pure=False))
-    weight_sum = float(sum(f[0] for f in first))
+    first = client.gather(
+        client.map(
+            _pinned(_first_pass), raw, block_rows=_derivatives.SUM_ROWS, pure=False
+        )
+    )
+    weight_sum = float(added_in_order([part for f in first for part in f[0]]))
     if not weight_sum > 0:
         raise ValueError("The sample weights sum to zero.")
     moments = []
@@ -240,8 +261,8 @@ def _scaling(client, raw, parts, standardize):
         size = np.max([f[1 + column] for f in first], axis=0)
         size[~(size > 0)] = 1.0
         kwargs = {"column": column, "size": size}
-        mean = _gathered_sum(client, _weighted_sum, raw, **kwargs) / weight_sum
-        deviations = _gathered_sum(
+        mean = _block_sum(client, _weighted_sum, raw, **kwargs) / weight_sum
+        deviations = _block_sum(
             client, _weighted_deviations, raw, centre=mean, **kwargs
         )
         std = np.sqrt(deviations / weight_sum)

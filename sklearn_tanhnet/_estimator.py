@@ -19,7 +19,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._derivatives import LeastSquaresProblem, mean_prediction_loss
+from ._derivatives import (
+    LeastSquaresProblem,
+    added_in_order,
+    mean_prediction_loss,
+    row_block_parts,
+)
 from ._distributed import (
     PartitionedProblem,
     is_dask_collection,
@@ -189,10 +194,16 @@ def _weighted_mean_std(A, w):
     size[~(size > 0)] = 1.0
     B = A / size
     # Products with w rather than np.average, whose checks cost more than the
-    # arithmetic on small data.
-    total = w.sum()
-    mean = (w @ B) / total
-    std = np.sqrt((w @ (B - mean) ** 2) / total)
+    # arithmetic on small data; over blocks of SUM_ROWS rows, as a Dask fit
+    # adds its partitions' (_distributed).
+    n_rows = len(w)
+
+    def summed(rows_value):
+        return added_in_order(row_block_parts(rows_value, n_rows))
+
+    total = summed(lambda rows: w[rows].sum())
+    mean = summed(lambda rows: w[rows] @ B[rows]) / total
+    std = np.sqrt(summed(lambda rows: w[rows] @ (B[rows] - mean) ** 2) / total)
     constant = ~(std > 1e3 * np.finfo(float).eps)
     std[constant] = 1.0
     return mean * size, std * size
