@@ -844,9 +844,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             delattr(self, key)
         vars(self).update({k: v for k, v in vars(best).items() if k not in params})
         self.hidden_layer_sizes_ = tuple(best.hidden_layer_sizes)
-        self.width_log_evidence_ = {
-            tuple(f.hidden_layer_sizes): f.log_evidence_ for f in fits
-        }
+        # Kept as (width, value) pairs: skops writes no dict with tuple keys.
+        self._width_evidence = [
+            (tuple(f.hidden_layer_sizes), f.log_evidence_) for f in fits
+        ]
         return self
 
     def _fit(self, X, y, sample_weight, validation, partial):
@@ -1348,7 +1349,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 for name in ("validation_loss_curve_", "best_validation_loss_"):
                     vars(self).pop(name, None)
             # Nor a width-by-evidence refit's choice (it sets them anew).
-            for name in ("hidden_layer_sizes_", "width_log_evidence_"):
+            for name in ("hidden_layer_sizes_", "_width_evidence"):
                 vars(self).pop(name, None)
         if monitor is not None:
             self.best_validation_loss_ = monitor.best_loss
@@ -1562,6 +1563,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if isinstance(self._statistics, DeferredStatistics):
             return self._statistics.resolve(_statistics_of)
         return self._statistics
+
+    @property
+    def width_log_evidence_(self):
+        if not hasattr(self, "_width_evidence"):
+            raise AttributeError(
+                "width_log_evidence_ exists after a fit with hidden_layer_sizes='auto'"
+            )
+        return dict(self._width_evidence)
 
     @property
     def noise_variance_(self):

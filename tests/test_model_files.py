@@ -282,6 +282,8 @@ MATRIX = {
     "early-stopping": (dict(early_stopping=True), X, Y),
     "adam-early-stopping": (dict(solver="adam", early_stopping=True), X, Y),
     "no-dof": (dict(hidden_layer_sizes=(5,), alpha=0.0), X[:4], Y[:4]),
+    "huber": (dict(loss="huber"), X, Y),
+    "auto-width": ({}, X, Y),  # its per-width log evidence: no tuple-keyed dict
 }
 
 
@@ -292,6 +294,8 @@ def matrix_files(tmp_path_factory):
     files = {}
     for case, (params, X_fit, y_fit) in MATRIX.items():
         params = {"hidden_layer_sizes": (3,), "max_iter": 30, **params}
+        if case == "auto-width":
+            params["hidden_layer_sizes"] = "auto"
         est = TanhNetRegressor(random_state=0, **params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
