@@ -425,9 +425,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         the network has not yet learnt to use. ``'auto'``: ARD for two or
         more inputs and between 1 and 10 observations (``sum(sample_weight)
         * n_outputs``) per parameter, where the prior shapes the fit; with
-        more data it changes little and doubles the iterations, with fewer
-        observations than parameters the fit steps in the residual space
-        (one penalty per layer). ``ard_`` records the choice.
+        more data it changes little but adds a second stage of iterations
+        (measured in the user guide), with fewer observations than
+        parameters the fit steps in the residual space (one penalty per
+        layer). ``ard_`` records the choice.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
@@ -1115,7 +1116,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``ard='auto'``: with the evidence, two or more inputs, and between
         one and ARD_OBSERVATIONS_PER_PARAMETER observations per parameter.
         Beyond that the data outweigh the prior and ARD changes little but
-        the cost (twice the iterations); with fewer observations than
+        the cost (a second stage of iterations); with fewer observations than
         parameters the fit steps in the residual space, which takes one
         penalty per layer. A continued fit keeps the fitted choice.
         """

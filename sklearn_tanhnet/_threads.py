@@ -49,8 +49,8 @@ class _SharedLimit:
 
     Set and restored through the libraries' own controllers (a ctypes call
     each) rather than ``ThreadpoolController.limit``, which also queries
-    every library's version and architecture: that costs about a fifth of a
-    small ``predict``.
+    every library's version and architecture: a cost that shows on a small
+    ``predict``.
     """
 
     def __init__(self):

@@ -223,7 +223,8 @@ def _refined(coarse, refine, run, budget, schedule):
 
     ARD's per-input penalties re-estimated from the first iterate of a fit
     prune inputs before the network has learnt to use them: on correlated
-    inputs all but one or two get penalties of 1e3-1e5 and the fit underfits.
+    inputs all but one or two get penalties orders of magnitude above the
+    rest, and the fit underfits (docs/benchmarks.rst).
     Starting them from the settled layer penalty, at the settled weights,
     they only separate what the data distinguish.
     """
@@ -434,7 +435,7 @@ def _evidence_loop(make_problem, run, start, schedule):
     return _result(res, curve, problem, alphas, ev, updates)
 
 
-def reweighted(fit, first, residuals_of, sample_weight, loss, epsilon):
+def reweighted(fit, first, residuals_of, sample_weight, loss, outlier_threshold):
     """A robust fit by IRLS (:mod:`._robust`), from the least-squares fit ``first``.
 
     Parameters
@@ -449,8 +450,9 @@ def reweighted(fit, first, residuals_of, sample_weight, loss, epsilon):
         ``theta -> residuals``, shape (n_samples, n_outputs).
     sample_weight : ndarray of shape (n_samples,)
     loss : {'huber', 'soft_l1', 'cauchy'}
-    epsilon : float
-        The threshold in robust standard deviations of the residuals.
+    outlier_threshold : float
+        ``epsilon`` of :mod:`._robust`: where the loss starts to discount a
+        residual, in robust standard deviations.
 
     Returns
     -------
@@ -463,7 +465,7 @@ def reweighted(fit, first, residuals_of, sample_weight, loss, epsilon):
     row_weights = np.ones_like(sample_weight)
     for rounds in range(MAX_ROUNDS + 1):
         residuals = residuals_of(res.theta)
-        threshold = thresholds(residuals, sample_weight, epsilon)
+        threshold = thresholds(residuals, sample_weight, outlier_threshold)
         z = squared_ratio(residuals, threshold)
         new_weights = irls_weights(z, loss)
         change = float(np.max(np.abs(new_weights - row_weights)))
