@@ -49,10 +49,19 @@ def row_block_parts(rows_value, n_rows, block_rows=None):
 
 
 def added_in_order(parts):
-    """``parts[0] + parts[1] + ...``, left to right."""
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
+    """``parts[0] + parts[1] + ...``, left to right; tuples term by term.
+
+    ``parts`` may be an iterator (a Dask fit's partitions' results as they
+    arrive): the total and one part are held at a time.
+    """
+    total = None
+    for part in parts:
+        if total is None:
+            total = part
+        elif isinstance(total, tuple):
+            total = tuple(a + b for a, b in zip(total, part, strict=True))
+        else:
+            total = total + part
     return total
 
 
@@ -226,6 +235,14 @@ class LeastSquaresProblem:
         theta = np.asarray(theta, dtype=float)
         penalty_rows = np.sqrt(self.reg2[self._weight_cols]) * theta[self._weight_cols]
         return np.concatenate([data, penalty_rows])
+
+    def sum_over_partitions(self, function, *args):
+        """``function(self, *args)``: in memory the rows are one partition.
+
+        A Dask fit's :class:`~._distributed.PartitionedProblem` adds its
+        partitions' instead; sums over rows written against this run on both.
+        """
+        return function(self, *args)
 
     def fit_sums(self, theta):
         """``sum w ||e||^2``, ``sum w``, ``sum w y`` and ``sum w y^2`` of the rows.

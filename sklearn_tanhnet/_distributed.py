@@ -24,6 +24,7 @@ the in-memory fit) and places the scaled partitions on the workers;
 """
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,23 +50,6 @@ def _as_dask_array(obj, name):
     if any(np.isnan(c) for c in obj.chunks[0]):
         raise ValueError(f"{name} has unknown chunk sizes: call compute_chunk_sizes().")
     return obj
-
-
-def _add(results):
-    """Left-to-right sum of the partitions' results (arrays, floats or tuples).
-
-    ``results`` may be an iterator: each result is added as it comes, so
-    the client holds the total and one partition's result.
-    """
-    total = None
-    for result in results:
-        if total is None:
-            total = result
-        elif isinstance(total, tuple):
-            total = tuple(a + b for a, b in zip(total, result))
-        else:
-            total = total + result
-    return total
 
 
 def _in_order(futures):
@@ -169,6 +153,7 @@ def _gram_matvec(operator, v):
 # -- the client's side ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class Partitions:
     """The scaled partitions of a fit, held by the workers.
 
@@ -177,12 +162,23 @@ class Partitions:
     futures : list of distributed.Future
         ``(X_p, Y_p, w_p)`` in standardised units, in row order.
     n_rows, n_features, n_outputs : int
-    weight_sum : float
-    loss_scale : float
+    y_1d : bool
     scaling : tuple
         ``(x_mean, x_scale, y_mean, y_scale)``, as the in-memory fit's.
-    y_1d : bool
+    weight_sum : float
+    loss_scale : float
+        Half the targets' weighted variance in the fitted units, averaged
+        over the outputs (:func:`~._derivatives.mean_prediction_loss`).
     """
+
+    futures: list
+    n_rows: int
+    n_features: int
+    n_outputs: int
+    y_1d: bool
+    scaling: tuple
+    weight_sum: float
+    loss_scale: float
 
 
 def prepare_partitions(client, X, y, sample_weight, standardize):
@@ -214,13 +210,17 @@ def prepare_partitions(client, X, y, sample_weight, standardize):
         )
     ]
     raw = client.compute(blocks)  # futures: the checked blocks stay on the workers
-    parts = Partitions()
-    parts.n_rows, parts.n_features = X.shape
-    parts.n_outputs = 1 if y.ndim == 1 else y.shape[1]
-    parts.y_1d = y.ndim == 1
-    parts.scaling = _scaling(client, raw, parts, standardize)
-    parts.futures = client.map(_scaled_block, raw, scaling=parts.scaling, pure=False)
-    return parts
+    scaling, weight_sum, loss_scale = _scaling(client, raw, standardize)
+    return Partitions(
+        futures=client.map(_scaled_block, raw, scaling=scaling, pure=False),
+        n_rows=X.shape[0],
+        n_features=X.shape[1],
+        n_outputs=1 if y.ndim == 1 else y.shape[1],
+        y_1d=y.ndim == 1,
+        scaling=scaling,
+        weight_sum=weight_sum,
+        loss_scale=loss_scale,
+    )
 
 
 def _block_sum(client, function, futures, **kwargs):
@@ -240,13 +240,12 @@ def _block_sum(client, function, futures, **kwargs):
     return added_in_order([part for parts in _in_order(results) for part in parts])
 
 
-def _scaling(client, raw, parts, standardize):
-    """Weighted mean and standard deviation of X's and Y's columns, as in memory.
+def _scaling(client, raw, standardize):
+    """``(x_mean, x_scale, y_mean, y_scale)``, the weight sum and the loss scale.
 
-    The in-memory fit's formula (columns divided by their largest magnitude,
-    then two passes), with each pass's sums added over the partitions. Sets
-    ``parts.weight_sum`` and ``parts.loss_scale`` (half the targets' weighted
-    variance in the fitted units, averaged over the outputs).
+    The in-memory fit's formula for the weighted means and standard
+    deviations (columns divided by their largest magnitude, then two
+    passes), with each pass's sums added over the partitions.
     """
     first = client.gather(
         client.map(
@@ -270,12 +269,11 @@ def _scaling(client, raw, parts, standardize):
         std[~(std > 1e3 * np.finfo(float).eps)] = 1.0
         moments.append((mean * size, std * size, variance))
     (x_mean, x_scale, _), (y_mean, y_scale, y_variance) = moments
-    parts.weight_sum = weight_sum
     if not standardize:
         x_mean, x_scale = np.zeros_like(x_mean), np.ones_like(x_scale)
         y_mean, y_scale = np.zeros_like(y_mean), np.ones_like(y_scale)
-    parts.loss_scale = 0.5 * float(np.mean(y_variance / y_scale**2))
-    return x_mean, x_scale, y_mean, y_scale
+    loss_scale = 0.5 * float(np.mean(y_variance / y_scale**2))
+    return (x_mean, x_scale, y_mean, y_scale), weight_sum, loss_scale
 
 
 class PartitionedProblem(LeastSquaresProblem):
@@ -315,7 +313,7 @@ class PartitionedProblem(LeastSquaresProblem):
             self.client.submit(_pinned(function), problem, *args, pure=False)
             for problem in self.problems
         ]
-        return _add(_in_order(futures))
+        return added_in_order(_in_order(futures))
 
     def normal_equations(self, theta, gram_dtype=np.float64):
         theta = np.asarray(theta, dtype=float)
@@ -363,14 +361,16 @@ class PartitionedOperator:
                 _pinned(_relinearized), self.operators, theta=theta, pure=False
             )
         summaries = client.map(_operator_summary, self.operators, pure=False)
-        self.gradient, self.data_loss, self.diagonal = _add(_in_order(summaries))
+        self.gradient, self.data_loss, self.diagonal = added_in_order(
+            _in_order(summaries)
+        )
 
     def gram_matvec(self, v):
         client = self.problem.client
         products = client.map(
             _pinned(_gram_matvec), self.operators, v=np.asarray(v), pure=False
         )
-        return _add(_in_order(products))
+        return added_in_order(_in_order(products))
 
 
 def _method_block(block, estimator, method, kwargs):

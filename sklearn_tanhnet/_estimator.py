@@ -1084,7 +1084,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ard = self._resolved_ard(sizes, total, False)
         alpha, alpha0 = self._penalty_start(sizes, total, False, False, ard)
 
-        def problem_factory(alpha, ard, sample_weight=None):
+        def problem_factory(alpha, ard):
             return PartitionedProblem(client, parts, alpha, sizes, self.activation, ard)
 
         return SimpleNamespace(

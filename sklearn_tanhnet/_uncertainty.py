@@ -59,10 +59,17 @@ def weighted_gram(problem, theta, gram_dtype=np.float64):
     return H
 
 
-def data_sums(problem, theta, gram_dtype=np.float64):
-    """The statistics' sums over rows: :func:`weighted_gram` and the RSS per output."""
+def data_sums(problem, theta, gram_dtype=np.float64, row_weights=None):
+    """The statistics' sums over rows: :func:`weighted_gram` and the RSS per output.
+
+    With ``row_weights`` (a robust loss's IRLS weights, already in the
+    problem's) the RSS is ``sum w rho' (rho' e)^2``, Huber's scale's sum.
+    """
     E = problem.output(theta) - problem.Y
-    return weighted_gram(problem, theta, gram_dtype), problem.sample_weight @ E**2
+    weights = problem.sample_weight
+    if row_weights is not None:
+        weights = weights * row_weights
+    return weighted_gram(problem, theta, gram_dtype), weights @ E**2
 
 
 def _pinv_psd(A, rcond):
@@ -109,16 +116,10 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     ``sum w (rho' e)^2 / (dof consistency)`` (:mod:`._robust`).
     """
     K, S = problem.n_outputs, problem.weight_sum
-    # A problem over a Dask array's partitions adds theirs (in their order).
-    over_partitions = getattr(problem, "sum_over_partitions", None)
-    if over_partitions is None:
-        H, rss = data_sums(problem, theta, gram_dtype)
-    else:
-        H, rss = over_partitions(data_sums, theta, gram_dtype)
-    if noise is not None:  # robust losses: in-memory problems only
-        row_weights, consistency = noise
-        E = problem.output(theta) - problem.Y
-        rss = (problem.sample_weight * row_weights) @ E**2 / consistency
+    row_weights = None if noise is None else noise[0]
+    H, rss = problem.sum_over_partitions(data_sums, theta, gram_dtype, row_weights)
+    if noise is not None:
+        rss = rss / noise[1]
         S = float((problem.sample_weight / row_weights).sum())  # rows, unweighted
     penalty = np.diag(K * problem.penalty)
 
