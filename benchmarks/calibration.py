@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 if (HERE.parent / "sklearn_tanhnet").is_dir():
     sys.path.insert(0, str(HERE.parent))
 
-from generalization import DATASETS, N_FOLDS, parse_datasets  # noqa: E402
+from generalization import DATASETS, N_FOLDS, add_datasets_option  # noqa: E402
 from scipy import stats  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
@@ -94,12 +94,7 @@ def run_dataset(name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--datasets",
-        type=parse_datasets,
-        metavar="NAME,NAME",
-        help=f"data sets to run (default all): {', '.join(DATASETS)}",
-    )
+    add_datasets_option(parser)
     args = parser.parse_args(argv)
     names = args.datasets or list(DATASETS)
     print(f"pooled {CONFIDENCE:.0%} coverage (mean width / shipped width), 5 folds")

@@ -56,7 +56,6 @@ to docs/benchmarks.rst.
 import argparse
 import multiprocessing
 import os
-import platform
 import sys
 import time
 import tracemalloc
@@ -77,7 +76,7 @@ except ImportError:  # not installed: use the checkout this file lives in
     sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from _machine import load_average, package_version  # noqa: E402
+from _machine import load_average, peak_mib, print_machine  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.metrics import r2_score  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
@@ -129,18 +128,6 @@ def dask_friedman1(rows, n_partitions, seed):
         meta=np.empty((0, 0)),
     )
     return data[:, :N_FEATURES], data[:, N_FEATURES]
-
-
-def peak_mib():
-    """This process's peak resident memory (VmHWM), in MiB; None without /proc."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return None
 
 
 def fitted(X, y, iterations):
@@ -268,22 +255,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = int(1e6 if args.quick else args.rows)
     start = time.perf_counter()
-    print(
-        f"Python {platform.python_version()} on {platform.platform()}, "
-        f"{os.cpu_count()} CPUs, load average {load_average()}"
-    )
-    print(
-        ", ".join(
-            f"{name} {package_version(name)}"
-            for name in (
-                "numpy",
-                "dask",
-                "distributed",
-                "scikit-learn",
-                "sklearn-tanhnet",
-            )
-        )
-    )
+    print_machine(("numpy", "dask", "distributed", "scikit-learn", "sklearn-tanhnet"))
     print(
         f"TanhNetRegressor({HIDDEN}, max_iter={args.iterations}, random_state=0) "
         f"on friedman1 ({N_FEATURES} inputs, noise {NOISE:g}); test R^2 on "

