@@ -85,31 +85,18 @@ def test_grid_search_n_jobs_2_equals_serial(serial):
 
 
 @pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
-def test_grid_search_on_dask_cluster_equals_serial(serial):
-    pytest.importorskip("distributed", reason="needs the 'distributed' extra")
-    from distributed import Client, LocalCluster, get_task_stream
+def test_grid_search_on_dask_cluster_equals_serial(serial, dask_client):
+    from distributed import get_task_stream
 
-    # The cluster and client close on the way out of the with-blocks, also when
-    # the time limit interrupts a hung start-up or search.
     with time_limit(180):
         with (
-            LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster,
-            Client(cluster) as client,
+            joblib.parallel_config(backend="dask"),
+            get_task_stream(dask_client) as stream,
         ):
-            with (
-                joblib.parallel_config(backend="dask"),
-                get_task_stream(client) as stream,
-            ):
-                distributed = search(n_jobs=-1).fit(X, Y)
-            # The fits really ran on the cluster's workers.
-            workers = set(client.scheduler_info()["workers"])
-            assert len(workers) == 2
-            assert stream.data
-            assert {task["worker"] for task in stream.data} <= workers
+            distributed = search(n_jobs=-1).fit(X, Y)
+    # The fits really ran on the cluster's workers.
+    workers = set(dask_client.scheduler_info()["workers"])
+    assert len(workers) == 2
+    assert stream.data
+    assert {task["worker"] for task in stream.data} <= workers
     assert_same_search(distributed, serial)
