@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _tolerances import EPS, solve_atol
 
 from sklearn_tanhnet._derivatives import LeastSquaresProblem
 from sklearn_tanhnet._evidence import evidence_update, inverse_diagonal
@@ -26,20 +27,30 @@ def linear_problem(K=1, alpha=0.1, n=40, p=3, seed=0):
     return LeastSquaresProblem(X, Y, w, alpha, [p, K], "identity")
 
 
-def ridge_solution(problem):
-    """Solve the normal equations of the linear model by hand.
+def ridge_normal_matrix(problem):
+    """The normal matrix ``G`` of the linear model, with ``theta``'s columns.
 
     ``F = 1 / (2 S) (sum_i w_i ||x_i W + b - y_i||^2 / K + alpha ||W||^2)``;
-    ``theta`` is ``W`` (p, K) in C order, then ``b``.
+    ``theta`` is ``W`` (p, K) in C order, then ``b``, so the ``K`` outputs'
+    systems share one ``(p + 1) x (p + 1)`` matrix and this returns it.
     """
-    X, Y, w = problem.X, problem.Y, problem.sample_weight
-    (n, p), K, S = X.shape, Y.shape[1], w.sum()
+    X, w = problem.X, problem.sample_weight
+    (n, p), K, S = X.shape, problem.n_outputs, w.sum()
     (alpha,) = np.unique(problem.alpha)  # one penalty for all weights
     c2 = w / (S * K)
     Xa = np.c_[X, np.ones(n)]
     G = Xa.T @ (c2[:, None] * Xa)
     G[:p, :p] += alpha / S * np.eye(p)
-    coef = np.linalg.solve(G, Xa.T @ (c2[:, None] * Y))  # (p + 1, K)
+    return G
+
+
+def ridge_solution(problem):
+    """Solve the normal equations of the linear model by hand."""
+    X, Y, w = problem.X, problem.Y, problem.sample_weight
+    (n, p), K, S = X.shape, Y.shape[1], w.sum()
+    c2 = w / (S * K)
+    Xa = np.c_[X, np.ones(n)]
+    coef = np.linalg.solve(ridge_normal_matrix(problem), Xa.T @ (c2[:, None] * Y))
     return np.r_[coef[:p].ravel(), coef[p]]
 
 
@@ -118,8 +129,12 @@ def test_first_steps_are_the_damped_gauss_newton_steps(damping):
     [
         # J'J in float32 changes the steps, not the gradient: the same minimum.
         (False, {"gram_dtype": "float32"}, 1e-8),
-        # Fewer residuals than parameters, solved in the residual space.
-        (True, {"step": "residual"}, 1e-12),
+        # Fewer residuals than parameters, solved in the residual space: its
+        # M x M system grows ill-conditioned as the damping falls (the biases
+        # enter as J_b J_b' / mu), so the last step, taken once its predicted
+        # decrease is at the rounding level of F, is accurate to the bound
+        # of a solve with the normal matrix (solve_atol), not to eps.
+        (True, {"step": "residual"}, None),
     ],
     ids=["float32-gram", "residual-space"],
 )
@@ -130,9 +145,14 @@ def test_other_steps_reach_the_ridge_solution(K, wide, options, atol):
         np.zeros(problem.n_params)
     )
     assert result.status == "converged", result.message
-    np.testing.assert_allclose(
-        result.theta, expected, rtol=0, atol=atol * max(1.0, np.abs(expected).max())
-    )
+    if atol is None:
+        atol = solve_atol(ridge_normal_matrix(problem), expected)
+        # A hundredfold below sqrt(eps): a fit one Gauss-Newton correction short
+        # of the minimum would fail.
+        assert atol < 1e-2 * np.sqrt(EPS)
+    else:
+        atol = atol * max(1.0, np.abs(expected).max())
+    np.testing.assert_allclose(result.theta, expected, rtol=0, atol=atol)
 
 
 @step_cases
@@ -346,29 +366,59 @@ def test_residual_space_steps_equal_the_direct_steps(K):
         assert residual.loss == pytest.approx(direct.loss, rel=1e-12)
 
 
-def test_residual_space_evidence_equals_the_direct_evidence():
+def _wide_tanh_fits(max_iter):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20, 3))
     Y = np.tanh(X @ rng.normal(size=(3, 1))) + 0.1 * rng.normal(size=(20, 1))
     sizes = [3, 5, 1]  # 26 parameters, 20 residuals
     theta0 = pack(init_params(sizes, rng))
-    results = []
+    results, problems = [], []
     for step in ("direct", "residual"):
         problem = LeastSquaresProblem(X, Y, np.ones(20), 1.0, sizes, "tanh")
+        problems.append(problem)
         results.append(
             LevenbergMarquardt(
                 problem,
-                control=Control(max_iter=15, tol=0.0),
+                control=Control(max_iter=max_iter, tol=0.0),
                 step=step,
                 evidence=True,
                 alphas=np.array([1.0, 1.0]),
             ).solve(theta0)
         )
-    direct, residual = results
+    return results, problems[0], theta0
+
+
+def test_residual_space_evidence_step_equals_the_direct_one():
+    # One step from the same point: the same linearisation, penalties and
+    # damping, solved two exact ways. They differ by rounding amplified by
+    # the conditioning of the damped normal matrix (solve_atol); the
+    # evidence's traces of A^-1 by the same bound relative to the penalties.
+    (direct, residual), problem, theta0 = _wide_tanh_fits(max_iter=1)
+    assert residual.n_iter == direct.n_iter == 1
+    J = problem.jacobian(theta0)
+    A = J.T @ J + np.diag(problem.reg2)
+    atol = solve_atol(A, direct.theta)
+    np.testing.assert_allclose(residual.theta, direct.theta, rtol=0, atol=atol)
+    rtol = solve_atol(A, 1.0)
+    np.testing.assert_allclose(residual.alpha, direct.alpha, rtol=rtol)
+    assert residual.evidence.gamma == pytest.approx(direct.evidence.gamma, rel=rtol)
+
+
+def test_residual_space_evidence_settles_where_the_direct_evidence_does():
+    # Over a whole fit the two are not compared bit by bit: each evidence
+    # update re-weights the penalties by factors of up to 30 in the first
+    # steps, which amplifies the rounding difference of one step (above)
+    # about a hundredfold per step until the iteration settles, to about
+    # 1e-6 relatively, on any BLAS. What must agree is where they settle:
+    # the same fixed point, to well below the evidence_rtol (2e-2) by which
+    # the solver judges it settled; a wrong trace or log-determinant in
+    # either would move gamma and the penalties by order one.
+    (direct, residual), _, _ = _wide_tanh_fits(max_iter=100)
+    assert direct.status == residual.status == "converged"
     assert residual.n_iter == direct.n_iter
-    np.testing.assert_allclose(residual.alpha, direct.alpha, rtol=1e-6)
-    np.testing.assert_allclose(residual.theta, direct.theta, rtol=1e-6, atol=1e-7)
-    assert residual.evidence.gamma == pytest.approx(direct.evidence.gamma, rel=1e-6)
+    np.testing.assert_allclose(residual.alpha, direct.alpha, rtol=1e-4)
+    np.testing.assert_allclose(residual.theta, direct.theta, rtol=0, atol=1e-4)
+    assert residual.evidence.gamma == pytest.approx(direct.evidence.gamma, rel=1e-4)
     assert residual.evidence.log_evidence == pytest.approx(
-        direct.evidence.log_evidence, rel=1e-6
+        direct.evidence.log_evidence, rel=1e-4
     )
