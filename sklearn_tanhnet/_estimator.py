@@ -562,8 +562,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         where the residuals are noise. From ``POOR_FIT_SHARE`` = 0.01 on, the
         fit is taken to have settled in a poor local minimum. None for a fit
         that did not settle (early stopping, divergence, ``max_iter``),
-        without a hidden layer, for sparse X, with fewer than 50 rows and
-        after ``partial_fit``.
+        without a hidden layer, for sparse X, with fewer than 50 rows, after
+        ``partial_fit``, and with ``alpha='auto'`` when ``sample_weight``
+        counts fewer observations than parameters (``fit`` warns of that).
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -606,7 +607,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
-        degrees of freedom (None when there are none).
+        degrees of freedom (None when there are none). ``inf`` where the
+        variance exceeds float64's range (a target of scale beyond about
+        1e154); the intervals and ``predict(return_std=True)`` combine
+        standard deviations and stay finite.
 
     effective_n_params_ : float or None
         Effective number of parameters (trace of the hat matrix).
@@ -816,7 +820,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight counts as repeating the row.
-            A Dask array with X's.
+            A Dask array with X's. They are counts of observations: their sum
+            is the number of observations for ``alpha='auto'`` (the evidence)
+            and for the intervals, while the fit with a fixed ``alpha``
+            depends on their ratios only. With ``alpha='auto'``, weights that
+            count fewer observations than the network has parameters
+            (``sum(sample_weight) * n_outputs < n_params``) although the rows
+            would be enough get a ``UserWarning``: the evidence may flatten
+            the fit to a constant. Relative weights (summing to one, say)
+            should be scaled to sum to the number of observations,
+            ``sample_weight * n / sample_weight.sum()``, or fitted with a
+            fixed ``alpha``.
 
         X_val, y_val : array-like, default=None
             A validation set for early stopping, used instead of holding out
@@ -1783,6 +1797,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         constant variance per output. They say nothing about extrapolation
         error beyond what the linearisation sees: far outside the training
         range trust neither the network nor its interval.
+
+        The noise variance is the weighted residual sum of squares over the
+        residual degrees of freedom ``sum(sample_weight) - p_eff /
+        n_outputs``. When these are fewer than the effective parameters per
+        output (a weakly penalised network with about as many parameters as
+        rows), the residuals say little about the noise: the correction
+        rests on ``p_eff``, a linearised count that misses how far such a fit
+        bends, and the intervals come out too narrow. This method and
+        ``predict(return_std=True)`` then warn (``UserWarning``) instead of
+        widening by a guess; ``alpha='auto'`` or a larger ``alpha`` avoids it.
         """
         if not (isinstance(confidence, Real) and 0 < confidence < 1):
             raise ValueError(

@@ -184,9 +184,9 @@ def _two_input_sine(n, rng):
 
 
 def test_intervals_warn_when_the_fit_spent_the_data_on_its_parameters():
-    # 120 rows, (30,): 121 parameters. Unpenalised, the fit leaves about a
-    # fifth of the rows as residual degrees of freedom and its "95%"
-    # intervals cover far less; the evidence's penalty leaves most of them.
+    # 120 rows, (30,): 121 parameters. Unpenalised, the fit spends most rows
+    # on its parameters and its "95%" intervals cover far less; the
+    # evidence's penalty leaves most of them as residual degrees of freedom.
     rng = np.random.RandomState(0)
     X, y = _two_input_sine(120, rng)
     weak = TanhNetRegressor((30,), alpha=0.0, random_state=0).fit(X, y)
