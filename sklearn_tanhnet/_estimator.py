@@ -1761,7 +1761,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # whenever the standard deviation is (a y of scale 1e160 has none).
         y_scale = self._scaling[3]
         variance = np.mean(
-            [(se / y_scale) ** 2 + (noise / y_scale) ** 2 for se, noise, _ in uncertainty],
+            [(np.hypot(se, noise) / y_scale) ** 2 for se, noise, _ in uncertainty],
             axis=0,
         )
         variance = variance + (means / y_scale).var(axis=0)
