@@ -168,6 +168,55 @@ def _lack_of_fit(best, data):
     return share if share is not None and np.isfinite(share) else None
 
 
+def _warn_weight_count(weight_sum, n_weighted_rows, n_outputs, n_params):
+    """Warn, and return True, when ``sample_weight`` counts fewer observations
+    than the network has parameters although its rows would be enough.
+
+    The evidence reads the weights as counts (``N = sum(w) K`` observations):
+    weights scaled to sum to one leave it one observation, and it flattens
+    the fit to a constant, whatever the rows say.
+    """
+    observations = weight_sum * n_outputs
+    if observations >= n_params or n_weighted_rows * n_outputs < n_params:
+        return False
+    warnings.warn(
+        f"sample_weight sums to {weight_sum:.4g} over {n_weighted_rows} rows of "
+        "positive weight. alpha='auto' reads the weights as counts of observations "
+        f"(an integer weight repeats its row), and {observations:.4g} observations "
+        f"cannot determine the network's {n_params} parameters: the evidence may "
+        "flatten the fit to a constant. If the weights are relative, scale them to "
+        f"sum to the number of observations (sample_weight * {n_weighted_rows} / "
+        "sample_weight.sum()), or set a fixed alpha.",
+        UserWarning,
+    )
+    return True
+
+
+def _warn_few_residual_dof(statistics, n_outputs):
+    """Warn when the noise variance rests on fewer residual degrees of freedom
+    than the fit has effective parameters (per output).
+
+    The variance is ``RSS / (S - p_eff / K)``: past that point the division
+    more than doubles the residuals' own estimate, and the correction rests
+    on ``p_eff``, a count from the linearised network that misses the
+    directions a weakly penalised fit bends along (those below ``rcond``).
+    There the residuals say little about the noise, and the intervals are
+    too narrow.
+    """
+    per_output = statistics.effective_n_params / n_outputs
+    if statistics.dof >= per_output:
+        return
+    warnings.warn(
+        f"The intervals rest on a noise variance with {statistics.dof:.3g} "
+        f"residual degrees of freedom for {per_output:.3g} effective parameters "
+        "(per output): the fit has spent most of the data on its parameters, "
+        "and the intervals are likely too narrow. Use a larger alpha (or "
+        "alpha='auto'), a smaller network or more data, and check coverage on "
+        "held-out data.",
+        UserWarning,
+    )
+
+
 def _poor_fit_message(lack_of_fit):
     return (
         "The fit may have settled in a poor local minimum: a nearest-neighbour "
@@ -513,8 +562,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         where the residuals are noise. From ``POOR_FIT_SHARE`` = 0.01 on, the
         fit is taken to have settled in a poor local minimum. None for a fit
         that did not settle (early stopping, divergence, ``max_iter``),
-        without a hidden layer, for sparse X, with fewer than 50 rows and
-        after ``partial_fit``.
+        without a hidden layer, for sparse X, with fewer than 50 rows, after
+        ``partial_fit``, and with ``alpha='auto'`` when ``sample_weight``
+        counts fewer observations than parameters (``fit`` warns of that).
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -557,7 +607,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
-        degrees of freedom (None when there are none).
+        degrees of freedom (None when there are none). ``inf`` where the
+        variance exceeds float64's range (a target of scale beyond about
+        1e154); the intervals and ``predict(return_std=True)`` combine
+        standard deviations and stay finite.
 
     effective_n_params_ : float or None
         Effective number of parameters (trace of the hat matrix).
@@ -767,7 +820,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight counts as repeating the row.
-            A Dask array with X's.
+            A Dask array with X's. They are counts of observations: their sum
+            is the number of observations for ``alpha='auto'`` (the evidence)
+            and for the intervals, while the fit with a fixed ``alpha``
+            depends on their ratios only. With ``alpha='auto'``, weights that
+            count fewer observations than the network has parameters
+            (``sum(sample_weight) * n_outputs < n_params``) although the rows
+            would be enough get a ``UserWarning``: the evidence may flatten
+            the fit to a constant. Relative weights (summing to one, say)
+            should be scaled to sum to the number of observations,
+            ``sample_weight * n / sample_weight.sum()``, or fitted with a
+            fixed ``alpha``.
 
         X_val, y_val : array-like, default=None
             A validation set for early stopping, used instead of holding out
@@ -922,6 +985,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         best = min(results, key=lambda res: res.extra["score"])
         self._callback_end(ctx, data.X, data.y, best.theta, data)
         lack_of_fit = None if partial else _lack_of_fit(best, data)
+        if data.few_observations:
+            # A collapse there is the evidence's, already warned of: not a
+            # poor local minimum that restarts would mend.
+            lack_of_fit = None
         self._warn_outcome(best, partial, lack_of_fit)
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
@@ -1014,6 +1081,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         loss_scale = mean_prediction_loss(Ys, sample_weight)
         ard = self._resolved_ard(sizes, sample_weight, warm)
         alpha, alpha0 = self._penalty_start(sizes, sample_weight, warm, partial, ard)
+        few_observations = isinstance(alpha, str) and _warn_weight_count(
+            float(sample_weight.sum()),
+            int(np.count_nonzero(sample_weight)),
+            n_outputs,
+            n_params_of(sizes),
+        )
         return SimpleNamespace(
             X=X,
             dtype=dtype,
@@ -1035,6 +1108,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             ard=ard,
             n_rows=len(Xs),
             problem_factory=None,
+            few_observations=few_observations,
         )
 
     def _prepare_partitioned(self, X, y, sample_weight, validation, partial):
@@ -1083,6 +1157,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         total = np.array([parts.weight_sum])
         ard = self._resolved_ard(sizes, total, False)
         alpha, alpha0 = self._penalty_start(sizes, total, False, False, ard)
+        # (The partitions' rows stand in for those of positive weight.)
+        few_observations = isinstance(alpha, str) and _warn_weight_count(
+            parts.weight_sum, parts.n_rows, parts.n_outputs, n_params_of(sizes)
+        )
 
         def problem_factory(alpha, ard):
             return PartitionedProblem(client, parts, alpha, sizes, self.activation, ard)
@@ -1108,6 +1186,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             ard=ard,
             n_rows=parts.n_rows,
             problem_factory=problem_factory,
+            few_observations=few_observations,
         )
 
     def _resolved_ard(self, sizes, sample_weight, warm):
@@ -1578,7 +1657,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         statistics = self._fitted_statistics()
         if isinstance(statistics, str):
             return None
-        return statistics.noise_variance * self._scaling[3] ** 2
+        with np.errstate(over="ignore"):  # inf beyond float64: documented
+            return statistics.noise_variance * self._scaling[3] ** 2
 
     @property
     def effective_n_params_(self):
@@ -1599,6 +1679,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             statistics = statistics.resolve(_statistics_of)
         if isinstance(statistics, str):
             raise ValueError("Uncertainty is not available for this fit: " + statistics)
+        _warn_few_residual_dof(statistics, self.n_outputs_)
         y_scale = self._scaling[3]
         se = prediction_std(
             statistics,
@@ -1676,9 +1757,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if not return_std:
             return self._shape_like_y(out)
         # A mixture's variance: the mean of the members' plus their means'.
-        variance = np.mean([se**2 + noise**2 for se, noise, _ in uncertainty], axis=0)
-        variance = variance + means.var(axis=0)
-        std = np.sqrt(variance).astype(dtype, copy=False)
+        # Summed in units of y's scale, where a variance is representable
+        # whenever the standard deviation is (a y of scale 1e160 has none).
+        y_scale = self._scaling[3]
+        variance = np.mean(
+            [(np.hypot(se, noise) / y_scale) ** 2 for se, noise, _ in uncertainty],
+            axis=0,
+        )
+        variance = variance + (means / y_scale).var(axis=0)
+        std = (np.sqrt(variance) * y_scale).astype(dtype, copy=False)
         return self._shape_like_y(out), self._shape_like_y(std)
 
     @with_one_blas_thread
@@ -1710,6 +1797,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         constant variance per output. They say nothing about extrapolation
         error beyond what the linearisation sees: far outside the training
         range trust neither the network nor its interval.
+
+        The noise variance is the weighted residual sum of squares over the
+        residual degrees of freedom ``sum(sample_weight) - p_eff /
+        n_outputs``. When these are fewer than the effective parameters per
+        output (a weakly penalised network with about as many parameters as
+        rows), the residuals say little about the noise: the correction
+        rests on ``p_eff``, a linearised count that misses how far such a fit
+        bends, and the intervals come out too narrow. This method and
+        ``predict(return_std=True)`` then warn (``UserWarning``) instead of
+        widening by a guess; ``alpha='auto'`` or a larger ``alpha`` avoids it.
         """
         if not (isinstance(confidence, Real) and 0 < confidence < 1):
             raise ValueError(
@@ -1728,7 +1825,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         means, uncertainty = self._member_predictions(X, True)
         scales, dofs = [], []
         for se, noise, dof in uncertainty:
-            scales.append(np.sqrt(se**2 + noise**2) if kind == "prediction" else se)
+            # hypot: no square of a quantity of y's scale, which may overflow.
+            scales.append(np.hypot(se, noise) if kind == "prediction" else se)
             dofs.append(dof)
         if len(means) == 1:
             half = t_quantile(confidence, dofs[0]) * self._shape_like_y(scales[0])

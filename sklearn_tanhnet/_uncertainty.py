@@ -142,9 +142,14 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     # First pass with one common variance gives p_eff and so the dof.
     A, _, _ = _pinv_psd(H.sum(0) + penalty, rcond)
     sigma2 = np.maximum(rss / residual_dof(np.trace(A @ H.sum(0))), 1e-300)
-    info_data = np.einsum("kpq,k->pq", H, 1.0 / sigma2)
-    cov, rank, _ = _pinv_psd(info_data + penalty / sigma2.mean(), rcond)
+    # The information in units of the mean noise variance: H / sigma2 itself
+    # overflows where the weights span float64's range (H of a weight 1e200
+    # over a variance 1e-199), though the covariance ``mean(sigma2) * cov``
+    # and the standard errors from it are representable.
+    info_data = np.einsum("kpq,k->pq", H, sigma2.mean() / sigma2)
+    cov, rank, _ = _pinv_psd(info_data + penalty, rcond)
     p_eff = float(np.trace(cov @ info_data))
+    cov = cov * sigma2.mean()
     return FitStatistics(cov, sigma2, residual_dof(p_eff), p_eff, rank, rcond)
 
 

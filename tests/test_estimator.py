@@ -111,6 +111,32 @@ def test_integer_weights_equal_repeated_rows(small_regression):
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
 
 
+def test_weights_summing_to_one_warn_of_their_count_not_of_a_poor_minimum():
+    # The evidence reads sample_weight as counts: weights scaled to sum to 1
+    # leave it one observation for 21 parameters, and the fit collapses. The
+    # warning must name the weights and the fix, not blame a local minimum.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(80, 2))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + 0.05 * rng.normal(size=80)
+    w = rng.uniform(0.5, 2.0, size=80)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TanhNetRegressor((5,), random_state=0).fit(X, y, sample_weight=w / w.sum())
+    messages = [str(m.message) for m in caught]
+    assert any(
+        "sample_weight sums to 1 over 80 rows" in m
+        and "sample_weight * 80 / sample_weight.sum()" in m
+        for m in messages
+    ), messages
+    assert not any("poor local minimum" in m for m in messages), messages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the suggested scaling fits, unwarned
+        est = TanhNetRegressor((5,), random_state=0).fit(
+            X, y, sample_weight=w * 80 / w.sum()
+        )
+    assert est.score(X, y) > 0.9
+
+
 def test_standardize_off_matches_raw_network(lecture_data):
     X, y = lecture_data
     est = TanhNetRegressor((3,), standardize=False, random_state=0).fit(X, y)

@@ -134,6 +134,72 @@ def test_interval_coverage_on_noisy_sine():
     assert 0.85 <= np.mean(conf_cov) <= 0.99
 
 
+@pytest.mark.parametrize("members", [{}, {"n_restarts": 2, "ensemble": True}])
+def test_intervals_of_a_target_near_float64s_limit_scale_with_it(members):
+    # y times 2**530 (about 3.5e159, whose variance overflows float64): the
+    # standardised data, and so the fit, are bit for bit those of y, and a
+    # power of two scales every operation exactly, so the intervals and
+    # standard deviations must be exactly 2**530 times those of y.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(40, 1))
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=40)
+    scale = 2.0**530
+    a = TanhNetRegressor((3,), random_state=0, **members).fit(X, y)
+    b = TanhNetRegressor((3,), random_state=0, **members).fit(X, scale * y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way
+        for kind in ("prediction", "confidence"):
+            for bound_a, bound_b in zip(
+                a.predict_interval(X, kind=kind), b.predict_interval(X, kind=kind)
+            ):
+                np.testing.assert_array_equal(bound_b, scale * bound_a)
+        np.testing.assert_array_equal(
+            b.predict(X, return_std=True)[1], scale * a.predict(X, return_std=True)[1]
+        )
+    # The variance itself exceeds float64: inf, as documented.
+    assert np.isinf(b.noise_variance_).all()
+
+
+def test_one_weight_of_1e200_among_ones_gives_finite_intervals():
+    # The Fisher information sum(w g g') / sigma^2 overflows (1e200 / 1e-199)
+    # though the covariance and the standard errors are representable. With
+    # 1e200 observations of one row the intervals are near zero width.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(60, 1))
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=60)
+    w = np.ones(60)
+    w[5] = 1e200
+    est = TanhNetRegressor((10,), random_state=0).fit(X, y, sample_weight=w)
+    lower, upper = est.predict_interval(X)
+    y_pred, y_std = est.predict(X, return_std=True)
+    assert np.isfinite(lower).all() and np.isfinite(upper).all()
+    assert np.isfinite(y_std).all()
+    assert (lower <= y_pred).all() and (y_pred <= upper).all()
+    assert np.isfinite(est.effective_n_params_)
+
+
+def _two_input_sine(n, rng):
+    X = rng.uniform(-2, 2, size=(n, 2))
+    return X, np.sin(2 * X[:, 0]) * np.cos(X[:, 1]) + 0.2 * rng.normal(size=n)
+
+
+def test_intervals_warn_when_the_fit_spent_the_data_on_its_parameters():
+    # 120 rows, (30,): 121 parameters. Unpenalised, the fit spends most rows
+    # on its parameters and its "95%" intervals cover far less; the
+    # evidence's penalty leaves most of them as residual degrees of freedom.
+    rng = np.random.RandomState(0)
+    X, y = _two_input_sine(120, rng)
+    weak = TanhNetRegressor((30,), alpha=0.0, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="residual degrees of freedom"):
+        weak.predict_interval(X)
+    with pytest.warns(UserWarning, match="residual degrees of freedom"):
+        weak.predict(X, return_std=True)
+    default = TanhNetRegressor((30,), random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        default.predict_interval(X)
+
+
 def test_predict_gradient_matches_central_differences(small_regression):
     X, Y, _ = small_regression
     est = TanhNetRegressor((4,), random_state=0).fit(X, Y)
