@@ -52,6 +52,11 @@ def _as_dask_array(obj, name):
     return obj
 
 
+def _result_dtype(X):
+    """float32 for a float32 Dask array, else float64 (validate_data's rule)."""
+    return np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
+
+
 def _in_order(futures):
     """The futures' results one at a time, in order (all run meanwhile)."""
     for future in futures:
@@ -97,7 +102,9 @@ def _weighted_deviations(block, column, size, centre, block_rows):
 
 
 def _checked_block(X, y, w):
-    X = np.asarray(X, dtype=float)
+    # C order, as validate_data gives the in-memory fit: a DataFrame's block
+    # comes in Fortran order, and BLAS rounds its products differently.
+    X = np.ascontiguousarray(X, dtype=float)
     Y = np.asarray(y, dtype=float)
     Y = Y.reshape(len(Y), -1)
     w = np.ones(len(X)) if w is None else np.asarray(w, dtype=float)
@@ -163,6 +170,9 @@ class Partitions:
         ``(X_p, Y_p, w_p)`` in standardised units, in row order.
     n_rows, n_features, n_outputs : int
     y_1d : bool
+    dtype : numpy dtype
+        float32 for float32 X, else float64: the dtype of the fitted
+        coefficients and the predictions, as in memory.
     scaling : tuple
         ``(x_mean, x_scale, y_mean, y_scale)``, as the in-memory fit's.
     weight_sum : float
@@ -176,6 +186,7 @@ class Partitions:
     n_features: int
     n_outputs: int
     y_1d: bool
+    dtype: np.dtype
     scaling: tuple
     weight_sum: float
     loss_scale: float
@@ -217,6 +228,7 @@ def prepare_partitions(client, X, y, sample_weight, standardize):
         n_features=X.shape[1],
         n_outputs=1 if y.ndim == 1 else y.shape[1],
         y_1d=y.ndim == 1,
+        dtype=_result_dtype(X),
         scaling=scaling,
         weight_sum=weight_sum,
         loss_scale=loss_scale,
@@ -373,7 +385,11 @@ class PartitionedOperator:
         return added_in_order(_in_order(products))
 
 
-def _method_block(block, estimator, method, kwargs):
+def _method_block(block, estimator, method, kwargs, columns=None):
+    if columns is not None:  # a Dask DataFrame's block, named as it was
+        import pandas as pd
+
+        block = pd.DataFrame(block, columns=columns)
     result = getattr(estimator, method)(block, **kwargs)
     if isinstance(result, tuple):  # (mean, std) or (lower, upper): side by side
         result = np.concatenate([np.reshape(r, (len(block), -1)) for r in result], 1)
@@ -388,16 +404,23 @@ def lazily(estimator, method, X, n_results=1, **kwargs):
     it on the block. Tuple results (``return_std``, intervals) come back as
     a tuple of Dask arrays.
     """
+    columns = None
+    if hasattr(X, "columns"):  # a Dask DataFrame: its names checked here, now
+        from sklearn.utils.validation import _check_feature_names
+
+        _check_feature_names(estimator, X._meta, reset=False)
+        columns = getattr(estimator, "feature_names_in_", None)
     X = _as_dask_array(X, "X")
     if X.numblocks[1] != 1:
         X = X.rechunk({1: -1})
     K = estimator.n_outputs_
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    dtype = np.result_type(_result_dtype(X), estimator.coefs_[0].dtype)
     out = X.map_blocks(
         _method_block,
         estimator,
         method,
         kwargs,
+        columns,
         dtype=dtype,
         chunks=(X.chunks[0], (n_results * K,)),
     )

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
+    _check_feature_names,
     _check_sample_weight,
     assert_all_finite,
     check_is_fitted,
@@ -1109,9 +1110,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"{n_params_of(sizes)} parameters. Fit data this small in memory "
                 "(X.compute())."
             )
-        for name in ("n_features_in_", "feature_names_in_"):
-            vars(self).pop(name, None)
+        vars(self).pop("n_features_in_", None)
         self.n_features_in_ = parts.n_features
+        # A Dask DataFrame's column names, from its empty pandas twin (_meta),
+        # as a pandas X's; none for a Dask array.
+        _check_feature_names(self, getattr(X, "_meta", None), reset=True)
         total = np.array([parts.weight_sum])
         ard = self._resolved_ard(sizes, total, False)
         alpha, alpha0 = self._penalty_start(sizes, total, False, False, ard)
@@ -1121,7 +1124,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         return SimpleNamespace(
             X=X,
-            dtype=np.float32 if X.dtype == np.float32 else np.float64,
+            dtype=parts.dtype,
             y=y,
             Xs=None,
             Ys=None,

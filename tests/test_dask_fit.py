@@ -106,6 +106,36 @@ def test_weighted_multi_output_dask_fit_equals_the_in_memory_fit(client, monkeyp
     assert est.n_features_in_ == 4 and est.score(X, Y) > 0.8
 
 
+def test_dask_dataframe_fit_equals_the_pandas_fit(client, monkeypatch):
+    # A Dask DataFrame and Series go the Dask array's way (to_dask_array):
+    # the same partitions, so the same sums and the same bits as the
+    # in-memory fit of the pandas frame; the column names are recorded and
+    # checked as a pandas X's.
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    monkeypatch.setattr(derivatives, "SUM_ROWS", CHUNK)
+    params = dict(hidden_layer_sizes=(3,), random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    target = pd.Series(Y[:, 0], name="y")
+    frame_dask = dd.from_pandas(frame, chunksize=CHUNK)
+    assert frame_dask.npartitions == len(X) // CHUNK
+    est = TanhNetRegressor(**params).fit(
+        frame_dask, dd.from_pandas(target, chunksize=CHUNK)
+    )
+    ref = in_memory_with_partition_blocks(monkeypatch, params, frame, target)
+    assert est.loss_curve_ == ref.loss_curve_
+    np.testing.assert_array_equal(est.feature_names_in_, ["a", "b", "c", "d"])
+    predictions = est.predict(frame_dask)
+    assert isinstance(predictions, da.Array)  # lazy
+    expected = ref.predict(frame)
+    np.testing.assert_allclose(
+        predictions.compute(), expected, rtol=0, atol=1e-12 * np.abs(expected).max()
+    )
+    np.testing.assert_array_equal(est.predict(frame), predictions.compute())
+    with pytest.raises(ValueError, match="must be in the same order"):
+        est.predict(frame_dask[["b", "a", "c", "d"]])
+
+
 @pytest.mark.parametrize(
     "params", [{"solver": "adam"}, {"loss": "huber"}, {"early_stopping": True}]
 )
