@@ -18,7 +18,7 @@ its worker (:class:`~._derivatives.JacobianOperator`) and exchange one
 ``P``-vector each way per product ``J'J v``. The client holds ``O(P^2)``
 numbers and one partition's result at a time; X is never gathered.
 
-:func:`prepare_partitions` standardises (two passes of weighted sums, as
+:func:`prepare_partitions` standardises (passes of weighted sums, as
 the in-memory fit) and places the scaled partitions on the workers;
 :class:`PartitionedProblem` is the problem the solvers see.
 """
@@ -29,7 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _derivatives
-from ._derivatives import LeastSquaresProblem, added_in_order, row_block_parts
+from ._derivatives import (
+    LeastSquaresProblem,
+    added_in_order,
+    row_block_parts,
+    standard_moments,
+)
 from ._threads import one_blas_thread
 
 
@@ -90,15 +95,13 @@ def _first_pass(block, block_rows):
     )
 
 
-def _weighted_sum(block, column, size, block_rows):
-    """``sum w A / size`` of one column group, by row blocks (as in memory)."""
+def _power_sum(block, column, size, centre, power, block_rows):
+    """``sum w (A / size - centre) ** power`` of one column group, by row
+    blocks (as in memory)."""
     B, w = block[column] / size, block[2]
-    return row_block_parts(lambda rows: w[rows] @ B[rows], len(w), block_rows)
-
-
-def _weighted_deviations(block, column, size, centre, block_rows):
-    B, w = block[column] / size - centre, block[2]
-    return row_block_parts(lambda rows: w[rows] @ B[rows] ** 2, len(w), block_rows)
+    return row_block_parts(
+        lambda rows: w[rows] @ (B[rows] - centre) ** power, len(w), block_rows
+    )
 
 
 def _checked_block(X, y, w):
@@ -256,8 +259,9 @@ def _scaling(client, raw, standardize):
     """``(x_mean, x_scale, y_mean, y_scale)``, the weight sum and the loss scale.
 
     The in-memory fit's formula for the weighted means and standard
-    deviations (columns divided by their largest magnitude, then two
-    passes), with each pass's sums added over the partitions.
+    deviations (columns divided by their largest magnitude, then the passes
+    of :func:`~._derivatives.standard_moments`), with each pass's sums added
+    over the partitions.
     """
     first = client.gather(
         client.map(
@@ -271,14 +275,21 @@ def _scaling(client, raw, standardize):
     for column in (0, 1):
         size = np.max([f[1 + column] for f in first], axis=0)
         size[~(size > 0)] = 1.0
-        kwargs = {"column": column, "size": size}
-        mean = _block_sum(client, _weighted_sum, raw, **kwargs) / weight_sum
-        deviations = _block_sum(
-            client, _weighted_deviations, raw, centre=mean, **kwargs
-        )
-        std = np.sqrt(deviations / weight_sum)
+
+        def power_sum(centre, power, column=column, size=size):
+            return _block_sum(
+                client,
+                _power_sum,
+                raw,
+                column=column,
+                size=size,
+                centre=centre,
+                power=power,
+            )
+
+        mean, std, constant = standard_moments(power_sum, weight_sum)
         variance = (std * size) ** 2
-        std[~(std > 1e3 * np.finfo(float).eps)] = 1.0
+        std[constant] = 1.0
         moments.append((mean * size, std * size, variance))
     (x_mean, x_scale, _), (y_mean, y_scale, y_variance) = moments
     if not standardize:

@@ -27,6 +27,7 @@ from ._derivatives import (
     added_in_order,
     mean_prediction_loss,
     row_block_parts,
+    standard_moments,
 )
 from ._distributed import (
     PartitionedProblem,
@@ -188,8 +189,9 @@ def _weighted_mean_std(A, w):
 
     Columns are first divided by their largest magnitude, so values near 1e300
     do not overflow when squared nor values near 1e-300 vanish. A column
-    whose spread is below rounding of its own magnitude is constant: it is
-    scaled by that magnitude (any positive scale maps it to zero).
+    whose spread is at the rounding of its own magnitude is constant
+    (:func:`~._derivatives.standard_moments`): it is scaled by that
+    magnitude (any positive scale maps it to zero).
     """
     if sparse.issparse(A):
         return _sparse_weighted_mean_std(A, w)
@@ -201,13 +203,13 @@ def _weighted_mean_std(A, w):
     # adds its partitions' (_distributed).
     n_rows = len(w)
 
-    def summed(rows_value):
-        return added_in_order(row_block_parts(rows_value, n_rows))
+    def power_sum(centre, power):
+        return added_in_order(
+            row_block_parts(lambda rows: w[rows] @ (B[rows] - centre) ** power, n_rows)
+        )
 
-    total = summed(lambda rows: w[rows].sum())
-    mean = summed(lambda rows: w[rows] @ B[rows]) / total
-    std = np.sqrt(summed(lambda rows: w[rows] @ (B[rows] - mean) ** 2) / total)
-    constant = ~(std > 1e3 * np.finfo(float).eps)
+    total = added_in_order(row_block_parts(lambda rows: w[rows].sum(), n_rows))
+    mean, std, constant = standard_moments(power_sum, total)
     std[constant] = 1.0
     return mean * size, std * size
 
@@ -215,8 +217,8 @@ def _weighted_mean_std(A, w):
 def _sparse_weighted_mean_std(A, w):
     """:func:`_weighted_mean_std` of a sparse ``A`` without densifying it.
 
-    The same two-pass sum: over the stored entries of each column, plus the
-    mean's square times the weight of the rows whose entry is zero.
+    The same sums: over the stored entries of each column, plus the centred
+    zero's power times the weight of the rows whose entry is zero.
     """
     A = sparse.csc_matrix(A)
     size = abs(A).max(axis=0).toarray().ravel()
@@ -225,13 +227,16 @@ def _sparse_weighted_mean_std(A, w):
     values = A.data / size[columns]
     row_weight = w[A.indices]
     total = w.sum()
-    mean = np.bincount(columns, row_weight * values, A.shape[1]) / total
-    stored_weight = np.bincount(columns, row_weight, A.shape[1])
-    deviations = np.bincount(
-        columns, row_weight * (values - mean[columns]) ** 2, A.shape[1]
-    )
-    std = np.sqrt((deviations + mean**2 * (total - stored_weight)) / total)
-    constant = ~(std > 1e3 * np.finfo(float).eps)
+    unstored_weight = total - np.bincount(columns, row_weight, A.shape[1])
+
+    def power_sum(centre, power):
+        centre = np.broadcast_to(centre, A.shape[1])
+        stored = np.bincount(
+            columns, row_weight * (values - centre[columns]) ** power, A.shape[1]
+        )
+        return stored + (0.0 - centre) ** power * unstored_weight
+
+    mean, std, constant = standard_moments(power_sum, total)
     std[constant] = 1.0
     return mean * size, std * size
 

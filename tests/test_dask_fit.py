@@ -12,6 +12,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_tanhnet import TanhNetRegressor
 from sklearn_tanhnet import _derivatives as derivatives
 from sklearn_tanhnet._derivatives import LeastSquaresProblem
+from sklearn_tanhnet._distributed import prepare_partitions
+from sklearn_tanhnet._estimator import _weighted_mean_std
 
 da = pytest.importorskip("dask.array", reason="needs the 'distributed' extra")
 distributed = pytest.importorskip("distributed", reason="needs the 'distributed' extra")
@@ -104,6 +106,31 @@ def test_weighted_multi_output_dask_fit_equals_the_in_memory_fit(client, monkeyp
     for ours, theirs in zip(est._scaling, ref._scaling):
         np.testing.assert_array_equal(ours, theirs)
     assert est.n_features_in_ == 4 and est.score(X, Y) > 0.8
+
+
+def test_dask_standardisation_of_a_large_offset_is_the_in_memory_one(
+    client, monkeypatch
+):
+    # One rule for every path: x0 + 1e14 and y + 5e12 keep their spread
+    # (float64 resolves it), and the partitions' sums give the in-memory bits.
+    monkeypatch.setattr(derivatives, "SUM_ROWS", CHUNK)
+    X_offset, Y_offset = X + [1e14, 0, 0, 0], Y + [5e12, 0]
+    parts = prepare_partitions(
+        client,
+        da.from_array(X_offset, chunks=(CHUNK, 4)),
+        da.from_array(Y_offset, chunks=(CHUNK, 2)),
+        da.from_array(W, CHUNK),
+        standardize=True,
+    )
+    expected = (*_weighted_mean_std(X_offset, W), *_weighted_mean_std(Y_offset, W))
+    for ours, theirs in zip(parts.scaling, expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    # Rounding each value by at most half an ulp moves the standard
+    # deviation by at most that much.
+    x_scale, y_scale = parts.scaling[1][0], parts.scaling[3][0]
+    for scale, A, offset in [(x_scale, X[:, 0], 1e14), (y_scale, Y[:, 0], 5e12)]:
+        std = np.sqrt(np.cov(A, aweights=W, bias=True))
+        assert abs(scale - std) <= np.spacing(offset) / 2
 
 
 def test_dask_dataframe_fit_equals_the_pandas_fit(client, monkeypatch):

@@ -203,6 +203,63 @@ def test_scaled_target_fits_as_well_as_unscaled(solver):
     )
 
 
+def _rounding_bound(offset, spread):
+    """How far R^2 may move when data of standard deviation ``spread`` are
+    stored at ``offset``.
+
+    Each value is rounded by at most half an ulp: a perturbation ``e`` with
+    ``|e| / sqrt(TSS) <= delta = ulp(offset) / 2 / spread``. The fitted
+    values move by at most ``|e|`` (a projection does not lengthen it), the
+    residuals by at most ``2 |e|``, so RSS / TSS by at most ``4 delta +
+    4 delta^2``, and TSS itself by ``2 delta``: about ``6 delta``, taken as
+    ``8 delta`` for the nonlinear fit's linearisation.
+    """
+    return 8 * np.spacing(offset) / 2 / spread
+
+
+@pytest.mark.parametrize("offset", [5e12, 1e14])
+def test_a_target_with_a_large_offset_fits_as_without_it(offset):
+    # The spread of y + 1e14 is 45 eps of its magnitude: float64 still
+    # resolves it (to ulp(1e14) = 1/64), so it is fitted, not called constant.
+    plain = _fit(_est(), X, y).score(X, y)
+    shifted = _fit(_est(), X, y + offset)
+    assert shifted.score(X, y + offset) == pytest.approx(
+        plain, abs=_rounding_bound(offset, y.std())
+    )
+
+
+@pytest.mark.parametrize("sparse_X", [False, True], ids=["dense", "sparse"])
+def test_a_feature_with_a_large_offset_is_fitted_as_linear_regression_fits_it(
+    sparse_X,
+):
+    # LinearRegression centres X before solving: the reference for what
+    # float64 resolves of x0 + 1e14. Its training R^2 bounds ours from below
+    # (the network contains the linear model) up to the rounding of x0.
+    offset = 1e14
+    target = 2 * X[:, 0] - X[:, 1] + np.random.RandomState(1).normal(size=len(X))
+    X_offset = X + [offset, 0.0]
+    reference = LinearRegression().fit(X_offset, target).score(X_offset, target)
+    X_fit = sp.csr_matrix(X_offset) if sparse_X else X_offset
+    score = _fit(_est(), X_fit, target).score(X_fit, target)
+    assert score >= reference - _rounding_bound(offset, X[:, 0].std())
+
+
+def test_a_column_of_one_value_rounded_differently_is_constant():
+    # 0.1 + 0.2 and 0.3 are one value rounded two ways (a unit in the last
+    # place apart): the column is constant, not a feature scaled by 1e-17.
+    from sklearn_tanhnet._estimator import _weighted_mean_std
+
+    column = np.where(np.arange(len(X)) % 2, 0.1 + 0.2, 0.3)
+    Xc = np.c_[X, column]
+    mean, scale = _weighted_mean_std(Xc, W)
+    assert scale[2] == pytest.approx(0.3, rel=1e-15)
+    for A in (np.full((len(X), 1), 1e14 + 1), np.full((len(X), 1), 3.7)):
+        mean, scale = _weighted_mean_std(A, np.linspace(0.1, 2, len(X)))
+        assert mean[0] == A[0, 0] and scale[0] == A[0, 0]
+        mean_sparse, scale_sparse = _weighted_mean_std(sp.csr_matrix(A), W)
+        assert mean_sparse[0] == A[0, 0] and scale_sparse[0] == A[0, 0]
+
+
 # -- dtypes and containers ---------------------------------------------------------
 
 
