@@ -1115,7 +1115,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"{n_params_of(sizes)} parameters. Fit data this small in memory "
                 "(X.compute())."
             )
-        vars(self).pop("n_features_in_", None)
         self.n_features_in_ = parts.n_features
         # A Dask DataFrame's column names, from its empty pandas twin (_meta),
         # as a pandas X's; none for a Dask array.
