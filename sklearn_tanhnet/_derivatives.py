@@ -65,6 +65,40 @@ def added_in_order(parts):
     return total
 
 
+# A column's values are known to half a unit in the last place (ulp), and
+# ulp(x) <= eps |x|: in units of the column's largest magnitude, values that
+# differ by rounding alone (one quantity computed in different ways, a few
+# ulps apart) have a spread of at most a few eps. A spread up to
+# CONSTANT_SPREAD is such rounding and the column constant; beyond it float64
+# resolves different values, however large the column's offset, and they are
+# fitted.
+CONSTANT_SPREAD = 4 * np.finfo(float).eps
+
+
+def standard_moments(power_sum, total):
+    """Weighted mean and standard deviation of columns scaled to at most 1.
+
+    The one rule of the in-memory, sparse and Dask standardisations.
+    ``power_sum(centre, p)`` is ``sum_i w_i (B_i - centre) ** p`` over the
+    rows of the scaled columns ``B`` (``total = sum_i w_i``). The spread is
+    taken about the mean, after the mean itself is refined by the sum of the
+    values centred on its first estimate: an offset far beyond the spread
+    (``1e14 + x``) rounds that first estimate by more than the spread, and
+    the centred values do not carry the offset. A constant column comes out
+    with a spread of exactly zero.
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_columns,)
+    constant : ndarray of bool
+        The columns whose spread is at most ``CONSTANT_SPREAD``.
+    """
+    mean = power_sum(0.0, 1) / total
+    mean = mean + power_sum(mean, 1) / total
+    std = np.sqrt(power_sum(mean, 2) / total)
+    return mean, std, ~(std > CONSTANT_SPREAD)
+
+
 def mean_prediction_loss(Y, sample_weight):
     """The objective of predicting the weighted mean: the scale of ``tol``.
 

@@ -18,7 +18,7 @@ its worker (:class:`~._derivatives.JacobianOperator`) and exchange one
 ``P``-vector each way per product ``J'J v``. The client holds ``O(P^2)``
 numbers and one partition's result at a time; X is never gathered.
 
-:func:`prepare_partitions` standardises (two passes of weighted sums, as
+:func:`prepare_partitions` standardises (passes of weighted sums, as
 the in-memory fit) and places the scaled partitions on the workers;
 :class:`PartitionedProblem` is the problem the solvers see.
 """
@@ -29,7 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _derivatives
-from ._derivatives import LeastSquaresProblem, added_in_order, row_block_parts
+from ._derivatives import (
+    LeastSquaresProblem,
+    added_in_order,
+    row_block_parts,
+    standard_moments,
+)
 from ._threads import one_blas_thread
 
 
@@ -50,6 +55,11 @@ def _as_dask_array(obj, name):
     if any(np.isnan(c) for c in obj.chunks[0]):
         raise ValueError(f"{name} has unknown chunk sizes: call compute_chunk_sizes().")
     return obj
+
+
+def _result_dtype(X):
+    """float32 for a float32 Dask array, else float64 (validate_data's rule)."""
+    return np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
 
 
 def _in_order(futures):
@@ -85,19 +95,19 @@ def _first_pass(block, block_rows):
     )
 
 
-def _weighted_sum(block, column, size, block_rows):
-    """``sum w A / size`` of one column group, by row blocks (as in memory)."""
+def _power_sum(block, column, size, centre, power, block_rows):
+    """``sum w (A / size - centre) ** power`` of one column group, by row
+    blocks (as in memory)."""
     B, w = block[column] / size, block[2]
-    return row_block_parts(lambda rows: w[rows] @ B[rows], len(w), block_rows)
-
-
-def _weighted_deviations(block, column, size, centre, block_rows):
-    B, w = block[column] / size - centre, block[2]
-    return row_block_parts(lambda rows: w[rows] @ B[rows] ** 2, len(w), block_rows)
+    return row_block_parts(
+        lambda rows: w[rows] @ (B[rows] - centre) ** power, len(w), block_rows
+    )
 
 
 def _checked_block(X, y, w):
-    X = np.asarray(X, dtype=float)
+    # C order, as validate_data gives the in-memory fit: a DataFrame's block
+    # comes in Fortran order, and BLAS rounds its products differently.
+    X = np.ascontiguousarray(X, dtype=float)
     Y = np.asarray(y, dtype=float)
     Y = Y.reshape(len(Y), -1)
     w = np.ones(len(X)) if w is None else np.asarray(w, dtype=float)
@@ -163,6 +173,9 @@ class Partitions:
         ``(X_p, Y_p, w_p)`` in standardised units, in row order.
     n_rows, n_features, n_outputs : int
     y_1d : bool
+    dtype : numpy dtype
+        float32 for float32 X, else float64: the dtype of the fitted
+        coefficients and the predictions, as in memory.
     scaling : tuple
         ``(x_mean, x_scale, y_mean, y_scale)``, as the in-memory fit's.
     weight_sum : float
@@ -176,6 +189,7 @@ class Partitions:
     n_features: int
     n_outputs: int
     y_1d: bool
+    dtype: np.dtype
     scaling: tuple
     weight_sum: float
     loss_scale: float
@@ -217,6 +231,7 @@ def prepare_partitions(client, X, y, sample_weight, standardize):
         n_features=X.shape[1],
         n_outputs=1 if y.ndim == 1 else y.shape[1],
         y_1d=y.ndim == 1,
+        dtype=_result_dtype(X),
         scaling=scaling,
         weight_sum=weight_sum,
         loss_scale=loss_scale,
@@ -244,8 +259,9 @@ def _scaling(client, raw, standardize):
     """``(x_mean, x_scale, y_mean, y_scale)``, the weight sum and the loss scale.
 
     The in-memory fit's formula for the weighted means and standard
-    deviations (columns divided by their largest magnitude, then two
-    passes), with each pass's sums added over the partitions.
+    deviations (columns divided by their largest magnitude, then the passes
+    of :func:`~._derivatives.standard_moments`), with each pass's sums added
+    over the partitions.
     """
     first = client.gather(
         client.map(
@@ -259,14 +275,21 @@ def _scaling(client, raw, standardize):
     for column in (0, 1):
         size = np.max([f[1 + column] for f in first], axis=0)
         size[~(size > 0)] = 1.0
-        kwargs = {"column": column, "size": size}
-        mean = _block_sum(client, _weighted_sum, raw, **kwargs) / weight_sum
-        deviations = _block_sum(
-            client, _weighted_deviations, raw, centre=mean, **kwargs
-        )
-        std = np.sqrt(deviations / weight_sum)
+
+        def power_sum(centre, power, column=column, size=size):
+            return _block_sum(
+                client,
+                _power_sum,
+                raw,
+                column=column,
+                size=size,
+                centre=centre,
+                power=power,
+            )
+
+        mean, std, constant = standard_moments(power_sum, weight_sum)
         variance = (std * size) ** 2
-        std[~(std > 1e3 * np.finfo(float).eps)] = 1.0
+        std[constant] = 1.0
         moments.append((mean * size, std * size, variance))
     (x_mean, x_scale, _), (y_mean, y_scale, y_variance) = moments
     if not standardize:
@@ -373,7 +396,11 @@ class PartitionedOperator:
         return added_in_order(_in_order(products))
 
 
-def _method_block(block, estimator, method, kwargs):
+def _method_block(block, estimator, method, kwargs, columns=None):
+    if columns is not None:  # a Dask DataFrame's block, named as it was
+        import pandas as pd
+
+        block = pd.DataFrame(block, columns=columns)
     result = getattr(estimator, method)(block, **kwargs)
     if isinstance(result, tuple):  # (mean, std) or (lower, upper): side by side
         result = np.concatenate([np.reshape(r, (len(block), -1)) for r in result], 1)
@@ -388,16 +415,23 @@ def lazily(estimator, method, X, n_results=1, **kwargs):
     it on the block. Tuple results (``return_std``, intervals) come back as
     a tuple of Dask arrays.
     """
+    columns = None
+    if hasattr(X, "columns"):  # a Dask DataFrame: its names checked here, now
+        from sklearn.utils.validation import _check_feature_names
+
+        _check_feature_names(estimator, X._meta, reset=False)
+        columns = getattr(estimator, "feature_names_in_", None)
     X = _as_dask_array(X, "X")
     if X.numblocks[1] != 1:
         X = X.rechunk({1: -1})
     K = estimator.n_outputs_
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    dtype = np.result_type(_result_dtype(X), estimator.coefs_[0].dtype)
     out = X.map_blocks(
         _method_block,
         estimator,
         method,
         kwargs,
+        columns,
         dtype=dtype,
         chunks=(X.chunks[0], (n_results * K,)),
     )

@@ -1,5 +1,6 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
+import contextlib
 import functools
 import warnings
 from numbers import Integral, Real
@@ -14,7 +15,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
+    _check_feature_names,
     _check_sample_weight,
+    assert_all_finite,
     check_is_fitted,
     validate_data,
 )
@@ -24,6 +27,7 @@ from ._derivatives import (
     added_in_order,
     mean_prediction_loss,
     row_block_parts,
+    standard_moments,
 )
 from ._distributed import (
     PartitionedProblem,
@@ -234,8 +238,9 @@ def _weighted_mean_std(A, w):
 
     Columns are first divided by their largest magnitude, so values near 1e300
     do not overflow when squared nor values near 1e-300 vanish. A column
-    whose spread is below rounding of its own magnitude is constant: it is
-    scaled by that magnitude (any positive scale maps it to zero).
+    whose spread is at the rounding of its own magnitude is constant
+    (:func:`~._derivatives.standard_moments`): it is scaled by that
+    magnitude (any positive scale maps it to zero).
     """
     if sparse.issparse(A):
         return _sparse_weighted_mean_std(A, w)
@@ -247,13 +252,13 @@ def _weighted_mean_std(A, w):
     # adds its partitions' (_distributed).
     n_rows = len(w)
 
-    def summed(rows_value):
-        return added_in_order(row_block_parts(rows_value, n_rows))
+    def power_sum(centre, power):
+        return added_in_order(
+            row_block_parts(lambda rows: w[rows] @ (B[rows] - centre) ** power, n_rows)
+        )
 
-    total = summed(lambda rows: w[rows].sum())
-    mean = summed(lambda rows: w[rows] @ B[rows]) / total
-    std = np.sqrt(summed(lambda rows: w[rows] @ (B[rows] - mean) ** 2) / total)
-    constant = ~(std > 1e3 * np.finfo(float).eps)
+    total = added_in_order(row_block_parts(lambda rows: w[rows].sum(), n_rows))
+    mean, std, constant = standard_moments(power_sum, total)
     std[constant] = 1.0
     return mean * size, std * size
 
@@ -261,8 +266,8 @@ def _weighted_mean_std(A, w):
 def _sparse_weighted_mean_std(A, w):
     """:func:`_weighted_mean_std` of a sparse ``A`` without densifying it.
 
-    The same two-pass sum: over the stored entries of each column, plus the
-    mean's square times the weight of the rows whose entry is zero.
+    The same sums: over the stored entries of each column, plus the centred
+    zero's power times the weight of the rows whose entry is zero.
     """
     A = sparse.csc_matrix(A)
     size = abs(A).max(axis=0).toarray().ravel()
@@ -271,13 +276,16 @@ def _sparse_weighted_mean_std(A, w):
     values = A.data / size[columns]
     row_weight = w[A.indices]
     total = w.sum()
-    mean = np.bincount(columns, row_weight * values, A.shape[1]) / total
-    stored_weight = np.bincount(columns, row_weight, A.shape[1])
-    deviations = np.bincount(
-        columns, row_weight * (values - mean[columns]) ** 2, A.shape[1]
-    )
-    std = np.sqrt((deviations + mean**2 * (total - stored_weight)) / total)
-    constant = ~(std > 1e3 * np.finfo(float).eps)
+    unstored_weight = total - np.bincount(columns, row_weight, A.shape[1])
+
+    def power_sum(centre, power):
+        centre = np.broadcast_to(centre, A.shape[1])
+        stored = np.bincount(
+            columns, row_weight * (values - centre[columns]) ** power, A.shape[1]
+        )
+        return stored + (0.0 - centre) ** power * unstored_weight
+
+    mean, std, constant = standard_moments(power_sum, total)
     std[constant] = 1.0
     return mean * size, std * size
 
@@ -293,7 +301,10 @@ def _standardized(X, x_mean, x_scale):
 def _validated_inputs(estimator, X):
     """Validated X for predict-like methods (float64, CSR when sparse) and the
     dtype of what they return: float32 for float32 X on a float32 fit."""
-    with np.errstate(invalid="ignore", over="ignore"):  # as in _validate_xy
+    with (
+        np.errstate(invalid="ignore", over="ignore"),  # as in _validate_xy
+        _naming_the_column(X),
+    ):
         X = validate_data(
             estimator,
             X,
@@ -306,10 +317,34 @@ def _validated_inputs(estimator, X):
     return X.astype(np.float64, copy=False), dtype
 
 
+@contextlib.contextmanager
+def _naming_the_column(X):
+    """Add to validate_data's "could not convert string to float: 'prof'" the
+    DataFrame column it came from, and what to do."""
+    try:
+        yield
+    except ValueError as exc:
+        if not (str(exc).startswith("could not convert") and hasattr(X, "columns")):
+            raise
+        for name in X.columns:
+            try:
+                np.asarray(X[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{exc} (X's column {name!r}, of dtype {X[name].dtype}). "
+                    "Encode non-numeric columns as numbers, e.g. with "
+                    "sklearn.preprocessing.OneHotEncoder in a pipeline."
+                ) from exc
+        raise
+
+
 def _check_real_numeric(X, y=None):
     """Clear errors for complex inputs and non-numeric targets."""
     dtypes = list(getattr(X, "dtypes", [])) or [getattr(X, "dtype", None)]
-    if any(d is not None and np.dtype(d).kind == "c" for d in dtypes):
+    # By the dtype's kind, not np.dtype(d): pandas' extension dtypes (Int64,
+    # Float64, boolean, string, category) are no numpy dtypes but have one;
+    # validate_data converts or refuses them as MLPRegressor's does.
+    if any(getattr(d, "kind", None) == "c" for d in dtypes):
         raise ValueError(
             "Complex data not supported: X has complex values, and "
             "TanhNetRegressor needs real inputs. Pass the real and imaginary "
@@ -935,7 +970,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         _check_real_numeric(X, y)
         # scikit-learn's finiteness check sums the array: +inf beside -inf
         # would warn 'invalid value' before its own clear error.
-        with np.errstate(invalid="ignore", over="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"), _naming_the_column(X):
             X, y = validate_data(
                 self,
                 X,
@@ -959,6 +994,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)  # validate_data types only X
+        # validate_data checks an object y for NaN before casting it, when a
+        # None in it is not yet one: check the numbers.
+        assert_all_finite(y, input_name="y")
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, y, Y, sample_weight, dtype
 
@@ -1151,9 +1189,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"{n_params_of(sizes)} parameters. Fit data this small in memory "
                 "(X.compute())."
             )
-        for name in ("n_features_in_", "feature_names_in_"):
-            vars(self).pop(name, None)
         self.n_features_in_ = parts.n_features
+        # A Dask DataFrame's column names, from its empty pandas twin (_meta),
+        # as a pandas X's; none for a Dask array.
+        _check_feature_names(self, getattr(X, "_meta", None), reset=True)
         total = np.array([parts.weight_sum])
         ard = self._resolved_ard(sizes, total, False)
         alpha, alpha0 = self._penalty_start(sizes, total, False, False, ard)
@@ -1167,7 +1206,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         return SimpleNamespace(
             X=X,
-            dtype=np.float32 if X.dtype == np.float32 else np.float64,
+            dtype=parts.dtype,
             y=y,
             Xs=None,
             Ys=None,

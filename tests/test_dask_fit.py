@@ -12,6 +12,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_tanhnet import TanhNetRegressor
 from sklearn_tanhnet import _derivatives as derivatives
 from sklearn_tanhnet._derivatives import LeastSquaresProblem
+from sklearn_tanhnet._distributed import prepare_partitions
+from sklearn_tanhnet._estimator import _weighted_mean_std
 
 da = pytest.importorskip("dask.array", reason="needs the 'distributed' extra")
 distributed = pytest.importorskip("distributed", reason="needs the 'distributed' extra")
@@ -104,6 +106,61 @@ def test_weighted_multi_output_dask_fit_equals_the_in_memory_fit(client, monkeyp
     for ours, theirs in zip(est._scaling, ref._scaling):
         np.testing.assert_array_equal(ours, theirs)
     assert est.n_features_in_ == 4 and est.score(X, Y) > 0.8
+
+
+def test_dask_standardisation_of_a_large_offset_is_the_in_memory_one(
+    client, monkeypatch
+):
+    # One rule for every path: x0 + 1e14 and y + 5e12 keep their spread
+    # (float64 resolves it), and the partitions' sums give the in-memory bits.
+    monkeypatch.setattr(derivatives, "SUM_ROWS", CHUNK)
+    X_offset, Y_offset = X + [1e14, 0, 0, 0], Y + [5e12, 0]
+    parts = prepare_partitions(
+        client,
+        da.from_array(X_offset, chunks=(CHUNK, 4)),
+        da.from_array(Y_offset, chunks=(CHUNK, 2)),
+        da.from_array(W, CHUNK),
+        standardize=True,
+    )
+    expected = (*_weighted_mean_std(X_offset, W), *_weighted_mean_std(Y_offset, W))
+    for ours, theirs in zip(parts.scaling, expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    # Rounding each value by at most half an ulp moves the standard
+    # deviation by at most that much.
+    x_scale, y_scale = parts.scaling[1][0], parts.scaling[3][0]
+    for scale, A, offset in [(x_scale, X[:, 0], 1e14), (y_scale, Y[:, 0], 5e12)]:
+        std = np.sqrt(np.cov(A, aweights=W, bias=True))
+        assert abs(scale - std) <= np.spacing(offset) / 2
+
+
+def test_dask_dataframe_fit_equals_the_pandas_fit(client, monkeypatch):
+    # A Dask DataFrame and Series go the Dask array's way (to_dask_array):
+    # the same partitions, so the same sums and the same bits as the
+    # in-memory fit of the pandas frame; the column names are recorded and
+    # checked as a pandas X's.
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    monkeypatch.setattr(derivatives, "SUM_ROWS", CHUNK)
+    params = dict(hidden_layer_sizes=(3,), random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    target = pd.Series(Y[:, 0], name="y")
+    frame_dask = dd.from_pandas(frame, chunksize=CHUNK)
+    assert frame_dask.npartitions == len(X) // CHUNK
+    est = TanhNetRegressor(**params).fit(
+        frame_dask, dd.from_pandas(target, chunksize=CHUNK)
+    )
+    ref = in_memory_with_partition_blocks(monkeypatch, params, frame, target)
+    assert est.loss_curve_ == ref.loss_curve_
+    np.testing.assert_array_equal(est.feature_names_in_, ["a", "b", "c", "d"])
+    predictions = est.predict(frame_dask)
+    assert isinstance(predictions, da.Array)  # lazy
+    expected = ref.predict(frame)
+    np.testing.assert_allclose(
+        predictions.compute(), expected, rtol=0, atol=1e-12 * np.abs(expected).max()
+    )
+    np.testing.assert_array_equal(est.predict(frame), predictions.compute())
+    with pytest.raises(ValueError, match="must be in the same order"):
+        est.predict(frame_dask[["b", "a", "c", "d"]])
 
 
 @pytest.mark.parametrize(

