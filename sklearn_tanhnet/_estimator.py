@@ -452,7 +452,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         step's normal equations (or its residual-space kernels, with fewer
         residuals than parameters), scipy's dense Jacobian, the evidence's
         matrices, and the statistics behind the intervals (one
-        ``n_params x n_params`` matrix per output and about eight more at
+        ``n_params x n_params`` matrix per output and about seven more at
         their peak). The fit plans within it before allocating anything
         large: steps become iterative, ``alpha='auto'`` or an explicit
         ``tr_solver='exact'`` that cannot fit is refused, and statistics that

@@ -42,7 +42,7 @@ SINGLE_PRECISION_FLOPS = 1e9
 # The post-fit statistics hold one P x P Gauss-Newton matrix per output and,
 # at their peak (an eigendecomposition, its workspace and the products
 # around it), this many more.
-STATISTICS_MATRICES = 8
+STATISTICS_MATRICES = 7
 # With uncertainty='auto' the statistics are computed by fit unless their two
 # eigendecompositions (about 20 P^3 multiply-adds) cost more than this and
 # more than the Gauss-Newton matrices (n K P^2, one pass over the rows, the
