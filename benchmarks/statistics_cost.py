@@ -74,9 +74,10 @@ def statistics_cost(n_rows, max_iter):
         (30, 30), uncertainty="lazy", max_iter=max_iter, random_state=0
     )
     _, fit_seconds, fit_peak = traced(lambda: est.fit(X, y))
+    score = est.score(X, y)
     print(
         f"fit:        {fit_seconds:8.2f} s  peak {fit_peak:8.1f} MiB  "
-        f"({est.n_iter_} iterations, {est.tr_solver_!r} steps, R^2 {est.score(X, y):.3f})"
+        f"({est.n_iter_} iterations, {est.tr_solver_!r} steps, R^2 {score:.3f})"
     )
     noise, stat_seconds, stat_peak = traced(lambda: est.noise_variance_)
     print(
@@ -112,7 +113,9 @@ def saved_size(n_rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["statistics", "size", "both"], default="both")
+    parser.add_argument(
+        "--part", choices=["statistics", "size", "both"], default="both"
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--size-rows", type=int, default=1_000_000)

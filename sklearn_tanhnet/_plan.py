@@ -169,7 +169,7 @@ def _scipy_step(method, tr_solver, n_data, n_rows, n_params, budget):
 
 
 def statistics_bytes(n_outputs, n_params):
-    """Peak memory of the post-fit statistics (:func:`~._uncertainty.fit_statistics`)."""
+    """Peak bytes of the post-fit statistics (:func:`~._uncertainty.fit_statistics`)."""
     return (n_outputs + STATISTICS_MATRICES) * 8 * n_params**2
 
 

@@ -33,7 +33,15 @@ def test_statistics_follow_their_budget():
     plan = plan_fit("least_squares", "lm", "auto", 10**6, 1, 661, 620, False)
     assert plan.statistics and not plan.defer_statistics
     plan = plan_fit(
-        "least_squares", "lm", "auto", 10**6, 1, 661, 620, False, memory_budget=GIB / 100
+        "least_squares",
+        "lm",
+        "auto",
+        10**6,
+        1,
+        661,
+        620,
+        False,
+        memory_budget=GIB / 100,
     )
     assert not plan.statistics and "memory_budget=0.01 (GiB)" in plan.reason
 
@@ -50,15 +58,9 @@ def test_statistics_budget_counts_their_peak():
     # One P x P matrix per output and STATISTICS_MATRICES more.
     n_params = 5000
     needed = (2 + plan_module.STATISTICS_MATRICES) * 8 * n_params**2
-    fits = plan_fit(
-        "least_squares", "lm", "auto", 10**4, 2, n_params, 4900, False,
-        memory_budget=needed,
-    )
-    assert fits.statistics
-    refused = plan_fit(
-        "least_squares", "lm", "auto", 10**4, 2, n_params, 4900, False,
-        memory_budget=needed - 1,
-    )
+    args = ("least_squares", "lm", "auto", 10**4, 2, n_params, 4900, False)
+    assert plan_fit(*args, memory_budget=needed).statistics
+    refused = plan_fit(*args, memory_budget=needed - 1)
     assert not refused.statistics
     assert "larger memory_budget" in refused.reason
 
