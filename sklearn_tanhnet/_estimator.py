@@ -517,13 +517,31 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
         ``predict(return_std=True)``, ``noise_variance_`` and
-        ``effective_n_params_`` are computed: ``'fit'`` in fit; ``'lazy'`` on
-        their first use (the model keeps its scaled training data until
-        then, and a model saved before holds them too); ``'off'`` never (the
-        intervals are not available); ``'auto'`` in fit while they cost at
-        most 1e9 multiply-adds (``n K P^2 + 20 P^3`` for ``n`` rows, ``K``
-        outputs and ``P`` parameters), else lazily. Either way the result is
-        the same, bit for bit.
+        ``effective_n_params_`` are computed: ``'fit'`` at the end of fit,
+        over blocks of rows, after which the model keeps only the
+        ``n_params x n_params`` parameter covariance and a few numbers (no
+        training data); ``'lazy'`` on their first use (the model keeps its
+        scaled training data until then, and a model saved before holds them
+        too); ``'off'`` never (the intervals are not available). ``'auto'``
+        computes them in fit, except where their two ``n_params x n_params``
+        eigendecompositions (about ``20 P^3`` multiply-adds for ``P``
+        parameters) cost more than 1e9 multiply-adds and more than one pass of
+        the Gauss-Newton matrices over the rows (``n K P^2`` for ``n`` rows and
+        ``K`` outputs): networks wider than their data, whose fit is quick,
+        then compute them lazily. Either way the result is the same, bit for
+        bit.
+
+    memory_budget : float, default=2.0
+        The most memory, in GiB, that the fit's dense matrices may take: a
+        step's normal equations (or its residual-space kernels, with fewer
+        residuals than parameters), scipy's dense Jacobian, the evidence's
+        matrices, and the statistics behind the intervals (one
+        ``n_params x n_params`` matrix per output and about seven more at
+        their peak). The fit plans within it before allocating anything
+        large: steps become iterative, ``alpha='auto'`` or an explicit
+        ``tr_solver='exact'`` that cannot fit is refused, and statistics that
+        cannot fit are skipped (the intervals then say so). Raise it on a
+        machine with more memory to have what it refuses.
 
     shuffle : bool, default=True
         Shuffle the rows every epoch (adam with minibatches only).
@@ -756,6 +774,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "standardize": ["boolean"],
         "ard": ["boolean", StrOptions({"auto"})],
         "uncertainty": [StrOptions({"auto", "fit", "lazy", "off"})],
+        "memory_budget": [Interval(Real, 0, None, closed="neither")],
         "shuffle": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
@@ -789,6 +808,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         standardize=True,
         ard="auto",
         uncertainty="auto",
+        memory_budget=2.0,
         shuffle=True,
         beta_1=0.9,
         beta_2=0.999,
@@ -818,6 +838,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.standardize = standardize
         self.ard = ard
         self.uncertainty = uncertainty
+        self.memory_budget = memory_budget
         self.shuffle = shuffle
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -1016,6 +1037,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             isinstance(data.alpha, str),
             self.uncertainty,
             data.ard,
+            self.memory_budget * 2**30,
         )
         ctx = self._callback_root(X, y)
         n_starts = 1 if (data.warm or partial) else self.n_restarts

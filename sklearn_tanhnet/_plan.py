@@ -23,9 +23,9 @@ Costs, for ``n`` rows, ``K`` outputs and ``P`` parameters:
 
 from dataclasses import dataclass
 
-# The largest dense matrix a fit may allocate (a residual Jacobian for scipy,
-# or the few n_params x n_params matrices of the normal equations, the
-# evidence and the uncertainty).
+# The largest dense memory a fit may allocate (a residual Jacobian for scipy,
+# the few matrices of the normal equations, the evidence and the
+# uncertainty), unless the estimator's ``memory_budget`` says otherwise.
 MEMORY_BUDGET = 2 * 2**30
 # Most multiply-adds, n * K * P^2, of one J'J: the per-step budget of direct
 # steps (about a second). Beyond it steps are iterative.
@@ -39,12 +39,14 @@ RESIDUAL_FLOPS = 8e9
 # statistics' Gauss-Newton matrices are accumulated from single-precision
 # blocks (J'r and the loss stay double).
 SINGLE_PRECISION_FLOPS = 1e9
-# The post-fit statistics need one J'J per output; beyond this many
-# multiply-adds fit skips them.
-STATISTICS_FLOPS = 5e10
-# With uncertainty='auto' the statistics are computed by fit while they cost
-# at most this many multiply-adds (n K P^2 for the Gauss-Newton matrices, about
-# 20 P^3 for the two eigendecompositions), else on first use.
+# The post-fit statistics hold one P x P Gauss-Newton matrix per output and,
+# at their peak (an eigendecomposition, its workspace and the products
+# around it), this many more.
+STATISTICS_MATRICES = 7
+# With uncertainty='auto' the statistics are computed by fit unless their two
+# eigendecompositions (about 20 P^3 multiply-adds) cost more than this and
+# more than the Gauss-Newton matrices (n K P^2, one pass over the rows, the
+# size of a direct step's work): then on first use.
 EAGER_STATISTICS_FLOPS = 1e9
 # scipy's exact step: an SVD per step is cheaper than lsmr up to this many
 # rows * n_params**2 multiply-adds.
@@ -109,43 +111,52 @@ class FitPlan:
     defer_statistics: bool = False
 
 
-def _lm_step(tr_solver, n_data, n_params, ard=False):
+def _gib(n_bytes):
+    return f"{n_bytes / 2**30:.3g} GiB"
+
+
+def _budget_text(budget):
+    return f"memory_budget={budget / 2**30:g} (GiB)"
+
+
+def _lm_step(tr_solver, n_data, n_params, budget, ard=False):
     if tr_solver == "lsmr":
         raise ValueError(
             "tr_solver='lsmr' is scipy's; method='lm' takes tr_solver='exact' "
             "(Cholesky) or 'cg' (conjugate gradients), or 'auto'."
         )
-    fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
-    if tr_solver == "exact" and not fits:
-        raise ValueError(
-            f"tr_solver='exact' needs {n_params} x {n_params} matrices "
-            f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
-            f"{MEMORY_BUDGET / 2**30:g} GiB budget; use tr_solver='cg'."
-        )
     if n_data < n_params and not ard:  # M x M matrices, smaller than P x P ones
-        fits = 8 * 8 * n_data**2 <= MEMORY_BUDGET
+        size, needed = n_data, 8 * 8 * n_data**2
         cheap = n_data**3 <= RESIDUAL_FLOPS
     else:
+        size, needed = n_params, 4 * 8 * n_params**2
         cheap = n_data * n_params**2 <= DIRECT_FLOPS
+    fits = needed <= budget
+    if tr_solver == "exact" and not fits:
+        raise ValueError(
+            f"tr_solver='exact' needs {size} x {size} matrices ({_gib(needed)}), "
+            f"more than {_budget_text(budget)}; use tr_solver='cg' or raise "
+            "memory_budget."
+        )
     if tr_solver == "auto":
         return "exact" if fits and cheap else "cg"
     return tr_solver
 
 
-def _scipy_step(method, tr_solver, n_data, n_rows, n_params):
+def _scipy_step(method, tr_solver, n_data, n_rows, n_params, budget):
     if tr_solver == "cg":
         raise ValueError(
             f"tr_solver='cg' is the package's own; method={method!r} takes "
             "tr_solver='exact' (SVD) or 'lsmr', or 'auto'."
         )
     jacobian_bytes = 8 * n_rows * n_params
-    fits = 3 * jacobian_bytes <= MEMORY_BUDGET
+    fits = 3 * jacobian_bytes <= budget
     if tr_solver == "exact" and not fits:
         raise ValueError(
             f"tr_solver='exact' needs a dense {n_rows} x {n_params} Jacobian and "
-            f"its factorisation, {3 * jacobian_bytes / 2**30:.3g} GiB, more than "
-            f"the {MEMORY_BUDGET / 2**30:g} GiB budget. Use tr_solver='auto' or "
-            "'lsmr', which then runs matrix-free."
+            f"its factorisation, {_gib(3 * jacobian_bytes)}, more than "
+            f"{_budget_text(budget)}. Use tr_solver='auto' or 'lsmr', which then "
+            "runs matrix-free, or raise memory_budget."
         )
     if tr_solver == "auto":
         # With fewer data residuals than parameters the fit interpolates and
@@ -153,24 +164,38 @@ def _scipy_step(method, tr_solver, n_data, n_rows, n_params):
         # short of that point by more than rounding.
         cheap = n_rows * n_params**2 <= EXACT_FLOPS
         tr_solver = "exact" if fits and (cheap or n_data < n_params) else "lsmr"
-    matrix_free = tr_solver == "lsmr" and jacobian_bytes > MEMORY_BUDGET
+    matrix_free = tr_solver == "lsmr" and jacobian_bytes > budget
     return tr_solver, matrix_free
 
 
-def _statistics_plan(uncertainty, n_data, n_params):
+def statistics_bytes(n_outputs, n_params):
+    """Peak bytes of the post-fit statistics (:func:`~._uncertainty.fit_statistics`)."""
+    return (n_outputs + STATISTICS_MATRICES) * 8 * n_params**2
+
+
+def _statistics_plan(uncertainty, n_data, n_outputs, n_params, budget):
     """Whether to compute the statistics, why not, and whether to defer them."""
     if uncertainty == "off":
-        return False, "uncertainty='off': the fit computed no statistics.", False
-    if 4 * 8 * n_params**2 > MEMORY_BUDGET or n_data * n_params**2 > STATISTICS_FLOPS:
         reason = (
-            f"the {n_params} x {n_params} parameter covariance over all rows "
-            "would exceed the memory or time budget (MEMORY_BUDGET, "
-            "STATISTICS_FLOPS)."
+            "uncertainty='off': the fit computed no statistics. Refit with "
+            "uncertainty='auto' to have them."
         )
         return False, reason, False
-    cost = n_data * n_params**2 + 20 * n_params**3
+    needed = statistics_bytes(n_outputs, n_params)
+    if needed > budget:
+        reason = (
+            f"its {n_params} x {n_params} parameter covariance needs "
+            f"{_gib(needed)}, more than {_budget_text(budget)}. Refit with a "
+            "larger memory_budget to have intervals, or use a smaller network."
+        )
+        return False, reason, False
+    # One pass of J'J over row blocks costs what a direct step does; only
+    # where the P x P eigendecompositions cost more than that (and more than
+    # a moment) does 'auto' wait for the first use.
+    eigen = 20 * n_params**3
     defer = uncertainty == "lazy" or (
-        uncertainty == "auto" and cost > EAGER_STATISTICS_FLOPS
+        uncertainty == "auto"
+        and eigen > max(EAGER_STATISTICS_FLOPS, n_data * n_params**2)
     )
     return True, "", defer
 
@@ -186,6 +211,7 @@ def plan_fit(
     auto_alpha,
     uncertainty="auto",
     ard=False,
+    memory_budget=None,
 ):
     """Plan a fit; raise ValueError for what the budgets cannot take.
 
@@ -202,22 +228,34 @@ def plan_fit(
         When the post-fit statistics are computed.
     ard : bool
         One penalty per input feature (the residual space takes one a layer).
+    memory_budget : float, optional
+        The most memory, in bytes, a dense matrix (or the few of a step) may
+        take; :data:`MEMORY_BUDGET` when None.
 
     Returns
     -------
     FitPlan
     """
+    budget = MEMORY_BUDGET if memory_budget is None else memory_budget
     n_data = n_samples * n_outputs
     gram_flops = n_data * n_params**2
     gram_dtype = "float32" if gram_flops > SINGLE_PRECISION_FLOPS else "float64"
-    square_fits = 4 * 8 * n_params**2 <= MEMORY_BUDGET
-    statistics, reason, defer = _statistics_plan(uncertainty, n_data, n_params)
-    if auto_alpha and not square_fits:
+    statistics, reason, defer = _statistics_plan(
+        uncertainty, n_data, n_outputs, n_params, budget
+    )
+    # The evidence updates work in the residual space, on M x M kernels (one
+    # a layer, and their sum), when there are fewer residuals than parameters.
+    if n_data < n_params and not ard:
+        evidence_size, evidence_bytes = n_data, 8 * 8 * n_data**2
+    else:
+        evidence_size, evidence_bytes = n_params, 4 * 8 * n_params**2
+    if auto_alpha and evidence_bytes > budget:
         raise ValueError(
-            f"alpha='auto' needs {n_params} x {n_params} Gauss-Newton matrices "
-            f"({4 * 8 * n_params**2 / 2**30:.3g} GiB), more than the "
-            f"{MEMORY_BUDGET / 2**30:g} GiB budget. Pass a float alpha (with "
-            "solver='adam' for the largest networks) or use a smaller network."
+            f"alpha='auto' needs {evidence_size} x {evidence_size} Gauss-Newton "
+            f"matrices ({_gib(evidence_bytes)}), more than "
+            f"{_budget_text(budget)}. Raise memory_budget, pass a float alpha "
+            "(with solver='adam' for the largest networks) or use a smaller "
+            "network."
         )
     if solver == "adam":
         return FitPlan(
@@ -232,7 +270,7 @@ def plan_fit(
             defer_statistics=defer,
         )
     if method == "lm":
-        step = _lm_step(tr_solver, n_data, n_params, ard)
+        step = _lm_step(tr_solver, n_data, n_params, budget, ard)
         max_inner = CG_MAXITER if step == "cg" else None
         residual_space = step == "exact" and n_data < n_params and not ard
         return FitPlan(
@@ -248,14 +286,17 @@ def plan_fit(
             defer,
         )
     n_rows = n_data + (n_weights if auto_alpha else 0)
-    step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params)
+    step, matrix_free = _scipy_step(
+        method, tr_solver, n_data, n_rows, n_params, budget
+    )
     if matrix_free and auto_alpha:
         raise ValueError(
             f"A dense {n_rows} x {n_params} Jacobian would need "
-            f"{8 * n_rows * n_params / 2**30:.3g} GiB, more than the "
-            f"{MEMORY_BUDGET / 2**30:g} GiB budget, and alpha='auto' with "
+            f"{_gib(8 * n_rows * n_params)}, more than {_budget_text(budget)}, "
+            "and alpha='auto' with "
             f"method={method!r} needs the Gauss-Newton matrix of all rows at every "
-            "evidence update. Use method='lm', a float alpha, or solver='adam'."
+            "evidence update. Use method='lm', a float alpha, solver='adam', or "
+            "raise memory_budget."
         )
     max_inner = None
     if step == "lsmr":

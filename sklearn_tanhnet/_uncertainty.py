@@ -72,6 +72,12 @@ def data_sums(problem, theta, gram_dtype=np.float64, row_weights=None):
     return weighted_gram(problem, theta, gram_dtype), weights @ E**2
 
 
+def _plus_diagonal(A, diagonal):
+    """``A + diag(diagonal)``, in place."""
+    A.flat[:: A.shape[0] + 1] += diagonal
+    return A
+
+
 def _pinv_psd(A, rcond):
     """Pseudo-inverse of a symmetric PSD matrix on eigenvalues > rcond * max."""
     evals, evecs = np.linalg.eigh(A)
@@ -121,7 +127,7 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     if noise is not None:
         rss = rss / noise[1]
         S = float((problem.sample_weight / row_weights).sum())  # rows, unweighted
-    penalty = np.diag(K * problem.penalty)
+    penalty = K * problem.penalty  # the diagonal: no P x P copy at the peak
 
     def residual_dof(p_eff):
         # Rounding leaves p_eff a hair off an integer: demand a real margin.
@@ -140,14 +146,14 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     data_scale = max(float(np.diag(H.sum(0)).max()), 1e-300)
     penalty = np.minimum(penalty, PENALTY_CAP * data_scale)
     # First pass with one common variance gives p_eff and so the dof.
-    A, _, _ = _pinv_psd(H.sum(0) + penalty, rcond)
+    A, _, _ = _pinv_psd(_plus_diagonal(H.sum(0), penalty), rcond)
     sigma2 = np.maximum(rss / residual_dof(np.trace(A @ H.sum(0))), 1e-300)
     # The information in units of the mean noise variance: H / sigma2 itself
     # overflows where the weights span float64's range (H of a weight 1e200
     # over a variance 1e-199), though the covariance ``mean(sigma2) * cov``
     # and the standard errors from it are representable.
     info_data = np.einsum("kpq,k->pq", H, sigma2.mean() / sigma2)
-    cov, rank, _ = _pinv_psd(info_data + penalty, rcond)
+    cov, rank, _ = _pinv_psd(_plus_diagonal(info_data.copy(), penalty), rcond)
     p_eff = float(np.trace(cov @ info_data))
     cov = cov * sigma2.mean()
     return FitStatistics(cov, sigma2, residual_dof(p_eff), p_eff, rank, rcond)

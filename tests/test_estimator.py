@@ -249,14 +249,12 @@ def test_works_in_pipeline_search_cv_and_transformed_target(small_regression):
     assert ttr.fit(X, y).score(X, y) > 0.9
 
 
-def test_scipy_least_squares_goes_matrix_free_beyond_the_memory_budget(monkeypatch):
+def test_scipy_least_squares_goes_matrix_free_beyond_the_memory_budget():
     from sklearn.datasets import make_friedman1
 
-    import sklearn_tanhnet._plan as plan_module
-
     X, y = make_friedman1(n_samples=300, noise=0.5, random_state=0)
-    monkeypatch.setattr(plan_module, "MEMORY_BUDGET", 1000)  # every J too big
-    params = dict(alpha=1e-4, max_iter=100, random_state=0)
+    # Every J too big.
+    params = dict(alpha=1e-4, max_iter=100, random_state=0, memory_budget=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = TanhNetRegressor((5,), method="trf", **params).fit(X, y)
@@ -266,19 +264,34 @@ def test_scipy_least_squares_goes_matrix_free_beyond_the_memory_budget(monkeypat
     # The package's LM needs no n x P matrix: conjugate gradients.
     assert lm.tr_solver_ == "cg" and lm.score(X, y) > 0.8
     with pytest.raises(ValueError, match="alpha='auto'"):
-        TanhNetRegressor((5,), random_state=0).fit(X, y)
+        TanhNetRegressor((5,), random_state=0, memory_budget=1e-6).fit(X, y)
     with pytest.raises(ValueError, match="tr_solver='exact'"):
         TanhNetRegressor((5,), tr_solver="exact", method="trf", **params).fit(X, y)
 
 
-def test_statistics_budget_skips_statistics(monkeypatch, small_regression):
-    import sklearn_tanhnet._plan as plan_module
-
+def test_statistics_beyond_the_memory_budget_name_it(small_regression):
     X, Y, _ = small_regression
-    monkeypatch.setattr(plan_module, "STATISTICS_FLOPS", 10)
-    est = TanhNetRegressor((3,), alpha=1e-3, random_state=0).fit(X, Y)
-    with pytest.raises(ValueError, match="Uncertainty is not available"):
+    est = TanhNetRegressor((3,), alpha=1e-3, memory_budget=1e-6, random_state=0)
+    est.fit(X, Y)
+    msg = r"Uncertainty is not available.*memory_budget=1e-06 \(GiB\).*larger"
+    with pytest.raises(ValueError, match=msg):
         est.predict(X, return_std=True)
+    assert est.noise_variance_ is None
+    with pytest.raises(ValueError, match=r"alpha='auto'.*memory_budget=1e-06"):
+        TanhNetRegressor((3,), memory_budget=1e-6, random_state=0).fit(X, Y)
+
+
+def test_more_features_than_rows_fit_with_the_defaults():
+    # 20 x 2,000: 20,021 parameters, whose P x P matrices would take 12 GiB;
+    # the steps and the evidence work in the 20-residual space.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 2000))
+    y = X[:, 0] + 0.1 * rng.normal(size=20)
+    est = TanhNetRegressor(random_state=0).fit(X, y)
+    assert est.tr_solver_ == "exact" and np.isfinite(est.predict(X)).all()
+    # Their intervals would not fit the budget: the message says what to do.
+    with pytest.raises(ValueError, match="larger memory_budget"):
+        est.predict_interval(X)
 
 
 @pytest.fixture(scope="module")

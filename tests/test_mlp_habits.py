@@ -29,10 +29,10 @@ def wide_fit():
 def test_wide_multi_output_data_fits_with_the_defaults(wide_fit):
     X, y, est = wide_fit
     assert est.score(X, y) > 0.9  # MLPRegressor's test's bar
-    # 5,305 parameters: the statistics (two 5,305^2 eigendecompositions) wait
-    # for their first use.
-    assert isinstance(est._statistics, DeferredStatistics)
-    assert est._statistics.result is None
+    # 5,305 parameters and 5 outputs: the statistics' 5,305^2 matrices would
+    # take more than the default memory budget at their peak, and say so.
+    with pytest.raises(ValueError, match="larger memory_budget"):
+        est.predict(X[:2], return_std=True)
 
 
 def test_fewer_rows_than_parameters_step_in_the_residual_space():

@@ -29,8 +29,55 @@ def test_lm_takes_direct_steps_while_the_normal_equations_are_cheap(
 
 def test_statistics_follow_their_budget():
     assert plan_fit("least_squares", "lm", "auto", 1875, 1, 121, 110, True).statistics
+    # A million rows: one pass of J'J over row blocks, in fit.
     plan = plan_fit("least_squares", "lm", "auto", 10**6, 1, 661, 620, False)
-    assert not plan.statistics and "STATISTICS_FLOPS" in plan.reason
+    assert plan.statistics and not plan.defer_statistics
+    plan = plan_fit(
+        "least_squares",
+        "lm",
+        "auto",
+        10**6,
+        1,
+        661,
+        620,
+        False,
+        memory_budget=GIB / 100,
+    )
+    assert not plan.statistics and "memory_budget=0.01 (GiB)" in plan.reason
+
+
+def test_intervals_are_planned_wherever_the_fit_runs():
+    # 1e5 x 10 with (30, 30): conjugate-gradient steps, and the statistics
+    # computed at the end of fit (not deferred: no data kept).
+    plan = plan_fit("least_squares", "lm", "auto", 10**5, 1, 1291, 1230, True)
+    assert plan.step == "cg"
+    assert plan.statistics and not plan.defer_statistics and plan.reason == ""
+
+
+def test_statistics_budget_counts_their_peak():
+    # One P x P matrix per output and STATISTICS_MATRICES more.
+    n_params = 5000
+    needed = (2 + plan_module.STATISTICS_MATRICES) * 8 * n_params**2
+    args = ("least_squares", "lm", "auto", 10**4, 2, n_params, 4900, False)
+    assert plan_fit(*args, memory_budget=needed).statistics
+    refused = plan_fit(*args, memory_budget=needed - 1)
+    assert not refused.statistics
+    assert "larger memory_budget" in refused.reason
+
+
+def test_wide_data_with_auto_alpha_budget_the_residual_space():
+    # 20 rows x 2,000 features with (10,): 20,021 parameters, whose P x P
+    # matrices would take 12 GiB, but the steps and the evidence work on
+    # 20 x 20 kernels.
+    plan = plan_fit("least_squares", "lm", "auto", 20, 1, 20021, 20010, True)
+    assert (plan.step, plan.residual_space) == ("exact", True)
+    assert not plan.statistics and "memory_budget=2 (GiB)" in plan.reason
+    # So does an explicit 'exact' step.
+    plan = plan_fit("least_squares", "lm", "exact", 20, 1, 20021, 20010, True)
+    assert plan.residual_space
+    # With one penalty per input (no residual space) the P x P matrices count.
+    with pytest.raises(ValueError, match=r"20021 x 20021.*memory_budget=2 \(GiB\)"):
+        plan_fit("least_squares", "lm", "auto", 20, 1, 20021, 20010, True, ard=True)
 
 
 @pytest.mark.parametrize(
@@ -67,13 +114,13 @@ def test_explicit_steps_never_silently_change():
     plan = plan_fit("least_squares", "lm", "cg", 100, 1, 10, 9, True)
     assert plan.step == "cg"
     with pytest.raises(ValueError, match="tr_solver='exact' needs 30000 x 30000"):
-        plan_fit("least_squares", "lm", "exact", 100, 1, 30000, 9, False)
+        plan_fit("least_squares", "lm", "exact", 100, 1, 30000, 9, False, ard=True)
 
 
 def test_auto_alpha_refuses_what_its_matrices_cannot_fit():
-    with pytest.raises(ValueError, match="Gauss-Newton matrices.*GiB"):
-        plan_fit("adam", "lm", "auto", 100, 1, 10**5, 10**5, True)
-    plan = plan_fit("adam", "lm", "auto", 100, 1, 10**5, 10**5, False)
+    with pytest.raises(ValueError, match="Gauss-Newton matrices.*GiB.*memory_budget"):
+        plan_fit("adam", "lm", "auto", 10**5, 1, 10**5, 10**5, True)
+    plan = plan_fit("adam", "lm", "auto", 10**5, 1, 10**5, 10**5, False)
     assert plan.solver == "adam" and plan.step is None and not plan.statistics
 
 
@@ -115,6 +162,15 @@ def test_uncertainty_says_when_statistics_are_computed(uncertainty, statistics, 
 def test_auto_uncertainty_defers_what_costs_more_than_the_fit_should():
     cheap = plan_fit("least_squares", "lm", "auto", 1875, 1, 121, 110, True)
     assert cheap.statistics and not cheap.defer_statistics
-    # 200 x 100 with 5 outputs and (50,): 2.8e10 + 3e12 multiply-adds.
+    # 200 x 100 with 5 outputs and (50,): 2.8e10 + 3e12 multiply-adds, and
+    # 2.9 GiB at their peak.
     wide = plan_fit("least_squares", "lm", "auto", 200, 5, 5305, 5250, True)
+    assert not wide.statistics and "memory_budget" in wide.reason
+    wide = plan_fit(
+        "least_squares", "lm", "auto", 200, 5, 5305, 5250, True, memory_budget=3 * GIB
+    )
     assert wide.statistics and wide.defer_statistics
+    # Rows enough that one pass of J'J costs more than the eigendecompositions:
+    # in fit, whatever the latter cost.
+    tall = plan_fit("least_squares", "lm", "auto", 2 * 10**5, 1, 5305, 5250, False)
+    assert tall.statistics and not tall.defer_statistics

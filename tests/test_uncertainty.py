@@ -1,3 +1,4 @@
+import pickle
 import warnings
 
 import autograd.numpy as anp
@@ -292,3 +293,56 @@ def test_report_flags_negative_curvature():
     text = str(d)
     assert "1 negative eigenvalue(s): the fit is not at a minimum" in text
     assert "not determined" not in text
+
+
+def _arrays_with_rows(obj, n_rows, path="est", seen=None):
+    """Paths of the arrays with ``n_rows`` rows anywhere inside ``obj``."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return [path] if obj.ndim and obj.shape[0] == n_rows else []
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        items = vars(obj).items()
+    else:
+        return []
+    return [
+        found
+        for key, value in items
+        for found in _arrays_with_rows(value, n_rows, f"{path}[{key!r}]", seen)
+    ]
+
+
+def _tall_fit(n_rows):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(n_rows, 2))
+    y = np.tanh(X[:, 0]) - X[:, 1] + 0.1 * rng.normal(size=n_rows)
+    est = TanhNetRegressor((3,), n_restarts=2, ensemble=True, random_state=0)
+    return X, est.fit(X, y)
+
+
+def test_a_fitted_model_keeps_no_training_data(monkeypatch):
+    import sklearn_tanhnet._plan as plan_module
+
+    # With many more rows than parameters the statistics are computed in fit
+    # (one pass of J'J over row blocks), however their eigendecompositions
+    # compare with the eager threshold: the model keeps P x P arrays only.
+    monkeypatch.setattr(plan_module, "EAGER_STATISTICS_FLOPS", 0)
+    X, est = _tall_fit(1000)
+    assert _arrays_with_rows(est, len(X)) == []
+    lower, upper = est.predict_interval(X[:5])
+    assert np.all(lower < upper)
+
+
+def test_a_saved_model_does_not_grow_with_the_training_set(monkeypatch):
+    import sklearn_tanhnet._plan as plan_module
+
+    monkeypatch.setattr(plan_module, "EAGER_STATISTICS_FLOPS", 0)
+    sizes = [len(pickle.dumps(_tall_fit(n_rows)[1])) for n_rows in (1000, 2000)]
+    # Twice the rows: not even one more column of them (8,000 bytes) saved.
+    assert abs(sizes[1] - sizes[0]) < 8 * 1000
