@@ -502,9 +502,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     status_ : str
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
-        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``; or
-        ``'poor_fit'`` when ``lack_of_fit_`` says the fit missed structure
-        (a ``ConvergenceWarning`` says so too).
+        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
+        Whether the fit is any good is judged apart from it: ``poor_fit_``.
 
     lack_of_fit_ : float or None
         The share of the target's variance that a nearest-neighbour smoother
@@ -515,6 +514,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         that did not settle (early stopping, divergence, ``max_iter``),
         without a hidden layer, for sparse X, with fewer than 50 rows and
         after ``partial_fit``.
+
+    poor_fit_ : bool
+        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE``: the fit
+        settled (``status_`` says how) but missed structure the network
+        could fit, likely in a poor local minimum; a ``ConvergenceWarning``
+        says so too, with what to try.
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -580,8 +585,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     message_ : str
-        The solver's own account of why it stopped (after the poor-fit
-        warning's text for ``status_ = 'poor_fit'``).
+        The solver's own account of why it stopped.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -929,21 +933,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         _check_representable(members, data)
         statistics = [self._planned_statistics(res, plan) for res in members]
         restarts = [res.extra["record"] for res in results]
-        kept = next(i for i, res in enumerate(members) if res is best)
-        self._store(best, statistics[kept], restarts, data, partial)
-        self.lack_of_fit_ = lack_of_fit
-        if lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE:
-            self.status_ = "poor_fit"
-            self.message_ = (
-                _poor_fit_message(lack_of_fit) + f" The solver: {best.message}"
-            )
-        self._ensemble = None
-        if len(members) > 1:
-            self._ensemble = [
-                (res.theta, res.extra["record"], stats)
-                for res, stats in zip(members, statistics)
-            ]
-        self.tr_solver_ = plan.step
+        self._store(best, members, statistics, restarts, data, plan, lack_of_fit)
         return self
 
     def _planned_statistics(self, res, plan):
@@ -1329,9 +1319,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
         return EvidenceSchedule(in_loop=plan.method == "lm", negligible=negligible)
 
-    def _store(self, best, statistics, restarts, data, partial):
-        """Set the fitted attributes from the chosen TrainResult."""
-        sizes, scaling = data.sizes, data.scaling
+    def _store(self, best, members, statistics, restarts, data, plan, lack_of_fit):
+        """Set every fitted attribute, from the chosen TrainResult ``best``.
+
+        The one place a fit changes the estimator, whatever ended it (see
+        ``status_``): ``members`` are the kept starts (``best`` alone, or
+        the ensemble) and ``statistics`` theirs.
+        """
+        sizes, scaling, partial = data.sizes, data.scaling, data.partial
+        kept = next(i for i, res in enumerate(members) if res is best)
         params = fold_scaling(unpack(best.theta, sizes), *scaling)
         monitor = best.extra["monitor"]
         if data.warm:
@@ -1376,7 +1372,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self._theta = best.theta
         self._adam_state = best.state
         self._scaling = scaling
-        self._statistics = statistics
+        self._statistics = statistics[kept]
+        self._ensemble = None
+        if len(members) > 1:
+            self._ensemble = [
+                (res.theta, res.extra["record"], stats)
+                for res, stats in zip(members, statistics)
+            ]
+        self.tr_solver_ = plan.step
+        # The solver's reason stays in status_; the poor-minimum verdict on
+        # a fit that settled is a separate flag.
+        self.lack_of_fit_ = lack_of_fit
+        self.poor_fit_ = lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE
         self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
         self.log_evidence_ = best.extra["log_evidence"]
         self.ard_ = data.ard
