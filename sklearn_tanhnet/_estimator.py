@@ -386,7 +386,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     warm_start : bool, default=False
         Continue from the fitted weights (and adam's moments) instead of a
-        new random start; the loss curve is extended.
+        new random start, for at most ``max_iter`` iterations; the loss
+        curve is extended, ``n_iter_`` counts this call's iterations (as in
+        MLPRegressor).
 
     method : {'lm', 'trf', 'dogbox'}, default='lm'
         The least-squares algorithm. ``'lm'``: the package's own
@@ -498,7 +500,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Objective at each iteration.
 
     n_iter_ : int
-        Number of iterations run.
+        Number of iterations of the last call to ``fit`` (at most
+        ``max_iter``; with ``warm_start`` ``loss_curve_`` holds those of
+        the earlier calls too); after ``partial_fit``, the epochs run since
+        the network was initialised.
 
     status_ : str
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
@@ -1332,7 +1337,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         monitor = best.extra["monitor"]
         if data.warm:
             self.loss_curve_ = self.loss_curve_ + best.loss_curve
-            self.n_iter_ = self.n_iter_ + best.n_iter
+            # A warm fit counts its own iterations, bounded by max_iter (as
+            # MLPRegressor); partial_fit counts its epochs since the start.
+            self.n_iter_ = best.n_iter + (self.n_iter_ if partial else 0)
             if monitor is not None and hasattr(self, "validation_loss_curve_"):
                 self.validation_loss_curve_ = (
                     self.validation_loss_curve_ + monitor.curve

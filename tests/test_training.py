@@ -113,7 +113,7 @@ def test_warm_start_continues_the_fit():
         once = TanhNetRegressor(
             **{**est.get_params(), "max_iter": 40, "warm_start": False}
         ).fit(X, y)
-    assert len(est.loss_curve_) == 40 and est.n_iter_ == 40
+    assert len(est.loss_curve_) == 40 and est.n_iter_ == 20
     assert est.loss_curve_[:20] == first
     # No jump back to the start: 20 + 20 epochs are one run of 40 epochs.
     np.testing.assert_allclose(est.loss_curve_, once.loss_curve_, rtol=1e-12)
