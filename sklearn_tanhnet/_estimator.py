@@ -308,9 +308,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : int, tuple of int or 'auto', default=(10,)
         Number of units in each hidden layer. ``()`` gives a linear model.
-        ``'auto'`` (with ``alpha='auto'``) fits ``()``, ``(3,)``, ``(10,)``
-        and ``(30,)`` and keeps the width of largest log evidence
-        (``hidden_layer_sizes_``).
+        ``'auto'`` fits ``()``, ``(3,)``, ``(10,)`` and ``(30,)`` and keeps
+        the width of largest log evidence (``hidden_layer_sizes_``); with a
+        float ``alpha``, the evidence at that fixed penalty. ``warm_start``
+        and ``partial_fit`` continue the width chosen by the last fit.
 
     activation : {'tanh', 'logistic', 'relu', 'sin', 'identity'} or callable, \
             default='tanh'
@@ -538,7 +539,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         standardised data at the fitted penalties, with the hyperparameters'
         Occam factors and the hidden units' symmetry factor; the biases carry
         a unit Gaussian prior. Larger is better; restarts are chosen by it.
-        None with a float ``alpha``.
+        None with a float ``alpha``, except with
+        ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty,
+        without the penalties' Occam factors (restarts are then chosen by
+        it too).
 
     hidden_layer_sizes_ : tuple of int
         With ``hidden_layer_sizes='auto'``: the width chosen.
@@ -830,21 +834,22 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
-    def _fit_width_by_evidence(self, X, y, sample_weight, validation, partial):
+    def _fit_width_by_evidence(self, X, y, sample_weight, validation):
         """``hidden_layer_sizes='auto'``: each width of WIDTH_CANDIDATES, the
-        one of largest log evidence kept."""
-        if self.alpha != "auto" or partial or self.warm_start:
-            raise ValueError(
-                "hidden_layer_sizes='auto' chooses the width by the log evidence: "
-                f"it needs alpha='auto' and a fresh fit, got alpha={self.alpha!r}, "
-                f"warm_start={self.warm_start!r}"
-                + (" in partial_fit" if partial else "")
-                + ". Pass the chosen hidden_layer_sizes_ to continue a fit."
-            )
+        one of largest log evidence kept.
+
+        With a float ``alpha`` the evidence is that of the model with that
+        fixed penalty (the noise precision still estimated): well defined,
+        and what each width's fit then is.
+        """
         fits = []
         for hidden in WIDTH_CANDIDATES:
             candidate = clone(self).set_params(hidden_layer_sizes=hidden)
-            fits.append(candidate._fit(X, y, sample_weight, validation, partial))
+            fits.append(
+                candidate._fit(
+                    X, y, sample_weight, validation, False, width_evidence=True
+                )
+            )
         scores = [-np.inf if f.log_evidence_ is None else f.log_evidence_ for f in fits]
         best = fits[int(np.argmax(scores))]
         params = self.get_params(deep=False)
@@ -860,19 +865,36 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ]
         return self
 
-    def _fit(self, X, y, sample_weight, validation, partial):
-        if isinstance(self.hidden_layer_sizes, str):  # 'auto'
-            return self._fit_width_by_evidence(X, y, sample_weight, validation, partial)
+    def _fit(self, X, y, sample_weight, validation, partial, width_evidence=False):
+        if isinstance(self.hidden_layer_sizes, str) and not self._continues(X, partial):
+            # 'auto': a fresh fit chooses the width; a continued one goes on
+            # with the width chosen (_prepare).
+            if partial:
+                raise ValueError(
+                    "partial_fit cannot choose the width of "
+                    "hidden_layer_sizes='auto' from one batch: call fit first "
+                    "(partial_fit then continues the width chosen, "
+                    "hidden_layer_sizes_), or pass a width, got "
+                    f"hidden_layer_sizes={self.hidden_layer_sizes!r}."
+                )
+            return self._fit_width_by_evidence(X, y, sample_weight, validation)
         # validate_data records the input's shape and names at once; put them
         # back if the fit fails or is interrupted, so the estimator is as it was.
         saved = {k: v for k, v in vars(self).items() if k.endswith("_in_")}
         try:
-            return self._fit_unguarded(X, y, sample_weight, validation, partial)
+            return self._fit_unguarded(
+                X, y, sample_weight, validation, partial, width_evidence
+            )
         except BaseException:
             for key in [k for k in vars(self) if k.endswith("_in_")]:
                 delattr(self, key)
             vars(self).update(saved)
             raise
+
+    def _continues(self, X, partial):
+        """Whether this fit continues the fitted network (warm_start, partial_fit)."""
+        continued = self.warm_start or partial
+        return continued and hasattr(self, "_theta") and not is_dask_collection(X)
 
     def _validate_xy(self, X, y, sample_weight, reset=False):
         """Validated float64 X (C-ordered, or CSR), y, 2-D Y, sample weights,
@@ -908,11 +930,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, y, Y, sample_weight, dtype
 
-    def _fit_unguarded(self, X, y, sample_weight, validation, partial):
+    def _fit_unguarded(self, X, y, sample_weight, validation, partial, width_evidence):
         if is_dask_collection(X):
             data = self._prepare_partitioned(X, y, sample_weight, validation, partial)
         else:
             data = self._prepare(X, y, sample_weight, validation, partial)
+        # hidden_layer_sizes='auto' compares the widths' log evidence, also
+        # at a fixed alpha.
+        data.width_evidence = width_evidence
         plan = plan_fit(
             self.solver,
             self.method,
@@ -977,13 +1002,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
-        hidden = check_layer_sizes(self.hidden_layer_sizes)
+        warm = self._continues(X, partial)
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
+            hidden = self._hidden
+        else:
+            hidden = check_layer_sizes(self.hidden_layer_sizes)
         if self.loss != "squared_error" and self.solver != "least_squares":
             raise ValueError(
                 f"loss={self.loss!r} is fitted by reweighted least squares: it "
                 f"needs solver='least_squares', got solver={self.solver!r}."
             )
-        warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y, Y, sample_weight, dtype = self._validate_xy(
             X, y, sample_weight, reset=not warm
         )
@@ -1238,7 +1266,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # Under a robust loss the evidence is that of the reweighted Gaussian
         # model, whose weights differ between starts: they compete by the
         # robust objective instead.
-        log_evidence = None if res.robust else self._model_log_evidence(res, plan)
+        log_evidence = None
+        if not res.robust:
+            log_evidence = self._model_log_evidence(res, plan, data.width_evidence)
         if score is None and res.robust:
             score = res.robust.objective
         if score is None:
@@ -1266,32 +1296,41 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         }
         return res
 
-    def _model_log_evidence(self, res, plan):
+    def _model_log_evidence(self, res, plan, fixed_alpha=False):
         """The model's log evidence at the fitted parameters, or None.
 
         The solver's last update came before its last step: where exact
         updates are affordable (not conjugate-gradient steps, whose evidence
         is a Jacobi approximation) it is taken again at the fitted ``theta``.
+        With ``fixed_alpha``, a fit at a float ``alpha`` gets the evidence at
+        that penalty (without the penalties' Occam factors: they were not
+        estimated).
         """
-        if res.evidence is None or res.alpha is None:
+        estimated = res.evidence is not None and res.alpha is not None
+        if not (estimated or (fixed_alpha and not isinstance(self.alpha, str))):
             return None
         evidence = res.evidence
-        if plan.step != "cg" and not plan.matrix_free:
+        if not estimated or (plan.step != "cg" and not plan.matrix_free):
             try:
                 with (
                     one_blas_thread(),
                     np.errstate(all="ignore"),
                 ):
+                    alphas = np.broadcast_to(res.alpha, res.problem.n_groups)
                     evidence = evidence_of(
                         res.problem,
                         res.theta,
-                        np.asarray(res.alpha, dtype=float),
+                        np.asarray(alphas, dtype=float),
                         BIAS_PRECISION,
                     )
             except (np.linalg.LinAlgError, ValueError):
                 pass  # the solver's own last update stands
+        if evidence is None:
+            return None
         hidden = tuple(res.problem.layer_sizes[1:-1])
-        value = model_log_evidence(evidence, hidden, self.activation)
+        value = model_log_evidence(
+            evidence, hidden, self.activation, estimated_penalties=estimated
+        )
         return value if np.isfinite(value) else None
 
     def _warn_outcome(self, best, partial, lack_of_fit):
@@ -1375,6 +1414,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.n_outputs_ = sizes[-1]
         self.n_layers_ = len(sizes)
         self._hidden = tuple(sizes[1:-1])
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
+            self.hidden_layer_sizes_ = self._hidden
         self._y_1d = data.y_1d
         self._theta = best.theta
         self._adam_state = best.state
