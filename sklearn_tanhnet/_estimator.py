@@ -1249,7 +1249,37 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     self.loss,
                     self.outlier_threshold,
                 )
+        if not data.partial:
+            self._keep_the_start_if_better(res, theta0, data)
         return self._finish_start(res, monitor, plan, data, start_ctx)
+
+    def _keep_the_start_if_better(self, res, theta0, data):
+        """A fit whose training objective ends above its start's made the
+        network worse: whatever rule stopped it (a plateau, the budget), it
+        is reported as diverged, with the parameters it started from.
+
+        Both objectives are taken with the fit's final penalties. A slack of
+        the plateau rule's threshold (``tol`` times the mean prediction's
+        objective) lets a continued fit that ends at the noise level of its
+        minimum pass.
+        """
+        if res.status == "diverged":
+            return
+        with np.errstate(all="ignore"):
+            start = float(res.problem.loss(theta0))
+        if not res.loss > start + self.tol * data.loss_scale:
+            return
+        advice = (
+            "a lower learning_rate" if self.solver == "adam" else "a larger alpha"
+        )
+        res.status = "diverged"
+        res.message = (
+            f"The training objective ended at {res.loss:.3g}, above its value "
+            f"at the start ({start:.3g}): the fit made the network worse. Try "
+            f"{advice}, standardize=True or another random_state. The "
+            "parameters it started from were kept."
+        )
+        res.theta, res.loss = np.array(theta0, dtype=float), start
 
     def _finish_start(self, res, monitor, plan, data, start_ctx):
         """The start's score (for choosing among restarts) and its record."""

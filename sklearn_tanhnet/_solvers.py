@@ -302,13 +302,12 @@ def _adam_epoch(value_and_grad, theta, order, batch, adam, moments):
     return theta, epoch_loss
 
 
-def _diverged_message(adam, epoch, loss, best=None, start=None):
-    if start is not None:
-        what = f"ended at {loss:.3g}, above its start {start:.3g}"
-    elif best is None:
-        what = f"diverged at iteration {epoch + 1} (loss {loss:.3g})"
-    else:
-        what = f"rose from its best {best:.3g} to {loss:.3g}"
+def _diverged_message(adam, epoch, loss, best=None):
+    what = (
+        f"diverged at iteration {epoch + 1} (loss {loss:.3g})"
+        if best is None
+        else f"rose from its best {best:.3g} to {loss:.3g}"
+    )
     return (
         f"The objective {what}; learning_rate={adam.learning_rate!r} is probably "
         "too large. The parameters of lowest training objective seen (the "
@@ -329,7 +328,6 @@ def fit_adam(
     shuffle=True,
     divergence_factor=1e3,
     unstable_factor=2.0,
-    rise_above_start=0.01,
 ):
     """Adam over minibatches; one iteration is one epoch.
 
@@ -338,10 +336,7 @@ def fit_adam(
     ``loss(theta)`` is the objective on all rows. A non-finite loss, or one
     ``divergence_factor`` times the first, ends the fit with the best
     parameters seen; so does a last epoch whose loss is ``unstable_factor``
-    times the best, and a run whose objective ends above its start's by
-    more than ``rise_above_start`` of it: whatever the plateau rule says,
-    such a run did worse than not moving (minibatch noise about a minimum
-    is well below that share; a step too large is not). ``adam.state``, the ``(m, v, t)`` of an earlier result,
+    times the best. ``adam.state``, the ``(m, v, t)`` of an earlier result,
     continues that run.
     """
     control = Control() if control is None else control
@@ -388,13 +383,6 @@ def fit_adam(
         status = "diverged"
         message = _diverged_message(adam, len(curve) - 1, curve[-1], best_loss)
     final_loss = None
-    if status != "diverged" and curve:
-        final_loss, start_loss = float(loss(theta)), float(loss(start_theta))
-        if final_loss > (1.0 + rise_above_start) * start_loss:
-            status = "diverged"
-            message = _diverged_message(
-                adam, len(curve) - 1, final_loss, start=start_loss
-            )
     if status == "diverged":
         # An epoch's loss is the mean over its minibatches, not the objective
         # at its end: the best by that label can be the end of an exploding

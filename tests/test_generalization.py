@@ -147,8 +147,10 @@ def test_fresh_ard_fit_settles_per_layer_first(friedman1_ard, solver):
     by_hand.fit(X, y)
     np.testing.assert_array_equal(staged.predict(X), by_hand.predict(X))
     np.testing.assert_array_equal(staged.alpha_, by_hand.alpha_)
-    # A warm fit counts on from the iterations before it, as MLPRegressor's.
-    assert staged.n_iter_ == by_hand.n_iter_ > n_coarse
+    # The warm fit's n_iter_ counts its own iterations (as MLPRegressor's);
+    # its loss curve goes on from the first fit's.
+    assert staged.n_iter_ == len(by_hand.loss_curve_) > n_coarse
+    assert by_hand.n_iter_ == len(by_hand.loss_curve_) - n_coarse
 
 
 def test_ard_warm_start_and_float_alpha(friedman1_ard):
