@@ -19,6 +19,10 @@ ESTIMATORS = [
 ]
 
 
+def _estimator_id(estimator):
+    return f"{estimator.solver}-{estimator.hidden_layer_sizes}"
+
+
 # scikit-learn's own common tests ignore ConvergenceWarning the same way: several
 # checks fit on a handful of rows or with max_iter=1 on purpose.
 @pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -27,13 +31,13 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: f"{e.solver}-{e.hidden_layer_sizes}")
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_estimator_id)
 def test_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)
 
 
 @pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: f"{e.solver}-{e.hidden_layer_sizes}")
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_estimator_id)
 def test_dataframe_column_names_consistency(estimator):
     pytest.importorskip("pandas")
     check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
