@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/poor_fit.py            # every case, ~3 minutes
     python benchmarks/poor_fit.py --quick    # without diamonds and Computers
 
-A fit warns ``ConvergenceWarning`` and sets ``status_ = 'poor_fit'`` when a
+A fit warns ``ConvergenceWarning`` and sets ``poor_fit_ = True`` when a
 nearest-neighbour smoother of its training residuals recovers at least
 ``POOR_FIT_SHARE`` of the target's variance (``lack_of_fit_``). Per case the
 table shows how many fits warned, the largest ``lack_of_fit_`` and the
@@ -133,7 +133,7 @@ def run_case(fits):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             est = make().fit(X, y)
-        poor = est.status_ == "poor_fit"
+        poor = est.poor_fit_
         assert poor == any("poor local minimum" in str(w.message) for w in caught)
         warned += poor
         if est.lack_of_fit_ is not None:

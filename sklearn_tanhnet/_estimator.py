@@ -392,9 +392,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : int, tuple of int or 'auto', default=(10,)
         Number of units in each hidden layer. ``()`` gives a linear model.
-        ``'auto'`` (with ``alpha='auto'``) fits ``()``, ``(3,)``, ``(10,)``
-        and ``(30,)`` and keeps the width of largest log evidence
-        (``hidden_layer_sizes_``).
+        ``'auto'`` fits ``()``, ``(3,)``, ``(10,)`` and ``(30,)`` and keeps
+        the width of largest log evidence (``hidden_layer_sizes_``); with a
+        float ``alpha``, the evidence at that fixed penalty. ``warm_start``
+        and ``partial_fit`` continue the width chosen by the last fit.
 
     activation : {'tanh', 'logistic', 'relu', 'sin', 'identity'} or callable, \
             default='tanh'
@@ -470,7 +471,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     warm_start : bool, default=False
         Continue from the fitted weights (and adam's moments) instead of a
-        new random start; the loss curve is extended.
+        new random start, for at most ``max_iter`` iterations; the loss
+        curve is extended, ``n_iter_`` counts this call's iterations (as in
+        MLPRegressor).
 
     method : {'lm', 'trf', 'dogbox'}, default='lm'
         The least-squares algorithm. ``'lm'``: the package's own
@@ -600,13 +603,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Objective at each iteration.
 
     n_iter_ : int
-        Number of iterations run.
+        Number of iterations of the last call to ``fit`` (at most
+        ``max_iter``; with ``warm_start`` ``loss_curve_`` holds those of
+        the earlier calls too); after ``partial_fit``, the epochs run since
+        the network was initialised.
 
     status_ : str
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
-        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``; or
-        ``'poor_fit'`` when ``lack_of_fit_`` says the fit missed structure
-        (a ``ConvergenceWarning`` says so too).
+        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
+        Whether the fit is any good is judged apart from it: ``poor_fit_``.
 
     lack_of_fit_ : float or None
         The share of the target's variance that a nearest-neighbour smoother
@@ -618,6 +623,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         without a hidden layer, for sparse X, with fewer than 50 rows, after
         ``partial_fit``, and with ``alpha='auto'`` when ``sample_weight``
         counts fewer observations than parameters (``fit`` warns of that).
+
+    poor_fit_ : bool
+        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE``: the fit
+        settled (``status_`` says how) but missed structure the network
+        could fit, likely in a poor local minimum; a ``ConvergenceWarning``
+        says so too, with what to try.
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -631,7 +642,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         standardised data at the fitted penalties, with the hyperparameters'
         Occam factors and the hidden units' symmetry factor; the biases carry
         a unit Gaussian prior. Larger is better; restarts are chosen by it.
-        None with a float ``alpha``.
+        None with a float ``alpha``, except with
+        ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty,
+        without the penalties' Occam factors (restarts are then chosen by
+        it too).
 
     hidden_layer_sizes_ : tuple of int
         With ``hidden_layer_sizes='auto'``: the width chosen.
@@ -686,8 +700,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     message_ : str
-        The solver's own account of why it stopped (after the poor-fit
-        warning's text for ``status_ = 'poor_fit'``).
+        The solver's own account of why it stopped.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -940,21 +953,22 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
-    def _fit_width_by_evidence(self, X, y, sample_weight, validation, partial):
+    def _fit_width_by_evidence(self, X, y, sample_weight, validation):
         """``hidden_layer_sizes='auto'``: each width of WIDTH_CANDIDATES, the
-        one of largest log evidence kept."""
-        if self.alpha != "auto" or partial or self.warm_start:
-            raise ValueError(
-                "hidden_layer_sizes='auto' chooses the width by the log evidence: "
-                f"it needs alpha='auto' and a fresh fit, got alpha={self.alpha!r}, "
-                f"warm_start={self.warm_start!r}"
-                + (" in partial_fit" if partial else "")
-                + ". Pass the chosen hidden_layer_sizes_ to continue a fit."
-            )
+        one of largest log evidence kept.
+
+        With a float ``alpha`` the evidence is that of the model with that
+        fixed penalty (the noise precision still estimated): well defined,
+        and what each width's fit then is.
+        """
         fits = []
         for hidden in WIDTH_CANDIDATES:
             candidate = clone(self).set_params(hidden_layer_sizes=hidden)
-            fits.append(candidate._fit(X, y, sample_weight, validation, partial))
+            fits.append(
+                candidate._fit(
+                    X, y, sample_weight, validation, False, width_evidence=True
+                )
+            )
         scores = [-np.inf if f.log_evidence_ is None else f.log_evidence_ for f in fits]
         best = fits[int(np.argmax(scores))]
         params = self.get_params(deep=False)
@@ -970,19 +984,36 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ]
         return self
 
-    def _fit(self, X, y, sample_weight, validation, partial):
-        if isinstance(self.hidden_layer_sizes, str):  # 'auto'
-            return self._fit_width_by_evidence(X, y, sample_weight, validation, partial)
+    def _fit(self, X, y, sample_weight, validation, partial, width_evidence=False):
+        if isinstance(self.hidden_layer_sizes, str) and not self._continues(X, partial):
+            # 'auto': a fresh fit chooses the width; a continued one goes on
+            # with the width chosen (_prepare).
+            if partial:
+                raise ValueError(
+                    "partial_fit cannot choose the width of "
+                    "hidden_layer_sizes='auto' from one batch: call fit first "
+                    "(partial_fit then continues the width chosen, "
+                    "hidden_layer_sizes_), or pass a width, got "
+                    f"hidden_layer_sizes={self.hidden_layer_sizes!r}."
+                )
+            return self._fit_width_by_evidence(X, y, sample_weight, validation)
         # validate_data records the input's shape and names at once; put them
         # back if the fit fails or is interrupted, so the estimator is as it was.
         saved = {k: v for k, v in vars(self).items() if k.endswith("_in_")}
         try:
-            return self._fit_unguarded(X, y, sample_weight, validation, partial)
+            return self._fit_unguarded(
+                X, y, sample_weight, validation, partial, width_evidence
+            )
         except BaseException:
             for key in [k for k in vars(self) if k.endswith("_in_")]:
                 delattr(self, key)
             vars(self).update(saved)
             raise
+
+    def _continues(self, X, partial):
+        """Whether this fit continues the fitted network (warm_start, partial_fit)."""
+        continued = self.warm_start or partial
+        return continued and hasattr(self, "_theta") and not is_dask_collection(X)
 
     def _validate_xy(self, X, y, sample_weight, reset=False):
         """Validated float64 X (C-ordered, or CSR), y, 2-D Y, sample weights,
@@ -1021,11 +1052,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, y, Y, sample_weight, dtype
 
-    def _fit_unguarded(self, X, y, sample_weight, validation, partial):
+    def _fit_unguarded(self, X, y, sample_weight, validation, partial, width_evidence):
         if is_dask_collection(X):
             data = self._prepare_partitioned(X, y, sample_weight, validation, partial)
         else:
             data = self._prepare(X, y, sample_weight, validation, partial)
+        # hidden_layer_sizes='auto' compares the widths' log evidence, also
+        # at a fixed alpha.
+        data.width_evidence = width_evidence
         plan = plan_fit(
             self.solver,
             self.method,
@@ -1056,21 +1090,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         _check_representable(members, data)
         statistics = [self._planned_statistics(res, plan) for res in members]
         restarts = [res.extra["record"] for res in results]
-        kept = next(i for i, res in enumerate(members) if res is best)
-        self._store(best, statistics[kept], restarts, data, partial)
-        self.lack_of_fit_ = lack_of_fit
-        if lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE:
-            self.status_ = "poor_fit"
-            self.message_ = (
-                _poor_fit_message(lack_of_fit) + f" The solver: {best.message}"
-            )
-        self._ensemble = None
-        if len(members) > 1:
-            self._ensemble = [
-                (res.theta, res.extra["record"], stats)
-                for res, stats in zip(members, statistics)
-            ]
-        self.tr_solver_ = plan.step
+        self._store(best, members, statistics, restarts, data, plan, lack_of_fit)
         return self
 
     def _planned_statistics(self, res, plan):
@@ -1109,13 +1129,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
-        hidden = check_layer_sizes(self.hidden_layer_sizes)
+        warm = self._continues(X, partial)
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
+            hidden = self._hidden
+        else:
+            hidden = check_layer_sizes(self.hidden_layer_sizes)
         if self.loss != "squared_error" and self.solver != "least_squares":
             raise ValueError(
                 f"loss={self.loss!r} is fitted by reweighted least squares: it "
                 f"needs solver='least_squares', got solver={self.solver!r}."
             )
-        warm = (self.warm_start or partial) and hasattr(self, "_theta")
         X, y, Y, sample_weight, dtype = self._validate_xy(
             X, y, sample_weight, reset=not warm
         )
@@ -1366,7 +1389,37 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     self.loss,
                     self.outlier_threshold,
                 )
+        if not data.partial:
+            self._keep_the_start_if_better(res, theta0, data)
         return self._finish_start(res, monitor, plan, data, start_ctx)
+
+    def _keep_the_start_if_better(self, res, theta0, data):
+        """A fit whose training objective ends above its start's made the
+        network worse: whatever rule stopped it (a plateau, the budget), it
+        is reported as diverged, with the parameters it started from.
+
+        Both objectives are taken with the fit's final penalties. A slack of
+        the plateau rule's threshold (``tol`` times the mean prediction's
+        objective) lets a continued fit that ends at the noise level of its
+        minimum pass.
+        """
+        if res.status == "diverged":
+            return
+        with np.errstate(all="ignore"):
+            start = float(res.problem.loss(theta0))
+        if not res.loss > start + self.tol * data.loss_scale:
+            return
+        advice = (
+            "a lower learning_rate" if self.solver == "adam" else "a larger alpha"
+        )
+        res.status = "diverged"
+        res.message = (
+            f"The training objective ended at {res.loss:.3g}, above its value "
+            f"at the start ({start:.3g}): the fit made the network worse. Try "
+            f"{advice}, standardize=True or another random_state. The "
+            "parameters it started from were kept."
+        )
+        res.theta, res.loss = np.array(theta0, dtype=float), start
 
     def _finish_start(self, res, monitor, plan, data, start_ctx):
         """The start's score (for choosing among restarts) and its record."""
@@ -1383,7 +1436,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # Under a robust loss the evidence is that of the reweighted Gaussian
         # model, whose weights differ between starts: they compete by the
         # robust objective instead.
-        log_evidence = None if res.robust else self._model_log_evidence(res, plan)
+        log_evidence = None
+        if not res.robust:
+            log_evidence = self._model_log_evidence(res, plan, data.width_evidence)
         if score is None and res.robust:
             score = res.robust.objective
         if score is None:
@@ -1411,32 +1466,41 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         }
         return res
 
-    def _model_log_evidence(self, res, plan):
+    def _model_log_evidence(self, res, plan, fixed_alpha=False):
         """The model's log evidence at the fitted parameters, or None.
 
         The solver's last update came before its last step: where exact
         updates are affordable (not conjugate-gradient steps, whose evidence
         is a Jacobi approximation) it is taken again at the fitted ``theta``.
+        With ``fixed_alpha``, a fit at a float ``alpha`` gets the evidence at
+        that penalty (without the penalties' Occam factors: they were not
+        estimated).
         """
-        if res.evidence is None or res.alpha is None:
+        estimated = res.evidence is not None and res.alpha is not None
+        if not (estimated or (fixed_alpha and not isinstance(self.alpha, str))):
             return None
         evidence = res.evidence
-        if plan.step != "cg" and not plan.matrix_free:
+        if not estimated or (plan.step != "cg" and not plan.matrix_free):
             try:
                 with (
                     one_blas_thread(),
                     np.errstate(all="ignore"),
                 ):
+                    alphas = np.broadcast_to(res.alpha, res.problem.n_groups)
                     evidence = evidence_of(
                         res.problem,
                         res.theta,
-                        np.asarray(res.alpha, dtype=float),
+                        np.asarray(alphas, dtype=float),
                         BIAS_PRECISION,
                     )
             except (np.linalg.LinAlgError, ValueError):
                 pass  # the solver's own last update stands
+        if evidence is None:
+            return None
         hidden = tuple(res.problem.layer_sizes[1:-1])
-        value = model_log_evidence(evidence, hidden, self.activation)
+        value = model_log_evidence(
+            evidence, hidden, self.activation, estimated_penalties=estimated
+        )
         return value if np.isfinite(value) else None
 
     def _warn_outcome(self, best, partial, lack_of_fit):
@@ -1469,14 +1533,22 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
         return EvidenceSchedule(in_loop=plan.method == "lm", negligible=negligible)
 
-    def _store(self, best, statistics, restarts, data, partial):
-        """Set the fitted attributes from the chosen TrainResult."""
-        sizes, scaling = data.sizes, data.scaling
+    def _store(self, best, members, statistics, restarts, data, plan, lack_of_fit):
+        """Set every fitted attribute, from the chosen TrainResult ``best``.
+
+        The one place a fit changes the estimator, whatever ended it (see
+        ``status_``): ``members`` are the kept starts (``best`` alone, or
+        the ensemble) and ``statistics`` theirs.
+        """
+        sizes, scaling, partial = data.sizes, data.scaling, data.partial
+        kept = next(i for i, res in enumerate(members) if res is best)
         params = fold_scaling(unpack(best.theta, sizes), *scaling)
         monitor = best.extra["monitor"]
         if data.warm:
             self.loss_curve_ = self.loss_curve_ + best.loss_curve
-            self.n_iter_ = self.n_iter_ + best.n_iter
+            # A warm fit counts its own iterations, bounded by max_iter (as
+            # MLPRegressor); partial_fit counts its epochs since the start.
+            self.n_iter_ = best.n_iter + (self.n_iter_ if partial else 0)
             if monitor is not None and hasattr(self, "validation_loss_curve_"):
                 self.validation_loss_curve_ = (
                     self.validation_loss_curve_ + monitor.curve
@@ -1512,11 +1584,24 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.n_outputs_ = sizes[-1]
         self.n_layers_ = len(sizes)
         self._hidden = tuple(sizes[1:-1])
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
+            self.hidden_layer_sizes_ = self._hidden
         self._y_1d = data.y_1d
         self._theta = best.theta
         self._adam_state = best.state
         self._scaling = scaling
-        self._statistics = statistics
+        self._statistics = statistics[kept]
+        self._ensemble = None
+        if len(members) > 1:
+            self._ensemble = [
+                (res.theta, res.extra["record"], stats)
+                for res, stats in zip(members, statistics)
+            ]
+        self.tr_solver_ = plan.step
+        # The solver's reason stays in status_; the poor-minimum verdict on
+        # a fit that settled is a separate flag.
+        self.lack_of_fit_ = lack_of_fit
+        self.poor_fit_ = lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE
         self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
         self.log_evidence_ = best.extra["log_evidence"]
         self.ard_ = data.ard

@@ -90,19 +90,23 @@ BIAS_PRECISION = 1.0
 ODD_ACTIVATIONS = ("tanh", "sin", "identity")
 
 
-def model_log_evidence(evidence, hidden_layer_sizes, activation, symmetry=False):
+def model_log_evidence(
+    evidence, hidden_layer_sizes, activation, symmetry=False, estimated_penalties=True
+):
     """The log evidence of the model: :class:`Evidence`'s plus Occam factors.
 
     See the module docstring: the hyperparameters' Occam factors (MacKay
     1992, from integrating each log-penalty and the log-noise-precision over
     their Gaussian posteriors) and, with ``symmetry``, the equivalent modes
-    of the hidden units.
+    of the hidden units. Penalties fixed by the user
+    (``estimated_penalties=False``) are not integrated over: only the noise
+    precision's Occam factor is added.
     """
-    gamma_groups = np.maximum(evidence.gamma_groups, MIN_GAMMA)
     noise_dof = max(evidence.n_observations - evidence.gamma, MIN_GAMMA)
-    occam = 0.5 * float(np.log(2.0 / gamma_groups).sum()) + 0.5 * math.log(
-        2.0 / noise_dof
-    )
+    occam = 0.5 * math.log(2.0 / noise_dof)
+    if estimated_penalties:
+        gamma_groups = np.maximum(evidence.gamma_groups, MIN_GAMMA)
+        occam += 0.5 * float(np.log(2.0 / gamma_groups).sum())
     if not symmetry:
         return evidence.log_evidence + occam
     odd = isinstance(activation, str) and activation in ODD_ACTIVATIONS

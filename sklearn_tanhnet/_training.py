@@ -227,15 +227,19 @@ def _refined(coarse, refine, run, budget, schedule):
     rest, and the fit underfits (docs/benchmarks.rst).
     Starting them from the settled layer penalty, at the settled weights,
     they only separate what the data distinguish.
+
+    A coarse fit that ends the fit (early stopping, a callback, divergence,
+    no iteration left) is returned restated in the refined groups, each
+    input's penalty its layer's: the same penalties, so the same weights and
+    objective, but described as one penalty per input as the caller asked.
+    The fitted model then means one thing whichever stage ended it (one
+    penalty per input, ``ard_``), and a continued fit goes on with them.
     """
-    if coarse.status in ("diverged", "stopped"):
-        return coarse
     problem = refine(0.0)
     layer_of_group = np.empty(problem.n_groups, dtype=int)
     layer_of_group[problem.groups] = problem.layers
     alphas = np.asarray(coarse.alpha, dtype=float)[layer_of_group]
-    if budget <= 0:
-        # No iteration left: the coarse fit, restated in the refined groups.
+    if budget <= 0 or coarse.status in ("diverged", "stopped"):
         problem.set_alpha(alphas)
         evidence = _safe_evidence(problem, coarse.theta, alphas, [])
         return _result(

@@ -14,7 +14,13 @@ ESTIMATORS = [
     TanhNetRegressor((5,), random_state=0),
     TanhNetRegressor((5,), method="lm", random_state=0),
     TanhNetRegressor((4, 3), solver="adam", learning_rate=0.01, random_state=0),
+    # The width by evidence: four fits a check, so few iterations each.
+    TanhNetRegressor("auto", max_iter=20, random_state=0),
 ]
+
+
+def _estimator_id(estimator):
+    return f"{estimator.solver}-{estimator.hidden_layer_sizes}"
 
 
 # scikit-learn's own common tests ignore ConvergenceWarning the same way: several
@@ -25,13 +31,13 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: e.solver)
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_estimator_id)
 def test_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)
 
 
 @pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: e.solver)
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_estimator_id)
 def test_dataframe_column_names_consistency(estimator):
     pytest.importorskip("pandas")
     check_dataframe_column_names_consistency(type(estimator).__name__, estimator)

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from sklearn.datasets import make_friedman1
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_tanhnet import TanhNetRegressor
 from sklearn_tanhnet._evidence import Evidence, model_log_evidence
@@ -146,8 +147,10 @@ def test_fresh_ard_fit_settles_per_layer_first(friedman1_ard, solver):
     by_hand.fit(X, y)
     np.testing.assert_array_equal(staged.predict(X), by_hand.predict(X))
     np.testing.assert_array_equal(staged.alpha_, by_hand.alpha_)
-    # A warm fit counts on from the iterations before it, as MLPRegressor's.
-    assert staged.n_iter_ == by_hand.n_iter_ > n_coarse
+    # The warm fit's n_iter_ counts its own iterations (as MLPRegressor's);
+    # its loss curve goes on from the first fit's.
+    assert staged.n_iter_ == len(by_hand.loss_curve_) > n_coarse
+    assert by_hand.n_iter_ == len(by_hand.loss_curve_) - n_coarse
 
 
 def test_ard_warm_start_and_float_alpha(friedman1_ard):
@@ -253,13 +256,47 @@ def test_auto_width_keeps_the_candidate_of_largest_log_evidence(sine):
     assert np.all(lower < upper)
 
 
-@pytest.mark.parametrize(
-    "params", [{"alpha": 1e-3}, {"warm_start": True}], ids=["float alpha", "warm"]
-)
-def test_auto_width_needs_the_evidence_and_a_fresh_fit(sine, params):
+def test_auto_width_at_a_fixed_alpha_compares_the_evidence_at_that_penalty(sine):
+    from sklearn_tanhnet._estimator import WIDTH_CANDIDATES
+
     X, y = sine
-    with pytest.raises(ValueError, match="hidden_layer_sizes='auto'"):
-        TanhNetRegressor("auto", **params).fit(X, y)
+    est = TanhNetRegressor("auto", alpha=1e-3, random_state=0).fit(X, y)
+    values = est.width_log_evidence_
+    assert set(values) == set(WIDTH_CANDIDATES)
+    assert all(np.isfinite(v) for v in values.values())
+    assert est.hidden_layer_sizes_ == max(values, key=values.get) != ()
+    single = TanhNetRegressor(est.hidden_layer_sizes_, alpha=1e-3, random_state=0)
+    np.testing.assert_array_equal(est.predict(X), single.fit(X, y).predict(X))
+    assert est.alpha_ == 1e-3
+
+
+def test_a_search_over_alpha_chooses_a_width_at_each_penalty(sine):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = sine
+    search = GridSearchCV(
+        TanhNetRegressor("auto", max_iter=20, random_state=0),
+        {"alpha": [1e-3, 1.0]},
+        cv=2,
+    ).fit(X, y)
+    best = search.best_estimator_
+    assert best.hidden_layer_sizes_ in best.width_log_evidence_
+
+
+def test_auto_width_continues_the_width_chosen(sine):
+    X, y = sine
+    est = TanhNetRegressor("auto", solver="adam", alpha=1e-3, max_iter=5)
+    with pytest.raises(ValueError, match="partial_fit cannot choose the width"):
+        est.partial_fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    chosen, curve = est.hidden_layer_sizes_, list(est.loss_curve_)
+    est.partial_fit(X, y)
+    assert est.hidden_layer_sizes_ == chosen and len(est.loss_curve_) == len(curve) + 1
+    with pytest.warns(ConvergenceWarning):
+        est.set_params(warm_start=True).fit(X, y)
+    assert est.hidden_layer_sizes_ == chosen and est.n_iter_ == 5
+    assert est.loss_curve_[: len(curve)] == curve
 
 
 def test_ensemble_keeps_the_attributes_of_a_best_start_that_is_not_the_first(sine):

@@ -5,6 +5,7 @@ float32 and adam's best parameters.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -238,3 +239,86 @@ def test_sparse_standardisation_equals_the_dense_one():
         _weighted_mean_std(X, w), _weighted_mean_std(X.toarray(), w)
     ):
         np.testing.assert_allclose(got, expected, rtol=1e-13)
+
+
+# -- scikit-learn's test_mlp.py, ported ------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["least_squares", "adam"])
+def test_warm_start_max_iter_bounds_n_iter(solver):
+    # scikit-learn #24764 (test_mlp_warm_start_no_convergence): n_iter_ counts
+    # the last call's iterations, so max_iter bounds it.
+    X, y = make_regression(n_samples=60, n_features=3, noise=1.0, random_state=0)
+    est = TanhNetRegressor(
+        (3,),
+        solver=solver,
+        alpha=1e-3,
+        warm_start=True,
+        max_iter=10,
+        tol=0.0,
+        n_iter_no_change=np.inf,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    assert est.n_iter_ == 10
+    est.set_params(max_iter=20)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    assert est.n_iter_ == 20
+    assert len(est.loss_curve_) == 30  # the curve goes on across calls
+
+
+def test_warm_start_runs_max_iter_again():
+    # scikit-learn #16812 (test_warm_start_full_iteration).
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    est = TanhNetRegressor(
+        (2,), solver="adam", warm_start=True, max_iter=3, alpha=1e-4, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    assert est.n_iter_ == 3
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == 6
+
+
+def test_warm_start_with_early_stopping_extends_the_validation_curve():
+    # test_mlp_warm_start_with_early_stopping.
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    est = TanhNetRegressor(
+        (3,), max_iter=10, random_state=0, warm_start=True, early_stopping=True
+    )
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    n_validation = len(est.validation_loss_curve_)
+    est.set_params(max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert len(est.validation_loss_curve_) > n_validation
+
+
+@pytest.fixture(scope="module")
+def digits_binary():
+    """test_mlp.py's X_digits_binary[:50]."""
+    X, y = load_digits(n_class=2, return_X_y=True)
+    return MinMaxScaler().fit_transform(X[:200])[:50], y[:50].astype(float)
+
+
+def test_sparse_matrices_fit_as_dense_ones(digits_binary):
+    # test_mlp.py's test_sparse_matrices, at MLPRegressor's fixed alpha. The
+    # two paths do the same arithmetic in another summation order (the
+    # sparse product, then the centring as a rank-one correction), so
+    # predictions of size 1 agree to a few eps times the conditioning of
+    # the fit at a fixed penalty, far inside assert_almost_equal's 7 decimals.
+    X, y = digits_binary
+    X_sparse = sp.csr_matrix(X)
+    est = TanhNetRegressor(15, alpha=1e-4, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pred_dense = est.fit(X, y).predict(X)
+        pred_sparse = est.fit(X_sparse, y).predict(X_sparse)
+    np.testing.assert_almost_equal(pred_dense, pred_sparse, decimal=7)
+    # One model, either input: one rounding of the first layer's sums apart.
+    np.testing.assert_allclose(est.predict(X), est.predict(X_sparse), atol=1e-13)

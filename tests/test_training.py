@@ -113,7 +113,7 @@ def test_warm_start_continues_the_fit():
         once = TanhNetRegressor(
             **{**est.get_params(), "max_iter": 40, "warm_start": False}
         ).fit(X, y)
-    assert len(est.loss_curve_) == 40 and est.n_iter_ == 40
+    assert len(est.loss_curve_) == 40 and est.n_iter_ == 20
     assert est.loss_curve_[:20] == first
     # No jump back to the start: 20 + 20 epochs are one run of 40 epochs.
     np.testing.assert_allclose(est.loss_curve_, once.loss_curve_, rtol=1e-12)
@@ -331,3 +331,22 @@ def test_settled_message_leaves_out_a_chunk_ending_at_its_budget(lecture_data):
     )
     assert noisy.status_ == "converged"
     assert noisy.message_.startswith("The evidence iteration settled")
+
+
+def test_adam_ending_above_its_start_warns_and_keeps_the_best():
+    # 20 rows x 300 inputs at learning_rate=1: steps far too large for the
+    # first layer's 3,000 weights. The epochs' objective never doubles its
+    # best (the 'rose from its best' rule) but ends above where it started.
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(20, 300))
+    y = X[:, 0] + 0.1 * rng.normal(size=20)
+    est = TanhNetRegressor(
+        (10,), solver="adam", alpha=1e-4, learning_rate=1.0, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="above its value at the start"):
+        est.fit(X, y)
+    assert est.status_ == "diverged"
+    assert "lower learning_rate" in est.message_
+    # Full batches: the first epoch's loss is the objective at the start.
+    assert est.loss_ <= est.loss_curve_[0]
+    assert np.isfinite(est.coefs_[0]).all()
