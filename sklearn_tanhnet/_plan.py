@@ -119,6 +119,21 @@ def _budget_text(budget):
     return f"memory_budget={budget / 2**30:g} (GiB)"
 
 
+def _residual_space_bytes(n_data, n_params):
+    """Peak bytes of a step (or evidence update) in the residual space.
+
+    The ``M x M`` kernels (one a layer, their sum, a factorisation and its
+    inverse: eight at most) and the ``M``-row blocks they are made from (the
+    biases' Jacobian and each layer's activations, slopes and deltas: at most
+    four ``M x P`` arrays), ``M`` the data residuals and ``P`` the parameters.
+    """
+    return 8 * (8 * n_data**2 + 4 * n_data * n_params)
+
+
+def _residual_space_text(n_data):
+    return f"{n_data} x {n_data} Gauss-Newton kernels and their {n_data}-row blocks"
+
+
 def _lm_step(tr_solver, n_data, n_params, budget, ard=False):
     if tr_solver == "lsmr":
         raise ValueError(
@@ -126,15 +141,17 @@ def _lm_step(tr_solver, n_data, n_params, budget, ard=False):
             "(Cholesky) or 'cg' (conjugate gradients), or 'auto'."
         )
     if n_data < n_params and not ard:  # M x M matrices, smaller than P x P ones
-        size, needed = n_data, 8 * 8 * n_data**2
+        what, needed = _residual_space_text(n_data), _residual_space_bytes(
+            n_data, n_params
+        )
         cheap = n_data**3 <= RESIDUAL_FLOPS
     else:
-        size, needed = n_params, 4 * 8 * n_params**2
+        what, needed = f"{n_params} x {n_params} matrices", 4 * 8 * n_params**2
         cheap = n_data * n_params**2 <= DIRECT_FLOPS
     fits = needed <= budget
     if tr_solver == "exact" and not fits:
         raise ValueError(
-            f"tr_solver='exact' needs {size} x {size} matrices ({_gib(needed)}), "
+            f"tr_solver='exact' needs {what} ({_gib(needed)}), "
             f"more than {_budget_text(budget)}; use tr_solver='cg' or raise "
             "memory_budget."
         )
@@ -246,13 +263,14 @@ def plan_fit(
     # The evidence updates work in the residual space, on M x M kernels (one
     # a layer, and their sum), when there are fewer residuals than parameters.
     if n_data < n_params and not ard:
-        evidence_size, evidence_bytes = n_data, 8 * 8 * n_data**2
+        evidence_what = _residual_space_text(n_data)
+        evidence_bytes = _residual_space_bytes(n_data, n_params)
     else:
-        evidence_size, evidence_bytes = n_params, 4 * 8 * n_params**2
+        evidence_what = f"{n_params} x {n_params} Gauss-Newton matrices"
+        evidence_bytes = 4 * 8 * n_params**2
     if auto_alpha and evidence_bytes > budget:
         raise ValueError(
-            f"alpha='auto' needs {evidence_size} x {evidence_size} Gauss-Newton "
-            f"matrices ({_gib(evidence_bytes)}), more than "
+            f"alpha='auto' needs {evidence_what} ({_gib(evidence_bytes)}), more than "
             f"{_budget_text(budget)}. Raise memory_budget, pass a float alpha "
             "(with solver='adam' for the largest networks) or use a smaller "
             "network."

@@ -342,22 +342,31 @@ def wide_problem(sizes=(4, 6, 2), n=7, dead_unit=False, seed=0):
     return problem, pack(params)
 
 
+@pytest.mark.parametrize("bias_penalty", [0.0, 0.7])
 @pytest.mark.parametrize(
     "sizes, dead_unit",
-    [((4, 6, 2), False), ((4, 6, 2), True), ((3, 5, 4, 1), False), ((9, 1), False)],
+    [
+        ((4, 6, 2), False),
+        ((4, 6, 2), True),
+        # More biases (10) than residuals (7): the range of J_u from J_u J_u'.
+        ((3, 5, 4, 1), False),
+        ((9, 1), False),
+    ],
 )
-def test_residual_space_shrinkage_equals_the_parameter_space_one(sizes, dead_unit):
+def test_residual_space_shrinkage_equals_the_parameter_space_one(
+    sizes, dead_unit, bias_penalty
+):
     problem, theta = wide_problem(sizes, dead_unit=dead_unit)
     assert problem.n_samples * problem.n_outputs < problem.n_params
     space = problem.residual_space(theta)
     penalties = problem.layer_penalties()
     layer_sizes = np.bincount(problem.groups)
     shrinkage, log_det = residual_space_shrinkage(
-        space.weight_kernels, space.bias_jacobian, penalties, layer_sizes
+        space.weight_kernels, space.bias_jacobian, penalties, layer_sizes, bias_penalty
     )
     # Oracle: the P x P matrix A = J'J + Lambda from the dense Jacobian.
     J = problem.network.linearize(theta, problem.X).jacobian(problem.row_scale)
-    A = J.T @ J + np.diag(problem.reg2)
+    A = J.T @ J + np.diag(problem.reg2 + bias_penalty * ~problem.mask)
     inverse = np.linalg.pinv(A, rcond=1e-12, hermitian=True)
     expected = np.bincount(
         problem.groups, (problem.reg2 * np.diag(inverse))[problem.mask]
