@@ -92,12 +92,19 @@ def _check_consistent(est, X, y):
     assert np.isfinite(est.predict(X)).all()
 
 
-@pytest.mark.parametrize("solver", ["least_squares", "adam"])
+# Levenberg-Marquardt only ever takes steps that lower the objective: a
+# diverging fit is adam's.
+CASES = [
+    (ending, solver)
+    for ending in ENDINGS
+    for solver in ("least_squares", "adam")
+    if not (ending == "diverged" and solver == "least_squares")
+]
+
+
 @pytest.mark.parametrize("ard", [True, False])
-@pytest.mark.parametrize("ending", list(ENDINGS))
-def test_fitted_attributes_agree_whatever_ends_the_fit(ending, ard, solver):
-    if ending == "diverged" and solver == "least_squares":
-        pytest.skip("Levenberg-Marquardt's steps only ever lower the objective")
+@pytest.mark.parametrize("ending, solver", CASES)
+def test_fitted_attributes_agree_whatever_ends_the_fit(ending, solver, ard):
     X, y = _data()
     est, expected = _fit(ending, ard, solver, X, y)
     assert est.status_ in expected
