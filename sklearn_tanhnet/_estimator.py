@@ -76,6 +76,7 @@ from ._uncertainty import (
     mixture_interval,
     neighbour_explained_share,
     prediction_std,
+    residual_statistics,
     t_quantile,
 )
 
@@ -103,19 +104,27 @@ _LM_STEPS = {
 }
 
 
-def _statistics_of(problem, theta, gram_dtype, noise=None):
-    """The delta-method statistics, or why there are none (a string)."""
+def _statistics_of(problem, theta, gram_dtype, noise=None, residual=False):
+    """The delta-method statistics, or why there are none (a string).
+
+    ``residual``: in the residual space (:func:`~._uncertainty.residual_statistics`).
+    """
     try:
         with one_blas_thread(), np.errstate(all="ignore"):
-            statistics = fit_statistics(
-                problem, theta, gram_dtype=gram_dtype, noise=noise
-            )
+            if residual:
+                statistics = residual_statistics(problem, theta, noise=noise)
+                arrays = statistics.arrays()
+            else:
+                statistics = fit_statistics(
+                    problem, theta, gram_dtype=gram_dtype, noise=noise
+                )
+                arrays = (statistics.covariance,)
     except ValueError as exc:  # no residual degrees of freedom
         return str(exc)
     except np.linalg.LinAlgError as exc:
         return f"the parameter covariance could not be computed ({exc})."
     finite = np.isfinite(statistics.noise_variance).all()
-    if not (finite and np.isfinite(statistics.covariance).all()):
+    if not (finite and all(np.isfinite(a).all() for a in arrays)):
         return "the parameter covariance is not finite at this fit."
     return statistics
 
@@ -1097,13 +1106,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """The start's delta-method statistics, deferred, or why there are none."""
         if not plan.statistics:
             return plan.reason
+        residual = plan.residual_statistics
         if isinstance(res.problem, PartitionedProblem):  # no data to keep here
-            return _statistics_of(res.problem, res.theta, plan.gram_dtype)
+            return _statistics_of(
+                res.problem, res.theta, plan.gram_dtype, residual=residual
+            )
         noise = None
         if res.robust is not None:
             consistency = noise_consistency(self.loss, self.outlier_threshold)
             noise = (res.robust.row_weights, consistency)
-        statistics = DeferredStatistics(res.problem, res.theta, plan.gram_dtype, noise)
+        statistics = DeferredStatistics(
+            res.problem, res.theta, plan.gram_dtype, noise, residual
+        )
         if plan.defer_statistics:
             return statistics
         return statistics.resolve(_statistics_of)
