@@ -529,19 +529,23 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
         ``predict(return_std=True)``, ``noise_variance_`` and
-        ``effective_n_params_`` are computed: ``'fit'`` at the end of fit,
-        over blocks of rows, after which the model keeps only the
-        ``n_params x n_params`` parameter covariance and a few numbers (no
-        training data); ``'lazy'`` on their first use (the model keeps its
-        scaled training data until then, and a model saved before holds them
-        too); ``'off'`` never (the intervals are not available). ``'auto'``
-        computes them in fit, except where their two ``n_params x n_params``
+        ``effective_n_params_`` are computed: ``'fit'`` at the end of fit, over
+        blocks of rows, after which the model keeps only the ``n_params x
+        n_params`` parameter covariance and a few numbers (no training data);
+        with fewer residuals ``M`` than parameters, where that covariance would
+        exceed ``memory_budget``, it keeps the ``M x n_params`` residual-space
+        factors instead (the training rows' Jacobian; see the user guide's
+        Intervals). ``'lazy'`` on their first use (the model keeps its scaled
+        training data until then, and a model saved before holds them too);
+        ``'off'`` never (the intervals are not available). ``'auto'`` computes
+        them in fit, except where their two ``n_params x n_params``
         eigendecompositions (about ``20 P^3`` multiply-adds for ``P``
         parameters) cost more than 1e9 multiply-adds and more than one pass of
         the Gauss-Newton matrices over the rows (``n K P^2`` for ``n`` rows and
         ``K`` outputs): networks wider than their data, whose fit is quick,
-        then compute them lazily. Either way the result is the same, bit for
-        bit.
+        then compute them lazily (in fit again where they take the residual
+        space, at about the cost of one step). Either way the result is the
+        same, bit for bit.
 
     memory_budget : float, default=2.0
         The most memory, in GiB, that the fit's dense matrices may take: a
@@ -549,11 +553,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         residuals than parameters), scipy's dense Jacobian, the evidence's
         matrices, and the statistics behind the intervals (one
         ``n_params x n_params`` matrix per output and about seven more at
-        their peak). The fit plans within it before allocating anything
-        large: steps become iterative, ``alpha='auto'`` or an explicit
-        ``tr_solver='exact'`` that cannot fit is refused, and statistics that
-        cannot fit are skipped (the intervals then say so). Raise it on a
-        machine with more memory to have what it refuses.
+        their peak; with fewer residuals ``M`` than parameters, where those
+        exceed it, three ``M x n_params`` arrays and a few ``M x M``
+        matrices in the residual space). The fit plans within it before
+        allocating anything large: steps become iterative, ``alpha='auto'`` or
+        an explicit ``tr_solver='exact'`` that cannot fit is refused, and
+        statistics that cannot fit are skipped (the intervals then say so).
+        Raise it on a machine with more memory to have what it refuses.
 
     shuffle : bool, default=True
         Shuffle the rows every epoch (adam with minibatches only).

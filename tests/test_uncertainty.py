@@ -5,11 +5,11 @@ import warnings
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from _tolerances import solve_atol
 from autograd import hessian, jacobian
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 
-from _tolerances import solve_atol
 from sklearn_tanhnet import TanhNetRegressor
 from sklearn_tanhnet._network import forward, unpack
 from sklearn_tanhnet._uncertainty import (
