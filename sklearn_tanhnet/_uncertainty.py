@@ -264,7 +264,7 @@ def residual_statistics(problem, theta, rcond=RCOND, noise=None):
     Needs a positive penalty on every weight (else the covariance of an
     over-parameterised network is unbounded) and the rows in memory.
     """
-    if not isinstance(problem, LeastSquaresProblem):
+    if problem.X.shape[0] != problem.n_samples:  # a Dask fit's partitions
         raise ValueError(
             "the residual-space statistics need the training rows in memory, not "
             "in partitions; refit from a NumPy array to have intervals."
