@@ -76,6 +76,7 @@ from ._uncertainty import (
     mixture_interval,
     neighbour_explained_share,
     prediction_std,
+    residual_statistics,
     t_quantile,
 )
 
@@ -103,19 +104,27 @@ _LM_STEPS = {
 }
 
 
-def _statistics_of(problem, theta, gram_dtype, noise=None):
-    """The delta-method statistics, or why there are none (a string)."""
+def _statistics_of(problem, theta, gram_dtype, noise=None, residual=False):
+    """The delta-method statistics, or why there are none (a string).
+
+    ``residual``: in the residual space (:func:`~._uncertainty.residual_statistics`).
+    """
     try:
         with one_blas_thread(), np.errstate(all="ignore"):
-            statistics = fit_statistics(
-                problem, theta, gram_dtype=gram_dtype, noise=noise
-            )
+            if residual:
+                statistics = residual_statistics(problem, theta, noise=noise)
+                arrays = statistics.arrays()
+            else:
+                statistics = fit_statistics(
+                    problem, theta, gram_dtype=gram_dtype, noise=noise
+                )
+                arrays = (statistics.covariance,)
     except ValueError as exc:  # no residual degrees of freedom
         return str(exc)
     except np.linalg.LinAlgError as exc:
         return f"the parameter covariance could not be computed ({exc})."
     finite = np.isfinite(statistics.noise_variance).all()
-    if not (finite and np.isfinite(statistics.covariance).all()):
+    if not (finite and all(np.isfinite(a).all() for a in arrays)):
         return "the parameter covariance is not finite at this fit."
     return statistics
 
@@ -520,19 +529,23 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
         ``predict(return_std=True)``, ``noise_variance_`` and
-        ``effective_n_params_`` are computed: ``'fit'`` at the end of fit,
-        over blocks of rows, after which the model keeps only the
-        ``n_params x n_params`` parameter covariance and a few numbers (no
-        training data); ``'lazy'`` on their first use (the model keeps its
-        scaled training data until then, and a model saved before holds them
-        too); ``'off'`` never (the intervals are not available). ``'auto'``
-        computes them in fit, except where their two ``n_params x n_params``
+        ``effective_n_params_`` are computed: ``'fit'`` at the end of fit, over
+        blocks of rows, after which the model keeps only the ``n_params x
+        n_params`` parameter covariance and a few numbers (no training data);
+        with fewer residuals ``M`` than parameters, where that covariance would
+        exceed ``memory_budget``, it keeps the ``M x n_params`` residual-space
+        factors instead (the training rows' Jacobian; see the user guide's
+        Intervals). ``'lazy'`` on their first use (the model keeps its scaled
+        training data until then, and a model saved before holds them too);
+        ``'off'`` never (the intervals are not available). ``'auto'`` computes
+        them in fit, except where their two ``n_params x n_params``
         eigendecompositions (about ``20 P^3`` multiply-adds for ``P``
         parameters) cost more than 1e9 multiply-adds and more than one pass of
         the Gauss-Newton matrices over the rows (``n K P^2`` for ``n`` rows and
         ``K`` outputs): networks wider than their data, whose fit is quick,
-        then compute them lazily. Either way the result is the same, bit for
-        bit.
+        then compute them lazily (in fit again where they take the residual
+        space, at about the cost of one step). Either way the result is the
+        same, bit for bit.
 
     memory_budget : float, default=2.0
         The most memory, in GiB, that the fit's dense matrices may take: a
@@ -540,11 +553,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         residuals than parameters), scipy's dense Jacobian, the evidence's
         matrices, and the statistics behind the intervals (one
         ``n_params x n_params`` matrix per output and about seven more at
-        their peak). The fit plans within it before allocating anything
-        large: steps become iterative, ``alpha='auto'`` or an explicit
-        ``tr_solver='exact'`` that cannot fit is refused, and statistics that
-        cannot fit are skipped (the intervals then say so). Raise it on a
-        machine with more memory to have what it refuses.
+        their peak; with fewer residuals ``M`` than parameters, where those
+        exceed it, three ``M x n_params`` arrays and a few ``M x M``
+        matrices in the residual space). The fit plans within it before
+        allocating anything large: steps become iterative, ``alpha='auto'`` or
+        an explicit ``tr_solver='exact'`` that cannot fit is refused, and
+        statistics that cannot fit are skipped (the intervals then say so).
+        Raise it on a machine with more memory to have what it refuses.
 
     shuffle : bool, default=True
         Shuffle the rows every epoch (adam with minibatches only).
@@ -1097,13 +1112,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """The start's delta-method statistics, deferred, or why there are none."""
         if not plan.statistics:
             return plan.reason
+        residual = plan.residual_statistics
         if isinstance(res.problem, PartitionedProblem):  # no data to keep here
-            return _statistics_of(res.problem, res.theta, plan.gram_dtype)
+            return _statistics_of(
+                res.problem, res.theta, plan.gram_dtype, residual=residual
+            )
         noise = None
         if res.robust is not None:
             consistency = noise_consistency(self.loss, self.outlier_threshold)
             noise = (res.robust.row_weights, consistency)
-        statistics = DeferredStatistics(res.problem, res.theta, plan.gram_dtype, noise)
+        statistics = DeferredStatistics(
+            res.problem, res.theta, plan.gram_dtype, noise, residual
+        )
         if plan.defer_statistics:
             return statistics
         return statistics.resolve(_statistics_of)

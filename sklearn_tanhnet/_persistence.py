@@ -17,13 +17,14 @@ from scipy import sparse
 
 from ._estimator import TanhNetRegressor
 from ._network import CenteredSparse
-from ._uncertainty import DeferredStatistics, FitStatistics
+from ._uncertainty import DeferredStatistics, FitStatistics, ResidualStatistics
 
 # What skops reports for them in get_untrusted_types: the defining modules
 # (scipy.sparse._csr, not scipy.sparse), which is how the schema names them.
 _TRUSTED_CLASSES = (
     TanhNetRegressor,
     FitStatistics,
+    ResidualStatistics,
     DeferredStatistics,
     CenteredSparse,
     sparse.csr_matrix,

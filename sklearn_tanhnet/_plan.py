@@ -97,6 +97,9 @@ class FitPlan:
         data residuals than parameters).
     defer_statistics : bool
         Compute the statistics on first use instead of in fit.
+    residual_statistics : bool
+        Compute the statistics in the residual space (fewer data residuals
+        than parameters, and ``P x P`` matrices beyond the budget).
     """
 
     solver: str
@@ -109,6 +112,7 @@ class FitPlan:
     gram_dtype: str = "float64"
     residual_space: bool = False
     defer_statistics: bool = False
+    residual_statistics: bool = False
 
 
 def _gib(n_bytes):
@@ -190,22 +194,49 @@ def statistics_bytes(n_outputs, n_params):
     return (n_outputs + STATISTICS_MATRICES) * 8 * n_params**2
 
 
-def _statistics_plan(uncertainty, n_data, n_outputs, n_params, budget):
-    """Whether to compute the statistics, why not, and whether to defer them."""
+def residual_statistics_bytes(n_data, n_params, n_biases):
+    """Peak bytes of the statistics in the residual space
+    (:func:`~._uncertainty.residual_statistics`).
+
+    The ``M x P`` Jacobian, its product with the prior variances and a
+    product's temporary; ``M x M`` matrices (``C``, its factor, its inverse
+    and their products) and the biases' ``n_b x n_b`` ones.
+    """
+    return 8 * (3 * n_data * n_params + 6 * n_data**2 + 3 * n_biases**2)
+
+
+def _statistics_plan(
+    uncertainty, n_data, n_outputs, n_params, budget, n_biases=0
+):
+    """Whether to compute the statistics, why not, whether to defer them and
+    whether in the residual space."""
     if uncertainty == "off":
         reason = (
             "uncertainty='off': the fit computed no statistics. Refit with "
             "uncertainty='auto' to have them."
         )
-        return False, reason, False
+        return False, reason, False, False
     needed = statistics_bytes(n_outputs, n_params)
+    if needed > budget and n_data < n_params:
+        # Fewer residuals than parameters: the same covariance in M x M
+        # factors, at about the cost of one residual-space step: in fit
+        # unless asked to wait.
+        residual = residual_statistics_bytes(n_data, n_params, n_biases)
+        if residual <= budget:
+            return True, "", uncertainty == "lazy", True
+        reason = (
+            f"its {n_data} x {n_params} residual-space factors need "
+            f"{_gib(residual)}, more than {_budget_text(budget)}. Refit with a "
+            "larger memory_budget to have intervals, or use a smaller network."
+        )
+        return False, reason, False, False
     if needed > budget:
         reason = (
             f"its {n_params} x {n_params} parameter covariance needs "
             f"{_gib(needed)}, more than {_budget_text(budget)}. Refit with a "
             "larger memory_budget to have intervals, or use a smaller network."
         )
-        return False, reason, False
+        return False, reason, False, False
     # One pass of J'J over row blocks costs what a direct step does; only
     # where the P x P eigendecompositions cost more than that (and more than
     # a moment) does 'auto' wait for the first use.
@@ -214,7 +245,7 @@ def _statistics_plan(uncertainty, n_data, n_outputs, n_params, budget):
         uncertainty == "auto"
         and eigen > max(EAGER_STATISTICS_FLOPS, n_data * n_params**2)
     )
-    return True, "", defer
+    return True, "", defer, False
 
 
 def plan_fit(
@@ -257,8 +288,8 @@ def plan_fit(
     n_data = n_samples * n_outputs
     gram_flops = n_data * n_params**2
     gram_dtype = "float32" if gram_flops > SINGLE_PRECISION_FLOPS else "float64"
-    statistics, reason, defer = _statistics_plan(
-        uncertainty, n_data, n_outputs, n_params, budget
+    statistics, reason, defer, residual_statistics = _statistics_plan(
+        uncertainty, n_data, n_outputs, n_params, budget, n_params - n_weights
     )
     # The evidence updates work in the residual space, on M x M kernels (one
     # a layer, and their sum), when there are fewer residuals than parameters.
@@ -286,6 +317,7 @@ def plan_fit(
             reason,
             gram_dtype,
             defer_statistics=defer,
+            residual_statistics=residual_statistics,
         )
     if method == "lm":
         step = _lm_step(tr_solver, n_data, n_params, budget, ard)
@@ -302,6 +334,7 @@ def plan_fit(
             gram_dtype,
             residual_space,
             defer,
+            residual_statistics,
         )
     n_rows = n_data + (n_weights if auto_alpha else 0)
     step, matrix_free = _scipy_step(
@@ -329,4 +362,5 @@ def plan_fit(
         reason,
         gram_dtype,
         defer_statistics=defer,
+        residual_statistics=residual_statistics,
     )

@@ -16,12 +16,32 @@ Conventions (documented in the estimator's Notes):
   the weights) restricted to its eigenvalues above ``rcond`` times the
   largest: directions the data do not determine (the zero Hessian eigenvalues
   of an over-parameterised network) are left out instead of blowing up.
+
+With fewer data residuals ``M = n K`` than parameters ``P``, where the
+``P x P`` form does not fit the memory budget, :func:`residual_statistics`
+computes the same covariance in the residual space, as the fit's steps do:
+for the information ``J' J`` (rows scaled by ``sqrt(w_i mean(sigma^2) /
+sigma_k^2)``) and the diagonal penalty ``Lambda`` on the weights (the biases
+flat), Woodbury's identity with ``D = Lambda_w^-1`` and ``C = I + J_w D
+J_w'`` (``M x M``) gives the variance of ``g' theta`` as::
+
+    g_w' D g_w - k' C^-1 k + h' (U' C^-1 U)^+ h,
+    k = J_w D g_w,  h = g_u - U' C^-1 k,  U = J_u
+
+(the last term integrates the biases out under their flat prior, as
+universal kriging does), and ``p_eff = M - tr(C^-1) + tr((U' C^-1 U)^+ U'
+C^-2 U)``, the trace of the hat matrix. It is the exact inverse of ``J'J +
+Lambda`` where the ``P x P`` form's pseudo-inverse keeps every eigenvalue;
+bias directions the data leave undetermined are left out of ``(U' C^-1
+U)^+`` as they are of the pseudo-inverse. The model keeps the ``M x P``
+matrix ``J D``, the Cholesky factor of ``C`` and ``L^-1 U``: for wide data
+the smaller sufficient statistic, kept instead of a ``P x P`` covariance.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import linalg, stats
 
 from ._derivatives import LeastSquaresProblem
 from ._network import Network, weight_mask
@@ -159,6 +179,139 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     return FitStatistics(cov, sigma2, residual_dof(p_eff), p_eff, rank, rcond)
 
 
+@dataclass
+class ResidualStatistics:
+    """Noise and parameter covariance in the residual space (plain arrays).
+
+    The covariance ``mean(noise_variance) * (J'J + Lambda)^-1`` in factors
+    (see the module docstring), for fewer data residuals ``M`` than
+    parameters ``P``: no ``P x P`` matrix.
+
+    Attributes
+    ----------
+    prior_variance : ndarray of shape (n_params,)
+        ``D``: the inverse penalty of each weight, zero on the biases.
+    scaled_jacobian : ndarray of shape (M, n_params)
+        ``J D``, the data Jacobian at the fit (rows scaled by the square
+        root of their weight over their output's relative noise variance)
+        times ``D``.
+    cholesky : ndarray of shape (M, M)
+        Lower Cholesky factor ``L`` of ``C = I + J D J'``.
+    bias_solve : ndarray of shape (M, n_biases)
+        ``L^-1 U``, ``U`` the biases' columns of ``J``.
+    bias_precision : ndarray of shape (n_biases, n_biases)
+        ``(U' C^-1 U)^+``, the biases' flat-prior correction.
+    noise_variance : ndarray of shape (n_outputs,)
+        Residual variance per output.
+    dof : float
+        Residual degrees of freedom per output, ``S - p_eff / K``.
+    effective_n_params : float
+        Trace of the hat matrix.
+    rcond : float
+        The relative cutoff of the biases' pseudo-inverse.
+    """
+
+    prior_variance: np.ndarray
+    scaled_jacobian: np.ndarray
+    cholesky: np.ndarray
+    bias_solve: np.ndarray
+    bias_precision: np.ndarray
+    noise_variance: np.ndarray
+    dof: float
+    effective_n_params: float
+    rcond: float
+
+    def arrays(self):
+        """The arrays a finite fit has finite."""
+        return (self.scaled_jacobian, self.cholesky, self.bias_precision)
+
+    def parameter_variance(self, G):
+        """``g' Sigma g`` for each row ``g`` of ``G`` (fitted units), shape (n,)."""
+        D = self.prior_variance
+        biases = D == 0
+        Z = linalg.solve_triangular(
+            self.cholesky, self.scaled_jacobian @ G.T, lower=True, check_finite=False
+        )
+        Hb = G[:, biases] - (self.bias_solve.T @ Z).T
+        var = np.einsum("np,np,p->n", G, G, D) - np.einsum("mn,mn->n", Z, Z)
+        var += np.einsum("nb,bc,nc->n", Hb, self.bias_precision, Hb)
+        return var * self.noise_variance.mean()
+
+
+def _residual_factors(J, penalty, mask, rcond):
+    """``D``, ``J D``, ``L``, ``L^-1 U``, ``(U'C^-1 U)^+`` and ``p_eff``."""
+    D = np.zeros(J.shape[1])
+    D[mask] = 1.0 / penalty[mask]
+    JD = J * D
+    C = JD @ J.T
+    C.flat[:: C.shape[0] + 1] += 1.0
+    L = linalg.cholesky(C, lower=True, check_finite=False)
+    L_inv = linalg.solve_triangular(
+        L, np.eye(L.shape[0]), lower=True, check_finite=False
+    )
+    LU = L_inv @ J[:, ~mask]
+    B_pinv, _, _ = _pinv_psd(LU.T @ LU, rcond)
+    CU = L_inv.T @ LU  # C^-1 U
+    p_eff = J.shape[0] - float(np.vdot(L_inv, L_inv))
+    p_eff += float(np.vdot(CU @ B_pinv, CU))
+    return D, JD, L, LU, B_pinv, p_eff
+
+
+def residual_statistics(problem, theta, rcond=RCOND, noise=None):
+    """:func:`fit_statistics` in the residual space, for fewer residuals than
+    parameters; see the module docstring.
+
+    Needs a positive penalty on every weight (else the covariance of an
+    over-parameterised network is unbounded) and the rows in memory.
+    """
+    if problem.X.shape[0] != problem.n_samples:  # a Dask fit's partitions
+        raise ValueError(
+            "the residual-space statistics need the training rows in memory, not "
+            "in partitions; refit from a NumPy array to have intervals."
+        )
+    K, S = problem.n_outputs, problem.weight_sum
+    mask = problem.mask
+    if not np.all(problem.penalty[mask] > 0):
+        raise ValueError(
+            "with fewer observations than parameters the parameter covariance "
+            "needs a positive penalty on every weight, got alpha=0 for some. "
+            "Refit with alpha='auto' or a positive alpha to have intervals."
+        )
+    theta = np.asarray(theta, dtype=float)
+    lin = problem.network.linearize(theta, problem.X)
+    J = lin.jacobian(np.sqrt(problem.sample_weight))
+    E = lin.output - problem.Y
+    weights = problem.sample_weight
+    if noise is not None:
+        weights = weights * noise[0]
+    rss = weights @ E**2
+    if noise is not None:
+        rss = rss / noise[1]
+        S = float((problem.sample_weight / noise[0]).sum())  # rows, unweighted
+
+    def residual_dof(p_eff):
+        dof = S - p_eff / K
+        if dof <= 1e-6 * S:
+            raise ValueError(
+                f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
+                f"{p_eff:.3g} effective parameters for {K} output(s)."
+            )
+        return dof
+
+    # As in fit_statistics: the penalty capped relative to the data's
+    # largest curvature, a first pass with one common variance.
+    data_scale = max(float(np.einsum("mp,mp->p", J, J).max()), 1e-300)
+    penalty = np.minimum(K * problem.penalty, PENALTY_CAP * data_scale)
+    p_eff = _residual_factors(J, penalty, mask, rcond)[-1]
+    sigma2 = np.maximum(rss / residual_dof(p_eff), 1e-300)
+    # Each output's rows over its relative noise variance (rows are i K + k).
+    J *= np.tile(np.sqrt(sigma2.mean() / sigma2), problem.n_samples)[:, None]
+    D, JD, L, LU, B_pinv, p_eff = _residual_factors(J, penalty, mask, rcond)
+    return ResidualStatistics(
+        D, JD, L, LU, B_pinv, sigma2, residual_dof(p_eff), p_eff, rcond
+    )
+
+
 class DeferredStatistics:
     """What :func:`fit_statistics` needs, to compute the statistics on first use.
 
@@ -167,14 +320,16 @@ class DeferredStatistics:
     :meth:`resolve` computes once and lets the data go.
     """
 
-    def __init__(self, problem, theta, gram_dtype, noise=None):
+    def __init__(self, problem, theta, gram_dtype, noise=None, residual=False):
         self.arrays = (problem.X, problem.Y, problem.sample_weight, problem.penalty)
         self.layer_sizes, self.activation = problem.layer_sizes, problem.activation
         self.theta, self.gram_dtype, self.noise = theta, gram_dtype, noise
+        self.residual = residual
         self.result = None
 
     def resolve(self, compute):
-        """``compute(problem, theta, gram_dtype, noise)``'s result, computed once."""
+        """``compute(problem, theta, gram_dtype, noise, residual)``'s result,
+        computed once."""
         if self.result is None:
             X, Y, sample_weight, penalty = self.arrays
             problem = LeastSquaresProblem(
@@ -185,18 +340,25 @@ class DeferredStatistics:
                 self.layer_sizes,
                 self.activation,
             )
-            self.result = compute(problem, self.theta, self.gram_dtype, self.noise)
+            residual = getattr(self, "residual", False)  # models saved before
+            self.result = compute(
+                problem, self.theta, self.gram_dtype, self.noise, residual
+            )
             self.arrays = None
         return self.result
 
 
 def prediction_std(statistics, theta, X, layer_sizes, activation):
     """Standard error of the fitted mean at each row of ``X``, shape (n, K)."""
-    K, P = layer_sizes[-1], statistics.covariance.shape[0]
     network = Network(layer_sizes, activation)
+    K, P = layer_sizes[-1], network.n_params
     var = np.empty((X.shape[0], K))
     for rows in _row_chunks(X.shape[0], K, P):
-        G = network.linearize(theta, X[rows]).jacobian().reshape(-1, K, P)
+        G = network.linearize(theta, X[rows]).jacobian()
+        if isinstance(statistics, ResidualStatistics):
+            var[rows] = statistics.parameter_variance(G).reshape(-1, K)
+            continue
+        G = G.reshape(-1, K, P)
         var[rows] = np.einsum("nkp,pq,nkq->nk", G, statistics.covariance, G)
     return np.sqrt(np.maximum(var, 0.0))
 

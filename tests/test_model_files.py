@@ -262,7 +262,8 @@ Y_TWO = np.c_[Y, X[:, 0] * X[:, 2]]
 
 # Every kind of fitted state: each solver, ensembles, restarts, ARD, deferred
 # statistics (unused and resolved), float32 and sparse X, two outputs, early
-# stopping, no residual degrees of freedom, no statistics.
+# stopping, no residual degrees of freedom, no statistics, statistics in the
+# residual space.
 MATRIX = {
     "least_squares": ({}, X, Y),
     "adam": (dict(solver="adam", learning_rate=0.02), X, Y),
@@ -284,6 +285,8 @@ MATRIX = {
     "no-dof": (dict(hidden_layer_sizes=(5,), alpha=0.0), X[:4], Y[:4]),
     "huber": (dict(loss="huber"), X, Y),
     "auto-width": ({}, X, Y),  # its per-width log evidence: no tuple-keyed dict
+    # Fewer residuals than parameters, P x P beyond the budget: the residual form.
+    "wide-residual": (dict(memory_budget=1e-5), X[:8], Y[:8]),
 }
 
 

@@ -71,7 +71,9 @@ def test_wide_data_with_auto_alpha_budget_the_residual_space():
     # 20 x 20 kernels.
     plan = plan_fit("least_squares", "lm", "auto", 20, 1, 20021, 20010, True)
     assert (plan.step, plan.residual_space) == ("exact", True)
-    assert not plan.statistics and "memory_budget=2 (GiB)" in plan.reason
+    # Its statistics too: in the residual space, in fit.
+    assert plan.statistics and plan.residual_statistics
+    assert not plan.defer_statistics
     # So does an explicit 'exact' step.
     plan = plan_fit("least_squares", "lm", "exact", 20, 1, 20021, 20010, True)
     assert plan.residual_space
@@ -159,13 +161,34 @@ def test_uncertainty_says_when_statistics_are_computed(uncertainty, statistics, 
         assert "uncertainty='off'" in plan.reason
 
 
+def test_residual_space_statistics_are_budgeted_by_their_size():
+    # 20 rows, 20,021 parameters (11 biases): three 20 x P arrays, six
+    # 20 x 20 matrices and three 55 x 55 ones.
+    needed = plan_module.residual_statistics_bytes(20, 20021, 11)
+    assert needed == 8 * (3 * 20 * 20021 + 6 * 20**2 + 3 * 11**2)
+    args = ("least_squares", "lm", "auto", 20, 1, 20021, 20010, False)
+    plan = plan_fit(*args, memory_budget=needed)
+    assert plan.statistics and plan.residual_statistics
+    refused = plan_fit(*args, memory_budget=needed - 1)
+    assert not refused.statistics and not refused.residual_statistics
+    assert "20 x 20021 residual-space factors" in refused.reason
+    assert "larger memory_budget" in refused.reason
+    # uncertainty='lazy' waits for the first use; a P x P form within the
+    # budget is kept as it is.
+    assert plan_fit(*args, uncertainty="lazy").defer_statistics
+    assert not plan_fit(*args, memory_budget=1e3 * GIB).residual_statistics
+
+
 def test_auto_uncertainty_defers_what_costs_more_than_the_fit_should():
     cheap = plan_fit("least_squares", "lm", "auto", 1875, 1, 121, 110, True)
     assert cheap.statistics and not cheap.defer_statistics
     # 200 x 100 with 5 outputs and (50,): 2.8e10 + 3e12 multiply-adds, and
     # 2.9 GiB at their peak.
+    # Beyond the budget as P x P matrices, within it in the residual space
+    # (1,000 residuals): computed in fit.
     wide = plan_fit("least_squares", "lm", "auto", 200, 5, 5305, 5250, True)
-    assert not wide.statistics and "memory_budget" in wide.reason
+    assert wide.statistics and wide.residual_statistics
+    assert not wide.defer_statistics
     wide = plan_fit(
         "least_squares", "lm", "auto", 200, 5, 5305, 5250, True, memory_budget=3 * GIB
     )

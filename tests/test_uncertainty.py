@@ -1,15 +1,24 @@
 import pickle
+import time
 import warnings
 
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from _tolerances import solve_atol
 from autograd import hessian, jacobian
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_tanhnet import TanhNetRegressor
 from sklearn_tanhnet._network import forward, unpack
+from sklearn_tanhnet._uncertainty import (
+    RCOND,
+    ResidualStatistics,
+    fit_statistics,
+    prediction_std,
+    residual_statistics,
+)
 
 
 def _ols_half_widths(A, y, A0, confidence=0.95):
@@ -346,3 +355,132 @@ def test_a_saved_model_does_not_grow_with_the_training_set(monkeypatch):
     sizes = [len(pickle.dumps(_tall_fit(n_rows)[1])) for n_rows in (1000, 2000)]
     # Twice the rows: not even one more column of them (8,000 bytes) saved.
     assert abs(sizes[1] - sizes[0]) < 8 * 1000
+
+
+def _wide_statistics_problem(seed=0):
+    """8 rows, 3 inputs, (6,) hidden, 2 outputs: 16 residuals, 38 parameters."""
+    from sklearn_tanhnet._derivatives import LeastSquaresProblem
+    from sklearn_tanhnet._network import init_params, pack
+
+    rng = np.random.RandomState(seed)
+    sizes = [3, 6, 2]
+    X = rng.normal(size=(8, 3))
+    Y = rng.normal(size=(8, 2)) * [1.0, 3.0]  # different noise per output
+    params = init_params(sizes, rng)
+    problem = LeastSquaresProblem(
+        X, Y, rng.uniform(0.5, 2.0, 8), np.array([0.8, 2.5]), sizes
+    )
+    return problem, pack(params), rng.normal(size=(5, 3))
+
+
+def _dense_delta_method(problem, theta, X0):
+    """The delta-method statistics from the dense P x P information, inverted
+    by numpy: flat prior on the biases, per-output noise variances."""
+    K, S = problem.n_outputs, problem.weight_sum
+    w = problem.sample_weight
+    lin = problem.network.linearize(theta, problem.X)
+    J = lin.jacobian(np.sqrt(w))
+    rss = w @ (lin.output - problem.Y) ** 2
+    Lam = np.diag(K * problem.penalty)
+    H0 = J.T @ J
+    p0 = np.trace(np.linalg.solve(H0 + Lam, H0))
+    sigma2 = rss / (S - p0 / K)
+    J = J * np.tile(np.sqrt(sigma2.mean() / sigma2), problem.n_samples)[:, None]
+    A = J.T @ J + Lam
+    H = J.T @ J
+    p_eff = np.trace(np.linalg.solve(A, H))
+    covariance = sigma2.mean() * np.linalg.inv(A)
+    G = problem.network.linearize(theta, X0).jacobian()
+    var = np.einsum("np,pq,nq->n", G, covariance, G).reshape(-1, K)
+    return np.sqrt(var), sigma2, p_eff, S - p_eff / K, A
+
+
+def test_residual_space_statistics_equal_the_dense_inverse():
+    problem, theta, X0 = _wide_statistics_problem()
+    assert problem.n_samples * problem.n_outputs < problem.n_params
+    std, sigma2, p_eff, dof, A = _dense_delta_method(problem, theta, X0)
+    statistics = residual_statistics(problem, theta)
+    layer_sizes, K = problem.layer_sizes, problem.n_outputs
+    got = prediction_std(statistics, theta, X0, layer_sizes, "tanh")
+    # Both sides solve with A = J'J + Lambda (Cholesky, or its Woodbury
+    # form): forward errors of at most 3 P^2 eps cond(A) relative to what
+    # they solve for (solve_atol), in the variances, the noise variances
+    # (through p_eff) and p_eff itself.
+    rtol = solve_atol(A, np.ones(1))
+    np.testing.assert_allclose(got**2, std**2, rtol=rtol)
+    np.testing.assert_allclose(statistics.noise_variance, sigma2, rtol=rtol)
+    assert statistics.effective_n_params == pytest.approx(p_eff, rel=rtol)
+    assert statistics.dof == pytest.approx(dof, rel=rtol)
+    # The P x P form (a pseudo-inverse keeping eigenvalues above RCOND times
+    # the largest) keeps every one here, so it is the same inverse.
+    assert np.linalg.cond(A) < 1.0 / RCOND
+    dense = fit_statistics(problem, theta)
+    assert dense.rank == problem.n_params
+    np.testing.assert_allclose(
+        prediction_std(dense, theta, X0, layer_sizes, "tanh") ** 2, got**2, rtol=rtol
+    )
+    assert dense.effective_n_params == pytest.approx(p_eff, rel=rtol)
+    assert got.shape == (len(X0), K) and np.all(got > 0)
+
+
+def test_residual_space_statistics_with_robust_noise_equal_the_dense_form():
+    # A robust loss's rows: IRLS weights in the problem's weights, Huber's
+    # scale for the noise. The P x P form keeps every eigenvalue here.
+    problem, theta, X0 = _wide_statistics_problem(seed=1)
+    row_weights = np.random.RandomState(1).uniform(0.3, 1.0, problem.n_samples)
+    noise = (row_weights, 0.8)
+    problem.sample_weight = problem.sample_weight * row_weights
+    dense = fit_statistics(problem, theta, noise=noise)
+    assert dense.rank == problem.n_params
+    wide = residual_statistics(problem, theta, noise=noise)
+    layer_sizes = problem.layer_sizes
+    _, _, _, _, A = _dense_delta_method(problem, theta, X0)
+    rtol = solve_atol(A, np.ones(1))
+    np.testing.assert_allclose(wide.noise_variance, dense.noise_variance, rtol=rtol)
+    np.testing.assert_allclose(
+        prediction_std(wide, theta, X0, layer_sizes, "tanh") ** 2,
+        prediction_std(dense, theta, X0, layer_sizes, "tanh") ** 2,
+        rtol=rtol,
+    )
+
+
+def test_residual_space_statistics_refuse_an_unpenalised_weight():
+    problem, theta, _ = _wide_statistics_problem()
+    problem.set_alpha(np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="positive penalty on every weight"):
+        residual_statistics(problem, theta)
+
+
+def test_default_fit_on_wide_data_gives_intervals_quickly():
+    # 20 rows x 2,000 features: 20,021 parameters, whose P x P covariance
+    # would not fit the default memory budget; the residual form does.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 2000))
+    y = X[:, 0] + 0.1 * rng.normal(size=20)
+    start = time.perf_counter()
+    est = TanhNetRegressor(random_state=0).fit(X, y)
+    mean, std = est.predict(X[:5], return_std=True)
+    lower, upper = est.predict_interval(X[:5])
+    assert time.perf_counter() - start < 2.0
+    assert np.all(np.isfinite(std)) and np.all(std > 0)
+    assert np.all(lower < mean) and np.all(mean < upper)
+    assert est.noise_variance_[0] > 0 and est.effective_n_params_ > 0
+
+
+def test_wide_data_prediction_intervals_cover_new_points():
+    # 40 rows x 50 features, y = x0 + noise: 521 parameters for 40
+    # residuals. A memory_budget below the P x P form's 0.016 GiB makes the
+    # statistics take the residual form (the fit itself needs far less).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(440, 50))
+    y = X[:, 0] + 0.3 * rng.normal(size=440)
+    est = TanhNetRegressor(random_state=0, memory_budget=0.01).fit(X[:40], y[:40])
+    assert isinstance(est._statistics, ResidualStatistics)
+    lower, upper = est.predict_interval(X[40:], confidence=0.95)
+    covered = np.mean((lower <= y[40:]) & (y[40:] <= upper))
+    # 400 new points: at a true coverage of 0.95 the measured share has a
+    # binomial standard deviation of sqrt(0.95 * 0.05 / 400) = 0.011, so
+    # 0.85 is about nine of them below (a real miscalibration, not chance).
+    assert 0.85 <= covered <= 1.0
+
+
