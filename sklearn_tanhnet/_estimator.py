@@ -538,14 +538,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Intervals). ``'lazy'`` on their first use (the model keeps its scaled
         training data until then, and a model saved before holds them too);
         ``'off'`` never (the intervals are not available). ``'auto'`` computes
-        them in fit, except where their two ``n_params x n_params``
-        eigendecompositions (about ``20 P^3`` multiply-adds for ``P``
-        parameters) cost more than 1e9 multiply-adds and more than one pass of
-        the Gauss-Newton matrices over the rows (``n K P^2`` for ``n`` rows and
-        ``K`` outputs): networks wider than their data, whose fit is quick,
-        then compute them lazily (in fit again where they take the residual
-        space, at about the cost of one step). Either way the result is the
-        same, bit for bit.
+        them in fit, so a fitted model holds no training data; where their two
+        ``n_params x n_params`` eigendecompositions (about ``20 P^3``
+        multiply-adds for ``P`` parameters) cost more than 1e9 multiply-adds
+        and more than one pass of the Gauss-Newton matrices over the rows
+        (``n K P^2`` for ``n`` rows and ``K`` outputs) and there are fewer
+        residuals than parameters, in the residual space, at about the cost of
+        one step. ``'fit'`` and ``'lazy'`` give the same result, bit for bit.
 
     memory_budget : float, default=2.0
         The most memory, in GiB, that the fit's dense matrices may take: a

@@ -43,10 +43,10 @@ SINGLE_PRECISION_FLOPS = 1e9
 # at their peak (an eigendecomposition, its workspace and the products
 # around it), this many more.
 STATISTICS_MATRICES = 7
-# With uncertainty='auto' the statistics are computed by fit unless their two
-# eigendecompositions (about 20 P^3 multiply-adds) cost more than this and
-# more than the Gauss-Newton matrices (n K P^2, one pass over the rows, the
-# size of a direct step's work): then on first use.
+# With uncertainty='auto', fewer residuals than parameters take the
+# residual-space statistics where the two P x P eigendecompositions (about
+# 20 P^3 multiply-adds) cost more than this and more than the Gauss-Newton
+# matrices (n K P^2, one pass over the rows, the size of a direct step's work).
 EAGER_STATISTICS_FLOPS = 1e9
 # scipy's exact step: an SVD per step is cheaper than lsmr up to this many
 # rows * n_params**2 multiply-adds.
@@ -237,15 +237,19 @@ def _statistics_plan(
             "larger memory_budget to have intervals, or use a smaller network."
         )
         return False, reason, False, False
-    # One pass of J'J over row blocks costs what a direct step does; only
-    # where the P x P eigendecompositions cost more than that (and more than
-    # a moment) does 'auto' wait for the first use.
+    # 'auto' computes in fit, so that a fitted model holds no training data.
+    # Where the P x P eigendecompositions (about 20 P^3 multiply-adds) cost
+    # more than a moment and more than one pass of J'J over the rows (the
+    # size of a direct step), fewer residuals than parameters take the
+    # residual space instead, at about the cost of one residual-space step;
+    # otherwise they cost at most twenty such passes, a fit's worth.
     eigen = 20 * n_params**3
-    defer = uncertainty == "lazy" or (
-        uncertainty == "auto"
-        and eigen > max(EAGER_STATISTICS_FLOPS, n_data * n_params**2)
-    )
-    return True, "", defer, False
+    expensive = eigen > max(EAGER_STATISTICS_FLOPS, n_data * n_params**2)
+    if uncertainty == "auto" and expensive and n_data < n_params:
+        residual = residual_statistics_bytes(n_data, n_params, n_biases)
+        if residual <= budget:
+            return True, "", False, True
+    return True, "", uncertainty == "lazy", False
 
 
 def plan_fit(

@@ -33,9 +33,12 @@ universal kriging does), and ``p_eff = M - tr(C^-1) + tr((U' C^-1 U)^+ U'
 C^-2 U)``, the trace of the hat matrix. It is the exact inverse of ``J'J +
 Lambda`` where the ``P x P`` form's pseudo-inverse keeps every eigenvalue;
 bias directions the data leave undetermined are left out of ``(U' C^-1
-U)^+`` as they are of the pseudo-inverse. The model keeps the ``M x P``
-matrix ``J D``, the Cholesky factor of ``C`` and ``L^-1 U``: for wide data
-the smaller sufficient statistic, kept instead of a ``P x P`` covariance.
+U)^+`` as they are of the pseudo-inverse. With ``C = L L'`` the variance
+needs ``k' C^-1 k = ||L^-1 k||^2`` and ``U' C^-1 k = (L^-1 U)' L^-1 k``,
+which any rotation ``Q`` of ``L^-1`` keeps: the model keeps the ``M x P``
+matrix ``Q L^-1 J D`` (orthogonal rows: principal directions, not the
+training rows' Jacobians) and ``Q L^-1 U``, for wide data the smaller
+sufficient statistic, kept instead of a ``P x P`` covariance.
 """
 
 from dataclasses import dataclass
@@ -191,14 +194,16 @@ class ResidualStatistics:
     ----------
     prior_variance : ndarray of shape (n_params,)
         ``D``: the inverse penalty of each weight, zero on the biases.
-    scaled_jacobian : ndarray of shape (M, n_params)
-        ``J D``, the data Jacobian at the fit (rows scaled by the square
-        root of their weight over their output's relative noise variance)
-        times ``D``.
-    cholesky : ndarray of shape (M, M)
-        Lower Cholesky factor ``L`` of ``C = I + J D J'``.
-    bias_solve : ndarray of shape (M, n_biases)
-        ``L^-1 U``, ``U`` the biases' columns of ``J``.
+    row_map : ndarray of shape (M, n_params)
+        ``Q L^-1 J D``: ``J`` the data Jacobian at the fit (rows scaled by
+        the square root of their weight over their output's relative noise
+        variance), ``L`` the lower Cholesky factor of ``C = I + J D J'`` and
+        ``Q`` the orthogonal matrix that makes the rows orthogonal (the
+        eigenvectors of ``L^-1 J D^2 J' L^-T``). The variance needs only
+        ``||L^-1 J D g||``, which ``Q`` keeps: the rows are principal
+        directions, not the training rows' Jacobians.
+    bias_map : ndarray of shape (M, n_biases)
+        ``Q L^-1 U``, ``U`` the biases' columns of ``J``.
     bias_precision : ndarray of shape (n_biases, n_biases)
         ``(U' C^-1 U)^+``, the biases' flat-prior correction.
     noise_variance : ndarray of shape (n_outputs,)
@@ -212,9 +217,8 @@ class ResidualStatistics:
     """
 
     prior_variance: np.ndarray
-    scaled_jacobian: np.ndarray
-    cholesky: np.ndarray
-    bias_solve: np.ndarray
+    row_map: np.ndarray
+    bias_map: np.ndarray
     bias_precision: np.ndarray
     noise_variance: np.ndarray
     dof: float
@@ -223,23 +227,21 @@ class ResidualStatistics:
 
     def arrays(self):
         """The arrays a finite fit has finite."""
-        return (self.scaled_jacobian, self.cholesky, self.bias_precision)
+        return (self.row_map, self.bias_map, self.bias_precision)
 
     def parameter_variance(self, G):
         """``g' Sigma g`` for each row ``g`` of ``G`` (fitted units), shape (n,)."""
         D = self.prior_variance
         biases = D == 0
-        Z = linalg.solve_triangular(
-            self.cholesky, self.scaled_jacobian @ G.T, lower=True, check_finite=False
-        )
-        Hb = G[:, biases] - (self.bias_solve.T @ Z).T
+        Z = self.row_map @ G.T
+        Hb = G[:, biases] - (self.bias_map.T @ Z).T
         var = np.einsum("np,np,p->n", G, G, D) - np.einsum("mn,mn->n", Z, Z)
         var += np.einsum("nb,bc,nc->n", Hb, self.bias_precision, Hb)
         return var * self.noise_variance.mean()
 
 
 def _residual_factors(J, penalty, mask, rcond):
-    """``D``, ``J D``, ``L``, ``L^-1 U``, ``(U'C^-1 U)^+`` and ``p_eff``."""
+    """``D``, ``Q L^-1 J D``, ``Q L^-1 U``, ``(U'C^-1 U)^+`` and ``p_eff``."""
     D = np.zeros(J.shape[1])
     D[mask] = 1.0 / penalty[mask]
     JD = J * D
@@ -254,7 +256,13 @@ def _residual_factors(J, penalty, mask, rcond):
     CU = L_inv.T @ LU  # C^-1 U
     p_eff = J.shape[0] - float(np.vdot(L_inv, L_inv))
     p_eff += float(np.vdot(CU @ B_pinv, CU))
-    return D, JD, L, LU, B_pinv, p_eff
+    # Rotated to principal directions: a saved model keeps no training row's
+    # Jacobian (L^-1 is triangular, so its first row would be the first
+    # training row's, scaled).
+    W = L_inv @ JD
+    del JD  # at most three M x P arrays at once (residual_statistics_bytes)
+    _, Q = np.linalg.eigh(W @ W.T)
+    return D, Q.T @ W, Q.T @ LU, B_pinv, p_eff
 
 
 def residual_statistics(problem, theta, rcond=RCOND, noise=None):
@@ -306,9 +314,9 @@ def residual_statistics(problem, theta, rcond=RCOND, noise=None):
     sigma2 = np.maximum(rss / residual_dof(p_eff), 1e-300)
     # Each output's rows over its relative noise variance (rows are i K + k).
     J *= np.tile(np.sqrt(sigma2.mean() / sigma2), problem.n_samples)[:, None]
-    D, JD, L, LU, B_pinv, p_eff = _residual_factors(J, penalty, mask, rcond)
+    D, row_map, bias_map, B_pinv, p_eff = _residual_factors(J, penalty, mask, rcond)
     return ResidualStatistics(
-        D, JD, L, LU, B_pinv, sigma2, residual_dof(p_eff), p_eff, rcond
+        D, row_map, bias_map, B_pinv, sigma2, residual_dof(p_eff), p_eff, rcond
     )
 
 

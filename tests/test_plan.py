@@ -173,13 +173,15 @@ def test_residual_space_statistics_are_budgeted_by_their_size():
     assert not refused.statistics and not refused.residual_statistics
     assert "20 x 20021 residual-space factors" in refused.reason
     assert "larger memory_budget" in refused.reason
-    # uncertainty='lazy' waits for the first use; a P x P form within the
-    # budget is kept as it is.
+    # uncertainty='lazy' waits for the first use; 'fit' keeps a P x P form
+    # within the budget as it is ('auto' takes the cheaper residual space).
     assert plan_fit(*args, uncertainty="lazy").defer_statistics
-    assert not plan_fit(*args, memory_budget=1e3 * GIB).residual_statistics
+    roomy = {"memory_budget": 1e3 * GIB}
+    assert not plan_fit(*args, uncertainty="fit", **roomy).residual_statistics
+    assert plan_fit(*args, **roomy).residual_statistics
 
 
-def test_auto_uncertainty_defers_what_costs_more_than_the_fit_should():
+def test_auto_uncertainty_computes_in_fit_whatever_the_cost():
     cheap = plan_fit("least_squares", "lm", "auto", 1875, 1, 121, 110, True)
     assert cheap.statistics and not cheap.defer_statistics
     # 200 x 100 with 5 outputs and (50,): 2.8e10 + 3e12 multiply-adds, and
@@ -189,10 +191,18 @@ def test_auto_uncertainty_defers_what_costs_more_than_the_fit_should():
     wide = plan_fit("least_squares", "lm", "auto", 200, 5, 5305, 5250, True)
     assert wide.statistics and wide.residual_statistics
     assert not wide.defer_statistics
+    # Within the budget as P x P matrices too, whose eigendecompositions
+    # would cost a hundred passes over the rows: in the residual space all
+    # the same, in fit, so that the model keeps no training data.
     wide = plan_fit(
         "least_squares", "lm", "auto", 200, 5, 5305, 5250, True, memory_budget=3 * GIB
     )
-    assert wide.statistics and wide.defer_statistics
+    assert wide.statistics and wide.residual_statistics
+    assert not wide.defer_statistics
+    # More residuals than parameters: P x P, in fit (at most twenty passes).
+    square = plan_fit("least_squares", "lm", "auto", 1200, 1, 1001, 990, True)
+    assert square.statistics and not square.residual_statistics
+    assert not square.defer_statistics
     # Rows enough that one pass of J'J costs more than the eigendecompositions:
     # in fit, whatever the latter cost.
     tall = plan_fit("least_squares", "lm", "auto", 2 * 10**5, 1, 5305, 5250, False)

@@ -5,7 +5,7 @@ import warnings
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from _tolerances import solve_atol
+from _tolerances import EPS, solve_atol
 from autograd import hessian, jacobian
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
@@ -344,6 +344,41 @@ def test_a_fitted_model_keeps_no_training_data(monkeypatch):
     monkeypatch.setattr(plan_module, "EAGER_STATISTICS_FLOPS", 0)
     X, est = _tall_fit(1000)
     assert _arrays_with_rows(est, len(X)) == []
+    lower, upper = est.predict_interval(X[:5])
+    assert np.all(lower < upper)
+
+
+def test_a_wide_fit_keeps_principal_directions_not_training_rows():
+    from sklearn_tanhnet._uncertainty import ResidualStatistics
+
+    # 30 rows of 40 inputs, (10,): 421 parameters, whose P x P
+    # eigendecompositions cost more than the fit: 'auto' takes the residual
+    # space in fit, and keeps one M x P matrix, with orthogonal rows.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 40))
+    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=30)
+    est = TanhNetRegressor(random_state=0).fit(X, y)
+    statistics = est._statistics
+    assert isinstance(statistics, ResidualStatistics)
+    assert _arrays_with_rows(est, len(X)) == [
+        "est['_statistics']['row_map']",
+        "est['_statistics']['bias_map']",
+    ]
+    W = statistics.row_map
+    gram = W @ W.T
+    off_diagonal = gram - np.diag(np.diag(gram))
+    # Rounding of an eigendecomposition: a few eps times the largest entry.
+    assert np.abs(off_diagonal).max() <= 100 * EPS * np.abs(gram).max()
+    # Not the training rows: no row of W is parallel to a row of the data
+    # Jacobian's first layer (whose rows are x_i times each unit's slope).
+    def unit_rows(A):
+        return A / np.linalg.norm(A, axis=1)[:, None]
+
+    first_layer = W[:, : X.shape[1] * 10].reshape(len(W), X.shape[1], 10)
+    Xs = unit_rows((X - X.mean(0)) / X.std(0))
+    for unit in range(10):
+        cosines = np.abs(unit_rows(first_layer[:, :, unit]) @ Xs.T)
+        assert cosines.max() < 0.99
     lower, upper = est.predict_interval(X[:5])
     assert np.all(lower < upper)
 
