@@ -1428,9 +1428,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             start = float(res.problem.loss(theta0))
         if not res.loss > start + self.tol * data.loss_scale:
             return
-        advice = (
-            "a lower learning_rate" if self.solver == "adam" else "a larger alpha"
-        )
+        advice = "a lower learning_rate" if self.solver == "adam" else "a larger alpha"
         res.status = "diverged"
         res.message = (
             f"The training objective ended at {res.loss:.3g}, above its value "

@@ -145,8 +145,9 @@ def _lm_step(tr_solver, n_data, n_params, budget, ard=False):
             "(Cholesky) or 'cg' (conjugate gradients), or 'auto'."
         )
     if n_data < n_params and not ard:  # M x M matrices, smaller than P x P ones
-        what, needed = _residual_space_text(n_data), _residual_space_bytes(
-            n_data, n_params
+        what, needed = (
+            _residual_space_text(n_data),
+            _residual_space_bytes(n_data, n_params),
         )
         cheap = n_data**3 <= RESIDUAL_FLOPS
     else:
@@ -205,9 +206,7 @@ def residual_statistics_bytes(n_data, n_params, n_biases):
     return 8 * (3 * n_data * n_params + 6 * n_data**2 + 3 * n_biases**2)
 
 
-def _statistics_plan(
-    uncertainty, n_data, n_outputs, n_params, budget, n_biases=0
-):
+def _statistics_plan(uncertainty, n_data, n_outputs, n_params, budget, n_biases=0):
     """Whether to compute the statistics, why not, whether to defer them and
     whether in the residual space."""
     if uncertainty == "off":
@@ -341,9 +340,7 @@ def plan_fit(
             residual_statistics,
         )
     n_rows = n_data + (n_weights if auto_alpha else 0)
-    step, matrix_free = _scipy_step(
-        method, tr_solver, n_data, n_rows, n_params, budget
-    )
+    step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params, budget)
     if matrix_free and auto_alpha:
         raise ValueError(
             f"A dense {n_rows} x {n_params} Jacobian would need "

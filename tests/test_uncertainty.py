@@ -369,6 +369,7 @@ def test_a_wide_fit_keeps_principal_directions_not_training_rows():
     off_diagonal = gram - np.diag(np.diag(gram))
     # Rounding of an eigendecomposition: a few eps times the largest entry.
     assert np.abs(off_diagonal).max() <= 100 * EPS * np.abs(gram).max()
+
     # Not the training rows: no row of W is parallel to a row of the data
     # Jacobian's first layer (whose rows are x_i times each unit's slope).
     def unit_rows(A):
@@ -517,5 +518,3 @@ def test_wide_data_prediction_intervals_cover_new_points():
     # binomial standard deviation of sqrt(0.95 * 0.05 / 400) = 0.011, so
     # 0.85 is about nine of them below (a real miscalibration, not chance).
     assert 0.85 <= covered <= 1.0
-
-
