@@ -3,15 +3,14 @@
 import contextlib
 import functools
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
-from types import SimpleNamespace
 
 import numpy as np
 from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -22,12 +21,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._data import (
+    Fitted,
+    _check_real_numeric,
+    _standardized,
+    in_memory_fit_data,
+    partitioned_fit_data,
+)
 from ._derivatives import (
     LeastSquaresProblem,
-    added_in_order,
-    mean_prediction_loss,
-    row_block_parts,
-    standard_moments,
 )
 from ._distributed import (
     PartitionedProblem,
@@ -44,7 +46,6 @@ from ._network import (
     check_layer_sizes,
     fold_scaling,
     init_params,
-    layer_sizes_of,
     n_params_of,
     pack,
     unpack,
@@ -80,9 +81,6 @@ from ._uncertainty import (
     t_quantile,
 )
 
-# ard='auto' takes one penalty per input up to this many observations per
-# parameter (docs/benchmarks.rst).
-ARD_OBSERVATIONS_PER_PARAMETER = 10
 # The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
 WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
 # A fit whose training residuals a nearest-neighbour smoother predicts, by
@@ -181,30 +179,6 @@ def _lack_of_fit(best, data):
     return share if share is not None and np.isfinite(share) else None
 
 
-def _warn_weight_count(weight_sum, n_weighted_rows, n_outputs, n_params):
-    """Warn, and return True, when ``sample_weight`` counts fewer observations
-    than the network has parameters although its rows would be enough.
-
-    The evidence reads the weights as counts (``N = sum(w) K`` observations):
-    weights scaled to sum to one leave it one observation, and it flattens
-    the fit to a constant, whatever the rows say.
-    """
-    observations = weight_sum * n_outputs
-    if observations >= n_params or n_weighted_rows * n_outputs < n_params:
-        return False
-    warnings.warn(
-        f"sample_weight sums to {weight_sum:.4g} over {n_weighted_rows} rows of "
-        "positive weight. alpha='auto' reads the weights as counts of observations "
-        f"(an integer weight repeats its row), and {observations:.4g} observations "
-        f"cannot determine the network's {n_params} parameters: the evidence may "
-        "flatten the fit to a constant. If the weights are relative, scale them to "
-        f"sum to the number of observations (sample_weight * {n_weighted_rows} / "
-        "sample_weight.sum()), or set a fixed alpha.",
-        UserWarning,
-    )
-    return True
-
-
 def _warn_few_residual_dof(statistics, n_outputs):
     """Warn when the noise variance rests on fewer residual degrees of freedom
     than the fit has effective parameters (per output).
@@ -238,73 +212,6 @@ def _poor_fit_message(lack_of_fit):
         "missed. Try n_restarts=5 (the restarts are chosen by their log "
         "evidence), another random_state, or more hidden units."
     )
-
-
-def _weighted_mean_std(A, w):
-    """Weighted mean and standard deviation of each column, overflow-safe.
-
-    ``A`` dense or a scipy sparse matrix (:func:`_sparse_weighted_mean_std`).
-
-    Columns are first divided by their largest magnitude, so values near 1e300
-    do not overflow when squared nor values near 1e-300 vanish. A column
-    whose spread is at the rounding of its own magnitude is constant
-    (:func:`~._derivatives.standard_moments`): it is scaled by that
-    magnitude (any positive scale maps it to zero).
-    """
-    if sparse.issparse(A):
-        return _sparse_weighted_mean_std(A, w)
-    size = np.max(np.abs(A), axis=0)
-    size[~(size > 0)] = 1.0
-    B = A / size
-    # Products with w rather than np.average, whose checks cost more than the
-    # arithmetic on small data; over blocks of SUM_ROWS rows, as a Dask fit
-    # adds its partitions' (_distributed).
-    n_rows = len(w)
-
-    def power_sum(centre, power):
-        return added_in_order(
-            row_block_parts(lambda rows: w[rows] @ (B[rows] - centre) ** power, n_rows)
-        )
-
-    total = added_in_order(row_block_parts(lambda rows: w[rows].sum(), n_rows))
-    mean, std, constant = standard_moments(power_sum, total)
-    std[constant] = 1.0
-    return mean * size, std * size
-
-
-def _sparse_weighted_mean_std(A, w):
-    """:func:`_weighted_mean_std` of a sparse ``A`` without densifying it.
-
-    The same sums: over the stored entries of each column, plus the centred
-    zero's power times the weight of the rows whose entry is zero.
-    """
-    A = sparse.csc_matrix(A)
-    size = abs(A).max(axis=0).toarray().ravel()
-    size[~(size > 0)] = 1.0
-    columns = np.repeat(np.arange(A.shape[1]), np.diff(A.indptr))
-    values = A.data / size[columns]
-    row_weight = w[A.indices]
-    total = w.sum()
-    unstored_weight = total - np.bincount(columns, row_weight, A.shape[1])
-
-    def power_sum(centre, power):
-        centre = np.broadcast_to(centre, A.shape[1])
-        stored = np.bincount(
-            columns, row_weight * (values - centre[columns]) ** power, A.shape[1]
-        )
-        return stored + (0.0 - centre) ** power * unstored_weight
-
-    mean, std, constant = standard_moments(power_sum, total)
-    std[constant] = 1.0
-    return mean * size, std * size
-
-
-def _standardized(X, x_mean, x_scale):
-    """``(X - x_mean) / x_scale``; for sparse X, as :class:`CenteredSparse`."""
-    if sparse.issparse(X):
-        matrix = sparse.csr_matrix(X @ sparse.diags(1.0 / x_scale))
-        return CenteredSparse(matrix, x_mean / x_scale)
-    return (X - x_mean) / x_scale
 
 
 def _validated_inputs(estimator, X):
@@ -345,34 +252,6 @@ def _naming_the_column(X):
                     "sklearn.preprocessing.OneHotEncoder in a pipeline."
                 ) from exc
         raise
-
-
-def _check_real_numeric(X, y=None):
-    """Clear errors for complex inputs and non-numeric targets."""
-    dtypes = list(getattr(X, "dtypes", [])) or [getattr(X, "dtype", None)]
-    # By the dtype's kind, not np.dtype(d): pandas' extension dtypes (Int64,
-    # Float64, boolean, string, category) are no numpy dtypes but have one;
-    # validate_data converts or refuses them as MLPRegressor's does.
-    if any(getattr(d, "kind", None) == "c" for d in dtypes):
-        raise ValueError(
-            "Complex data not supported: X has complex values, and "
-            "TanhNetRegressor needs real inputs. Pass the real and imaginary "
-            "parts as separate features."
-        )
-    if y is None:
-        return
-    y_arr = np.asarray(y)
-    if y_arr.dtype.kind in "USO":
-        try:
-            if y_arr.dtype.kind in "US":
-                raise ValueError
-            y_arr.astype(np.float64)
-        except (TypeError, ValueError):
-            example = y_arr.ravel()[0] if y_arr.size else None
-            raise ValueError(
-                f"y must be numeric for regression, got values of dtype "
-                f"{y_arr.dtype} (e.g. {example!r}). Encode the target as numbers."
-            ) from None
 
 
 try:  # scikit-learn >= 1.9 has a callback API; without it, fits run unobserved.
@@ -1073,7 +952,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             data = self._prepare(X, y, sample_weight, validation, partial)
         # hidden_layer_sizes='auto' compares the widths' log evidence, also
         # at a fixed alpha.
-        data.width_evidence = width_evidence
+        data = replace(data, width_evidence=width_evidence)
         plan = plan_fit(
             self.solver,
             self.method,
@@ -1158,10 +1037,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"loss={self.loss!r} is fitted by reweighted least squares: it "
                 f"needs solver='least_squares', got solver={self.solver!r}."
             )
-        X, y, Y, sample_weight, dtype = self._validate_xy(
-            X, y, sample_weight, reset=not warm
-        )
-        n_outputs = Y.shape[1]
+        arrays = self._validate_xy(X, y, sample_weight, reset=not warm)
+        n_outputs = arrays[2].shape[1]
         if warm and (n_outputs != self.n_outputs_ or hidden != self._hidden):
             raise ValueError(
                 "warm_start/partial_fit needs the same hidden_layer_sizes and "
@@ -1169,48 +1046,40 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"hidden_layer_sizes={hidden} and {n_outputs} output(s) for "
                 f"{self._hidden} and {self.n_outputs_}."
             )
-        scaling = self._scaling if warm else self._standardization(X, Y, sample_weight)
-        x_mean, x_scale, y_mean, y_scale = scaling
-        rng = check_random_state(self.random_state)
-        (Xs, Ys, sample_weight), val = self._validation_split(
-            (_standardized(X, x_mean, x_scale), (Y - y_mean) / y_scale, sample_weight),
+        X_val, y_val, sw_val = validation
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together.")
+            X_val, _, Y_val, sw_val, _ = self._validate_xy(X_val, y_val, sw_val)
+            if Y_val.shape[1] != n_outputs:
+                raise ValueError(
+                    f"y_val has {Y_val.shape[1]} output(s), y has {n_outputs}."
+                )
+            validation = (X_val, Y_val, sw_val)
+        else:
+            validation = None
+        fitted = None
+        if warm:
+            fitted = Fitted(
+                self._scaling,
+                self._y_1d,
+                getattr(self, "ard_", False),
+                getattr(self, "alpha_", None),
+                self._theta,
+                self._adam_state,
+            )
+        return in_memory_fit_data(
+            arrays,
             validation,
-            scaling,
-            rng,
-            partial,
-        )
-        sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
-        loss_scale = mean_prediction_loss(Ys, sample_weight)
-        ard = self._resolved_ard(sizes, sample_weight, warm)
-        alpha, alpha0 = self._penalty_start(sizes, sample_weight, warm, partial, ard)
-        few_observations = isinstance(alpha, str) and _warn_weight_count(
-            float(sample_weight.sum()),
-            int(np.count_nonzero(sample_weight)),
-            n_outputs,
-            n_params_of(sizes),
-        )
-        return SimpleNamespace(
-            X=X,
-            dtype=dtype,
-            y=y,
-            Xs=Xs,
-            Ys=Ys,
-            sample_weight=sample_weight,
-            val=val,
-            scaling=scaling,
-            y_1d=self._y_1d if warm else y.ndim == 1,
-            sizes=sizes,
-            warm=warm,
+            hidden,
+            standardize=self.standardize,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            random_state=self.random_state,
+            alpha=self.alpha,
+            ard=self.ard,
             partial=partial,
-            rng=rng,
-            constant_target=not loss_scale > 0,
-            loss_scale=loss_scale if loss_scale > 0 else 1.0,
-            alpha=alpha,
-            alpha0=alpha0,
-            ard=ard,
-            n_rows=len(Xs),
-            problem_factory=None,
-            few_observations=few_observations,
+            fitted=fitted,
         )
 
     def _prepare_partitioned(self, X, y, sample_weight, validation, partial):
@@ -1243,101 +1112,28 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         hidden = check_layer_sizes(self.hidden_layer_sizes)
         client = get_client()  # ValueError: no client
         parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
-        sizes = layer_sizes_of(parts.n_features, hidden, parts.n_outputs)
-        if parts.n_rows * parts.n_outputs < n_params_of(sizes):
-            # Such a fit steps in the residual space, whose M x M kernels
-            # pair every row with every other: not a sum over partitions.
-            raise ValueError(
-                f"A Dask fit needs at least as many observations as parameters; "
-                f"got {parts.n_rows} rows x {parts.n_outputs} output(s) for "
-                f"{n_params_of(sizes)} parameters. Fit data this small in memory "
-                "(X.compute())."
-            )
+        data = partitioned_fit_data(
+            client,
+            parts,
+            X,
+            y,
+            hidden,
+            random_state=self.random_state,
+            alpha=self.alpha,
+            ard=self.ard,
+        )
         self.n_features_in_ = parts.n_features
         # A Dask DataFrame's column names, from its empty pandas twin (_meta),
         # as a pandas X's; none for a Dask array.
         _check_feature_names(self, getattr(X, "_meta", None), reset=True)
-        total = np.array([parts.weight_sum])
-        ard = self._resolved_ard(sizes, total, False)
-        alpha, alpha0 = self._penalty_start(sizes, total, False, False, ard)
-        # (The partitions' rows stand in for those of positive weight.)
-        few_observations = isinstance(alpha, str) and _warn_weight_count(
-            parts.weight_sum, parts.n_rows, parts.n_outputs, n_params_of(sizes)
-        )
-
-        def problem_factory(alpha, ard):
-            return PartitionedProblem(client, parts, alpha, sizes, self.activation, ard)
-
-        return SimpleNamespace(
-            X=X,
-            dtype=parts.dtype,
-            y=y,
-            Xs=None,
-            Ys=None,
-            sample_weight=None,
-            val=None,
-            scaling=parts.scaling,
-            y_1d=parts.y_1d,
-            sizes=sizes,
-            warm=False,
-            partial=False,
-            rng=check_random_state(self.random_state),
-            constant_target=not parts.loss_scale > 0,
-            loss_scale=parts.loss_scale if parts.loss_scale > 0 else 1.0,
-            alpha=alpha,
-            alpha0=alpha0,
-            ard=ard,
-            n_rows=parts.n_rows,
-            problem_factory=problem_factory,
-            few_observations=few_observations,
-        )
-
-    def _resolved_ard(self, sizes, sample_weight, warm):
-        """Whether this fit takes one penalty per input (ARD).
-
-        ``ard='auto'``: with the evidence, two or more inputs, and between
-        one and ARD_OBSERVATIONS_PER_PARAMETER observations per parameter.
-        Beyond that the data outweigh the prior and ARD changes little but
-        the cost (a second stage of iterations); with fewer observations than
-        parameters the fit steps in the residual space, which takes one
-        penalty per layer. A continued fit keeps the fitted choice.
-        """
-        if self.alpha != "auto":
-            return False
-        if self.ard != "auto":
-            return bool(self.ard)
-        if warm:
-            return self.ard_
-        n_params = n_params_of(sizes)
-        observations = float(sample_weight.sum()) * sizes[-1]
-        return (
-            sizes[0] >= 2
-            and n_params <= observations <= ARD_OBSERVATIONS_PER_PARAMETER * n_params
-        )
-
-    def _penalty_start(self, sizes, sample_weight, warm, partial, ard):
-        """The penalty to fit with and, for 'auto', its per-layer start.
-
-        A continued fit starts from the fitted per-layer penalties; partial_fit
-        holds them fixed (it runs no evidence updates).
-        """
-        # One per layer, or with ARD one per input for the first layer's.
-        n_groups = len(sizes) - 1 + (sizes[0] - 1 if ard else 0)
-        alpha, alpha0 = self.alpha, None
-        if alpha == "auto" and warm:
-            alpha0 = np.broadcast_to(self.alpha_, n_groups).astype(float)
-        if alpha == "auto" and partial:
-            if alpha0 is None:
-                alpha0 = np.full(n_groups, sample_weight.sum())
-            alpha = alpha0
-        return alpha, alpha0
+        return data
 
     def _one_start(self, data, plan, ctx, rng):
         """One start: initial weights, the solver under training control."""
-        data = SimpleNamespace(**{**vars(data), "rng": rng})
+        data = replace(data, rng=rng)
         sizes = data.sizes
         theta0 = (
-            self._theta
+            data.warm_theta
             if data.warm
             else pack(init_params(sizes, data.rng, self.activation))
         )
@@ -1361,8 +1157,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return res
 
         def problem_of(alpha, ard, sample_weight=data.sample_weight):
-            if data.problem_factory is not None:
-                return data.problem_factory(alpha, ard)
+            if data.partitions is not None:
+                client, parts = data.partitions.client, data.partitions.parts
+                return PartitionedProblem(
+                    client, parts, alpha, sizes, self.activation, ard
+                )
             return LeastSquaresProblem(
                 data.Xs, data.Ys, sample_weight, alpha, sizes, self.activation, ard
             )
@@ -1395,7 +1194,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 alpha=data.alpha,
                 max_iter=1 if data.partial else self.max_iter,
                 alpha0=data.alpha0,
-                state=self._adam_state if data.warm else None,
+                state=data.warm_state,
                 schedule=self._evidence_schedule(plan, data),
                 refine=functools.partial(problem_of, ard=True) if staged_ard else None,
             )
@@ -1632,59 +1431,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             # The prior variance of each input's weights, as shares.
             variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
             self.feature_relevance_ = variance / variance.sum()
-
-    def _validation_split(self, train, validation, scaling, rng, partial):
-        """Scaled training and validation triples: given, held out, or none."""
-        Xs, Ys, sample_weight = train
-        X_val, y_val, sw_val = validation
-        x_mean, x_scale, y_mean, y_scale = scaling
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise ValueError("X_val and y_val must be given together.")
-            X_val, _, Y_val, sw_val, _ = self._validate_xy(X_val, y_val, sw_val)
-            if Y_val.shape[1] != Ys.shape[1]:
-                raise ValueError(
-                    f"y_val has {Y_val.shape[1]} output(s), y has {Ys.shape[1]}."
-                )
-            X_val = _standardized(X_val, x_mean, x_scale)
-            val = (X_val, (Y_val - y_mean) / y_scale, sw_val)
-            return train, val
-        if not self.early_stopping or partial:
-            return train, None
-        train_idx, val_idx = self._split(len(Xs), rng)
-        val = (Xs[val_idx], Ys[val_idx], sample_weight[val_idx])
-        train = (Xs[train_idx], Ys[train_idx], sample_weight[train_idx])
-        if not train[2].sum() > 0 or not val[2].sum() > 0:
-            raise ValueError(
-                "early_stopping needs positive sample weights in both the "
-                "training and the validation part; pass X_val and y_val."
-            )
-        return train, val
-
-    def _standardization(self, X, Y, sample_weight):
-        if self.standardize:
-            return (
-                *_weighted_mean_std(X, sample_weight),
-                *_weighted_mean_std(Y, sample_weight),
-            )
-        return (
-            np.zeros(X.shape[1]),
-            np.ones(X.shape[1]),
-            np.zeros(Y.shape[1]),
-            np.ones(Y.shape[1]),
-        )
-
-    def _split(self, n_samples, rng):
-        n_val = int(round(self.validation_fraction * n_samples))
-        if n_val < 1 or n_samples - n_val < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction!r} leaves an empty "
-                f"training or validation set of {n_samples} samples."
-            )
-        order = rng.permutation(n_samples)
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-    # -- scikit-learn callbacks ---------------------------------------------------
 
     def _callback_root(self, X, y):
         if not hasattr(self, "_init_callback_context"):
