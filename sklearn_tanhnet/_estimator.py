@@ -1,16 +1,14 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
 import contextlib
-import functools
 import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -32,151 +30,42 @@ from ._derivatives import (
     LeastSquaresProblem,
 )
 from ._distributed import (
-    PartitionedProblem,
     is_dask_collection,
     lazily,
     prepare_partitions,
 )
-from ._evidence import BIAS_PRECISION, model_log_evidence
-from ._lm import LevenbergMarquardt
+from ._fitting import (
+    POOR_FIT_SHARE,
+    Callbacks,
+    FitSettings,
+    fit_networks,
+    statistics_of,
+)
 from ._network import (
     ACTIVATIONS,
     CenteredSparse,
     Network,
     check_layer_sizes,
     fold_scaling,
-    init_params,
     n_params_of,
     pack,
     unpack,
     weight_mask,
-    zero_output_layer,
 )
 from ._plan import plan_fit
-from ._robust import LOSSES, noise_consistency
-from ._solvers import (
-    Adam,
-    Control,
-    fit_adam,
-    fit_least_squares,
-    jacobian_operator,
-)
-from ._threads import one_blas_thread, with_one_blas_thread
-from ._training import (
-    EvidenceSchedule,
-    ValidationMonitor,
-    evidence_of,
-    reweighted,
-    train,
-)
+from ._robust import LOSSES
+from ._threads import with_one_blas_thread
 from ._uncertainty import (
     RCOND,
     DeferredStatistics,
     diagnose,
-    fit_statistics,
     mixture_interval,
-    neighbour_explained_share,
     prediction_std,
-    residual_statistics,
     t_quantile,
 )
 
 # The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
 WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
-# A fit whose training residuals a nearest-neighbour smoother predicts, by
-# at least this share of the target's variance, has missed structure the
-# network could fit: it warns of a poor local minimum. On noise the share is
-# below zero. The check runs on at most LACK_OF_FIT_ROWS evenly spaced
-# training rows (its cost grows with their square) and needs
-# LACK_OF_FIT_MIN_ROWS for ten neighbours to average noise away.
-POOR_FIT_SHARE = 0.01
-LACK_OF_FIT_ROWS = 250
-LACK_OF_FIT_MIN_ROWS = 50
-
-# The LM solver's step for the plan's step and whether it is in the residual
-# space (fewer data residuals than parameters).
-_LM_STEPS = {
-    ("exact", False): "direct",
-    ("exact", True): "residual",
-    ("cg", False): "cg",
-}
-
-
-def _statistics_of(problem, theta, gram_dtype, noise=None, residual=False):
-    """The delta-method statistics, or why there are none (a string).
-
-    ``residual``: in the residual space (:func:`~._uncertainty.residual_statistics`).
-    """
-    try:
-        with one_blas_thread(), np.errstate(all="ignore"):
-            if residual:
-                statistics = residual_statistics(problem, theta, noise=noise)
-                arrays = statistics.arrays()
-            else:
-                statistics = fit_statistics(
-                    problem, theta, gram_dtype=gram_dtype, noise=noise
-                )
-                arrays = (statistics.covariance,)
-    except ValueError as exc:  # no residual degrees of freedom
-        return str(exc)
-    except np.linalg.LinAlgError as exc:
-        return f"the parameter covariance could not be computed ({exc})."
-    finite = np.isfinite(statistics.noise_variance).all()
-    if not (finite and all(np.isfinite(a).all() for a in arrays)):
-        return "the parameter covariance is not finite at this fit."
-    return statistics
-
-
-def _check_representable(results, data):
-    """A ValueError unless every kept network's weights, in the original
-    units of X and y and in the fitted dtype, are finite: X's and y's scales
-    can be too far apart for them (a slope of 1e300 / 1e-300)."""
-    for res in results:
-        record = res.extra["record"]
-        with np.errstate(over="ignore"):
-            weights = [
-                A.astype(data.dtype) for A in [*record["coefs"], *record["intercepts"]]
-            ]
-        if not all(np.isfinite(A).all() for A in weights):
-            x_scale, y_scale = data.scaling[1], data.scaling[3]
-            raise ValueError(
-                f"The fitted weights overflow {np.dtype(data.dtype).name} in the "
-                f"original units of X and y (X's scale down to {x_scale.min():.3g}, "
-                f"y's up to {y_scale.max():.3g}). Rescale X or y"
-                + (", or pass X as float64." if data.dtype == np.float32 else ".")
-            )
-
-
-def _lack_of_fit(best, data):
-    """The fit's :func:`~._uncertainty.neighbour_explained_share`, or None.
-
-    None where there is nothing to check: a fit that did not settle (it
-    stopped early, diverged or ran out of iterations, and says so), no
-    hidden layer (a convex fit has no poor minimum), sparse X (whose
-    distances mean little) or too few rows.
-    """
-    X = data.Xs
-    settled = best.status in ("converged", "plateau")
-    if not settled or len(data.sizes) == 2 or not isinstance(X, np.ndarray):
-        return None
-    # Under a robust loss the outliers' residuals are meant to stay: they
-    # count with their robust weights.
-    weights = data.sample_weight
-    if best.robust is not None:
-        weights = weights * best.robust.row_weights
-    rows = np.flatnonzero(weights > 0)
-    if rows.size < LACK_OF_FIT_MIN_ROWS:
-        return None
-    if rows.size > LACK_OF_FIT_ROWS:
-        rows = rows[np.linspace(0, rows.size - 1, LACK_OF_FIT_ROWS).round().astype(int)]
-    X, Y = X[rows], data.Ys[rows]
-    with np.errstate(all="ignore"):
-        residuals = best.problem.network.output(best.theta, X) - Y
-        # Distances in standard units also when the fit's are not (standardize=False).
-        spread = X.std(axis=0)
-        X = (X - X.mean(axis=0))[:, spread > 0] / spread[spread > 0]
-        share = neighbour_explained_share(X, Y, residuals, weights[rows])
-    return share if share is not None and np.isfinite(share) else None
 
 
 def _warn_few_residual_dof(statistics, n_outputs):
@@ -201,16 +90,6 @@ def _warn_few_residual_dof(statistics, n_outputs):
         "alpha='auto'), a smaller network or more data, and check coverage on "
         "held-out data.",
         UserWarning,
-    )
-
-
-def _poor_fit_message(lack_of_fit):
-    return (
-        "The fit may have settled in a poor local minimum: a nearest-neighbour "
-        "smoother of its training residuals recovers "
-        f"{lack_of_fit:.1%} of the target's variance, structure the network "
-        "missed. Try n_restarts=5 (the restarts are chosen by their log "
-        "evidence), another random_state, or more hidden units."
     )
 
 
@@ -966,64 +845,88 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             data.ard,
             self.memory_budget * 2**30,
         )
-        ctx = self._callback_root(X, y)
-        n_starts = 1 if (data.warm or partial) else self.n_restarts
-        results = self._run_starts(data, plan, ctx, n_starts)
-        best = min(results, key=lambda res: res.extra["score"])
-        self._callback_end(ctx, data.X, data.y, best.theta, data)
-        lack_of_fit = None if partial else _lack_of_fit(best, data)
-        if data.few_observations:
-            # A collapse there is the evidence's, already warned of: not a
-            # poor local minimum that restarts would mend.
-            lack_of_fit = None
-        self._warn_outcome(best, partial, lack_of_fit)
+        settings = FitSettings.from_params(self.get_params(deep=False))
+        result = fit_networks(data, plan, settings, Callbacks(self, X, y))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        members = results if (self.ensemble and n_starts > 1) else [best]
-        _check_representable(members, data)
-        statistics = [self._planned_statistics(res, plan) for res in members]
-        restarts = [res.extra["record"] for res in results]
-        self._store(best, members, statistics, restarts, data, plan, lack_of_fit)
+        self._store(result, data)
         return self
 
-    def _planned_statistics(self, res, plan):
-        """The start's delta-method statistics, deferred, or why there are none."""
-        if not plan.statistics:
-            return plan.reason
-        residual = plan.residual_statistics
-        if isinstance(res.problem, PartitionedProblem):  # no data to keep here
-            return _statistics_of(
-                res.problem, res.theta, plan.gram_dtype, residual=residual
-            )
-        noise = None
-        if res.robust is not None:
-            consistency = noise_consistency(self.loss, self.outlier_threshold)
-            noise = (res.robust.row_weights, consistency)
-        statistics = DeferredStatistics(
-            res.problem, res.theta, plan.gram_dtype, noise, residual
-        )
-        if plan.defer_statistics:
-            return statistics
-        return statistics.resolve(_statistics_of)
+    def _store(self, result, data):
+        """Set every fitted attribute, from the fit's :class:`FitResult`.
 
-    def _run_starts(self, data, plan, ctx, n_starts):
-        """Every start, serially or with ``n_jobs`` processes: the same bits.
-
-        Each start draws from its own random stream: the first from
-        ``random_state``'s, the others from seeds drawn from it first, so a
-        start does not depend on which ran before it.
+        The one place a fit changes the estimator, whatever ended it (see
+        ``status_``).
         """
-        streams = [data.rng]
-        if n_starts > 1:
-            seeds = data.rng.randint(np.iinfo(np.int32).max, size=n_starts - 1)
-            streams += [np.random.RandomState(seed) for seed in seeds]
-        if self.n_jobs in (None, 1) or n_starts == 1:
-            return [self._one_start(data, plan, ctx, rng) for rng in streams]
-        # Processes, not threads: each fit limits BLAS threads process-wide.
-        # Callbacks and verbose reports of the workers do not reach here.
-        return Parallel(n_jobs=self.n_jobs)(
-            delayed(self._one_start)(data, plan, None, rng) for rng in streams
+        sizes, scaling, partial = data.sizes, data.scaling, data.partial
+        params = fold_scaling(unpack(result.theta, sizes), *scaling)
+        validation_curve = result.validation_curve
+        if data.warm:
+            self.loss_curve_ = self.loss_curve_ + result.loss_curve
+            # A warm fit counts its own iterations, bounded by max_iter (as
+            # MLPRegressor); partial_fit counts its epochs since the start.
+            self.n_iter_ = result.n_iter + (self.n_iter_ if partial else 0)
+            if validation_curve is not None and hasattr(self, "validation_loss_curve_"):
+                self.validation_loss_curve_ = (
+                    self.validation_loss_curve_ + validation_curve
+                )
+        else:
+            self.loss_curve_ = list(result.loss_curve)
+            self.n_iter_ = result.n_iter
+            if validation_curve is not None:
+                self.validation_loss_curve_ = list(validation_curve)
+            else:  # a refit without validation must not keep the last one's
+                for name in ("validation_loss_curve_", "best_validation_loss_"):
+                    vars(self).pop(name, None)
+            # Nor a width-by-evidence refit's choice (it sets them anew).
+            for name in ("hidden_layer_sizes_", "_width_evidence"):
+                vars(self).pop(name, None)
+        if validation_curve is not None:
+            self.best_validation_loss_ = result.best_validation_loss
+        # MLPRegressor's adam attribute: the lowest epoch loss, None with
+        # early stopping (best_validation_loss_ is the criterion then).
+        vars(self).pop("best_loss_", None)
+        if self.solver == "adam":
+            curve = self.loss_curve_
+            self.best_loss_ = min(curve) if curve and validation_curve is None else None
+        # float32 data keep float32 coefficients (as MLPRegressor does); the
+        # fit itself runs in double precision.
+        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
+        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
+        self.loss_ = result.loss
+        self.status_ = result.status
+        self.message_ = result.message
+        if not partial or not hasattr(self, "restarts_"):
+            self.restarts_ = result.restarts
+        self.n_outputs_ = sizes[-1]
+        self.n_layers_ = len(sizes)
+        self._hidden = tuple(sizes[1:-1])
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
+            self.hidden_layer_sizes_ = self._hidden
+        self._y_1d = data.y_1d
+        self._theta = result.theta
+        self._adam_state = result.state
+        self._scaling = scaling
+        self._statistics = result.members[result.kept][2]
+        self._ensemble = result.members if len(result.members) > 1 else None
+        self.tr_solver_ = result.step
+        # The solver's reason stays in status_; the poor-minimum verdict on
+        # a fit that settled is a separate flag.
+        self.lack_of_fit_ = lack_of_fit = result.lack_of_fit
+        self.poor_fit_ = lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE
+        self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else result.alpha
+        self.log_evidence_ = result.log_evidence
+        self.ard_ = data.ard
+        robust = result.robust
+        self.robust_weights_ = None if robust is None else robust.row_weights
+        self.outlier_cutoff_ = (
+            None if robust is None else robust.threshold * scaling[3].ravel()
         )
+        self.feature_relevance_ = None
+        if data.ard and not partial:
+            # The prior variance of each input's weights, as shares.
+            variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
+            self.feature_relevance_ = variance / variance.sum()
 
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
@@ -1128,413 +1031,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         _check_feature_names(self, getattr(X, "_meta", None), reset=True)
         return data
 
-    def _one_start(self, data, plan, ctx, rng):
-        """One start: initial weights, the solver under training control."""
-        data = replace(data, rng=rng)
-        sizes = data.sizes
-        theta0 = (
-            data.warm_theta
-            if data.warm
-            else pack(init_params(sizes, data.rng, self.activation))
-        )
-        if data.constant_target and not data.warm:
-            theta0 = zero_output_layer(theta0, sizes)
-        monitor = None
-        if data.val is not None:
-            val_problem = LeastSquaresProblem(*data.val, 0.0, sizes, self.activation)
-            monitor = ValidationMonitor(
-                val_problem, self.tol, self.n_iter_no_change, data.loss_scale
-            )
-        start_ctx = self._callback_task(ctx, "restart", None)
-        callback = self._iteration_callback(start_ctx, monitor, data)
-        done = [0]  # iterations of this start so far, for verbose
-
-        def run(problem, theta, max_iter, state, alphas):
-            res = self._run_solver(
-                problem, theta, data, plan, max_iter, callback, state, alphas, done[0]
-            )
-            done[0] += res.n_iter
-            return res
-
-        def problem_of(alpha, ard, sample_weight=data.sample_weight):
-            if data.partitions is not None:
-                client, parts = data.partitions.client, data.partitions.parts
-                return PartitionedProblem(
-                    client, parts, alpha, sizes, self.activation, ard
-                )
-            return LeastSquaresProblem(
-                data.Xs, data.Ys, sample_weight, alpha, sizes, self.activation, ard
-            )
-
-        def fit_reweighted(row_weights, theta, alpha0, state):
-            weighted = functools.partial(
-                problem_of, ard=data.ard, sample_weight=data.sample_weight * row_weights
-            )
-            return train(
-                weighted,
-                run,
-                theta,
-                alpha=data.alpha,
-                max_iter=self.max_iter,
-                alpha0=alpha0,
-                state=state,
-                schedule=self._evidence_schedule(plan, data),
-            )
-
-        # A fresh ARD fit settles with one penalty per layer first (train's
-        # `refine`); a continued one goes on with the fitted ARD penalties.
-        staged_ard = data.ard and data.alpha0 is None
-        # One BLAS thread (see _threads) also where a start runs on its own,
-        # in a joblib worker. The solvers handle non-finite values themselves.
-        with one_blas_thread(), np.errstate(all="ignore"):
-            res = train(
-                functools.partial(problem_of, ard=data.ard and not staged_ard),
-                run,
-                theta0,
-                alpha=data.alpha,
-                max_iter=1 if data.partial else self.max_iter,
-                alpha0=data.alpha0,
-                state=data.warm_state,
-                schedule=self._evidence_schedule(plan, data),
-                refine=functools.partial(problem_of, ard=True) if staged_ard else None,
-            )
-            if self.loss != "squared_error" and not data.partial:
-                res = reweighted(
-                    fit_reweighted,
-                    res,
-                    lambda theta, problem=res.problem: problem.output(theta) - data.Ys,
-                    data.sample_weight,
-                    self.loss,
-                    self.outlier_threshold,
-                )
-        if not data.partial:
-            self._keep_the_start_if_better(res, theta0, data)
-        return self._finish_start(res, monitor, plan, data, start_ctx)
-
-    def _keep_the_start_if_better(self, res, theta0, data):
-        """A fit whose training objective ends above its start's made the
-        network worse: whatever rule stopped it (a plateau, the budget), it
-        is reported as diverged, with the parameters it started from.
-
-        Both objectives are taken with the fit's final penalties. A slack of
-        the plateau rule's threshold (``tol`` times the mean prediction's
-        objective) lets a continued fit that ends at the noise level of its
-        minimum pass.
-        """
-        if res.status == "diverged":
-            return
-        with np.errstate(all="ignore"):
-            start = float(res.problem.loss(theta0))
-        if not res.loss > start + self.tol * data.loss_scale:
-            return
-        advice = "a lower learning_rate" if self.solver == "adam" else "a larger alpha"
-        res.status = "diverged"
-        res.message = (
-            f"The training objective ended at {res.loss:.3g}, above its value "
-            f"at the start ({start:.3g}): the fit made the network worse. Try "
-            f"{advice}, standardize=True or another random_state. The "
-            "parameters it started from were kept."
-        )
-        res.theta, res.loss = np.array(theta0, dtype=float), start
-
-    def _finish_start(self, res, monitor, plan, data, start_ctx):
-        """The start's score (for choosing among restarts) and its record."""
-        sizes, score = data.sizes, None
-        if res.status == "diverged" and monitor is not None:
-            # The solver kept the parameters of lowest training objective, the
-            # start included; the monitor's best may be an exploded iterate
-            # that happens to suit a few held-out rows.
-            score = monitor.problem.loss(res.theta)
-        elif monitor is not None and monitor.best_theta is not None:
-            res.theta = monitor.best_theta
-            res.loss = res.problem.loss(res.theta)
-            score = monitor.best_loss
-        # Under a robust loss the evidence is that of the reweighted Gaussian
-        # model, whose weights differ between starts: they compete by the
-        # robust objective instead.
-        log_evidence = None
-        if not res.robust:
-            log_evidence = self._model_log_evidence(res, plan, data.width_evidence)
-        if score is None and res.robust:
-            score = res.robust.objective
-        if score is None:
-            # Restarts compete by the evidence of their models (MacKay).
-            score = res.gcv if res.gcv is not None else res.loss
-            if log_evidence is not None:
-                score = -log_evidence
-        self._callback_end(start_ctx, data.X, data.y, res.theta, data)
-        params = fold_scaling(unpack(res.theta, sizes), *data.scaling)
-        record = {
-            "loss": res.loss,
-            "validation_loss": None if monitor is None else monitor.best_loss,
-            "gcv": res.gcv,
-            "log_evidence": log_evidence,
-            "n_iter": res.n_iter,
-            "status": res.status,
-            "coefs": [W for W, _ in params],
-            "intercepts": [b for _, b in params],
-        }
-        res.extra = {
-            "score": score,
-            "monitor": monitor,
-            "record": record,
-            "log_evidence": log_evidence,
-        }
-        return res
-
-    def _model_log_evidence(self, res, plan, fixed_alpha=False):
-        """The model's log evidence at the fitted parameters, or None.
-
-        The solver's last update came before its last step: where exact
-        updates are affordable (not conjugate-gradient steps, whose evidence
-        is a Jacobi approximation) it is taken again at the fitted ``theta``.
-        With ``fixed_alpha``, a fit at a float ``alpha`` gets the evidence at
-        that penalty (without the penalties' Occam factors: they were not
-        estimated).
-        """
-        estimated = res.evidence is not None and res.alpha is not None
-        if not (estimated or (fixed_alpha and not isinstance(self.alpha, str))):
-            return None
-        evidence = res.evidence
-        if not estimated or (plan.step != "cg" and not plan.matrix_free):
-            try:
-                with (
-                    one_blas_thread(),
-                    np.errstate(all="ignore"),
-                ):
-                    alphas = np.broadcast_to(res.alpha, res.problem.n_groups)
-                    evidence = evidence_of(
-                        res.problem,
-                        res.theta,
-                        np.asarray(alphas, dtype=float),
-                        BIAS_PRECISION,
-                    )
-            except (np.linalg.LinAlgError, ValueError):
-                pass  # the solver's own last update stands
-        if evidence is None:
-            return None
-        hidden = tuple(res.problem.layer_sizes[1:-1])
-        value = model_log_evidence(
-            evidence, hidden, self.activation, estimated_penalties=estimated
-        )
-        return value if np.isfinite(value) else None
-
-    def _warn_outcome(self, best, partial, lack_of_fit):
-        if lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE:
-            warnings.warn(_poor_fit_message(lack_of_fit), ConvergenceWarning)
-        if best.status == "max_iter" and best.robust is not None:
-            warnings.warn(best.message, ConvergenceWarning)
-        elif best.status == "max_iter" and not partial:
-            warnings.warn(
-                f"{self.solver} stopped at max_iter={self.max_iter} before "
-                "converging. Increase max_iter, raise tol, or scale the data "
-                "(standardize=True).",
-                ConvergenceWarning,
-            )
-        elif best.status == "diverged":
-            warnings.warn(best.message, ConvergenceWarning)
-
-    def _evidence_schedule(self, plan, data):
-        negligible = self.tol * data.loss_scale
-        if self.solver == "adam":
-            # adam moves too little in a few epochs for the evidence to judge
-            # it: update the penalties after runs long enough to reach a plateau.
-            return EvidenceSchedule(
-                in_loop=False,
-                # (n_iter_no_change=np.inf: one run of max_iter epochs.)
-                chunk=int(min(2 * self.n_iter_no_change + 10, self.max_iter)),
-                require_converged=True,
-                weak_first=True,
-                negligible=negligible,
-            )
-        return EvidenceSchedule(in_loop=plan.method == "lm", negligible=negligible)
-
-    def _store(self, best, members, statistics, restarts, data, plan, lack_of_fit):
-        """Set every fitted attribute, from the chosen TrainResult ``best``.
-
-        The one place a fit changes the estimator, whatever ended it (see
-        ``status_``): ``members`` are the kept starts (``best`` alone, or
-        the ensemble) and ``statistics`` theirs.
-        """
-        sizes, scaling, partial = data.sizes, data.scaling, data.partial
-        kept = next(i for i, res in enumerate(members) if res is best)
-        params = fold_scaling(unpack(best.theta, sizes), *scaling)
-        monitor = best.extra["monitor"]
-        if data.warm:
-            self.loss_curve_ = self.loss_curve_ + best.loss_curve
-            # A warm fit counts its own iterations, bounded by max_iter (as
-            # MLPRegressor); partial_fit counts its epochs since the start.
-            self.n_iter_ = best.n_iter + (self.n_iter_ if partial else 0)
-            if monitor is not None and hasattr(self, "validation_loss_curve_"):
-                self.validation_loss_curve_ = (
-                    self.validation_loss_curve_ + monitor.curve
-                )
-        else:
-            self.loss_curve_ = list(best.loss_curve)
-            self.n_iter_ = best.n_iter
-            if monitor is not None:
-                self.validation_loss_curve_ = list(monitor.curve)
-            else:  # a refit without validation must not keep the last one's
-                for name in ("validation_loss_curve_", "best_validation_loss_"):
-                    vars(self).pop(name, None)
-            # Nor a width-by-evidence refit's choice (it sets them anew).
-            for name in ("hidden_layer_sizes_", "_width_evidence"):
-                vars(self).pop(name, None)
-        if monitor is not None:
-            self.best_validation_loss_ = monitor.best_loss
-        # MLPRegressor's adam attribute: the lowest epoch loss, None with
-        # early stopping (best_validation_loss_ is the criterion then).
-        vars(self).pop("best_loss_", None)
-        if self.solver == "adam":
-            curve = self.loss_curve_
-            self.best_loss_ = min(curve) if curve and monitor is None else None
-        # float32 data keep float32 coefficients (as MLPRegressor does); the
-        # fit itself runs in double precision.
-        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
-        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
-        self.loss_ = best.loss
-        self.status_ = best.status
-        self.message_ = best.message
-        if not partial or not hasattr(self, "restarts_"):
-            self.restarts_ = restarts
-        self.n_outputs_ = sizes[-1]
-        self.n_layers_ = len(sizes)
-        self._hidden = tuple(sizes[1:-1])
-        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
-            self.hidden_layer_sizes_ = self._hidden
-        self._y_1d = data.y_1d
-        self._theta = best.theta
-        self._adam_state = best.state
-        self._scaling = scaling
-        self._statistics = statistics[kept]
-        self._ensemble = None
-        if len(members) > 1:
-            self._ensemble = [
-                (res.theta, res.extra["record"], stats)
-                for res, stats in zip(members, statistics)
-            ]
-        self.tr_solver_ = plan.step
-        # The solver's reason stays in status_; the poor-minimum verdict on
-        # a fit that settled is a separate flag.
-        self.lack_of_fit_ = lack_of_fit
-        self.poor_fit_ = lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE
-        self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
-        self.log_evidence_ = best.extra["log_evidence"]
-        self.ard_ = data.ard
-        robust = best.robust
-        self.robust_weights_ = None if robust is None else robust.row_weights
-        self.outlier_cutoff_ = (
-            None if robust is None else robust.threshold * scaling[3].ravel()
-        )
-        self.feature_relevance_ = None
-        if data.ard and not partial:
-            # The prior variance of each input's weights, as shares.
-            variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
-            self.feature_relevance_ = variance / variance.sum()
-
-    def _callback_root(self, X, y):
-        if not hasattr(self, "_init_callback_context"):
-            return None
-        ctx = self._init_callback_context(max_subtasks=None)
-        ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
-        return ctx
-
-    def _callback_task(self, ctx, name, max_subtasks):
-        if ctx is None:
-            return None
-        sub = ctx.subcontext(task_name=name, max_subtasks=max_subtasks)
-        sub.call_on_fit_task_begin(estimator=self)
-        return sub
-
-    def _reconstruction(self, theta, data):
-        params = fold_scaling(unpack(theta, data.sizes), *data.scaling)
-        return {
-            "coefs_": [W for W, _ in params],
-            "intercepts_": [b for _, b in params],
-            "n_outputs_": data.sizes[-1],
-            "_y_1d": data.y_1d,
-        }
-
-    def _callback_end(self, ctx, X, y, theta, data):
-        if ctx is None:
-            return False
-        return ctx.call_on_fit_task_end(
-            estimator=self,
-            X=X,
-            y=y,
-            reconstruction_attributes=lambda: self._reconstruction(theta, data),
-        )
-
-    def _iteration_callback(self, ctx, monitor, data):
-        """The per-iteration hook given to the solvers (None when nothing listens)."""
-        if not getattr(self, "_skl_callbacks", None):
-            ctx = None  # no callback to call: no per-iteration task to report
-        if ctx is None and monitor is None:
-            return None
-
-        def callback(theta, loss):
-            message = monitor(theta, loss) if monitor is not None else None
-            if ctx is not None:
-                it = self._callback_task(ctx, "iteration", 0)
-                theta = np.array(theta, copy=True)
-                if self._callback_end(it, data.X, data.y, theta, data):
-                    message = message or "Stopped by a callback."
-            return message
-
-        return callback
-
-    def _run_solver(
-        self, problem, theta0, data, plan, max_iter, callback, state, alphas, first
-    ):
-        """Run the planned solver from ``theta0``; return its SolverResult."""
-        control = Control(
-            max_iter=max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            loss_scale=data.loss_scale,
-            verbose=self.verbose,
-            first_iteration=first,
-            callback=callback,
-        )
-        if plan.method == "lm":
-            return LevenbergMarquardt(
-                problem,
-                control,
-                step=_LM_STEPS[plan.step, plan.residual_space],
-                evidence=alphas is not None,
-                alphas=alphas,
-                negligible=self.tol * data.loss_scale,
-                max_inner=plan.max_inner,
-                gram_dtype=plan.gram_dtype,
-            ).solve(theta0)
-        if plan.solver == "least_squares":
-            jac = problem.jacobian
-            if plan.matrix_free:
-                jac = functools.partial(jacobian_operator, problem)
-            return fit_least_squares(
-                problem.residuals,
-                jac,
-                theta0,
-                control,
-                method=plan.method,
-                tr_solver=plan.step,
-                lsmr_maxiter=plan.max_inner,
-            )
-        batch = self.batch_size
-        batch = min(200, len(data.Xs)) if batch == "auto" else batch
-        adam = Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon, state)
-        return fit_adam(
-            problem.value_and_grad,
-            problem.loss,
-            theta0,
-            len(data.Xs),
-            control,
-            rng=data.rng,
-            adam=adam,
-            batch_size=batch,
-            shuffle=self.shuffle,
-        )
-
     def _layer_sizes(self):
         return [self.n_features_in_, *(W.shape[1] for W in self.coefs_)]
 
@@ -1550,7 +1046,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 "'fit' first."
             )
         if isinstance(self._statistics, DeferredStatistics):
-            return self._statistics.resolve(_statistics_of)
+            return self._statistics.resolve(statistics_of)
         return self._statistics
 
     @property
@@ -1585,7 +1081,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if statistics is None:
             statistics, theta = self._fitted_statistics(), self._theta
         elif isinstance(statistics, DeferredStatistics):
-            statistics = statistics.resolve(_statistics_of)
+            statistics = statistics.resolve(statistics_of)
         if isinstance(statistics, str):
             raise ValueError("Uncertainty is not available for this fit: " + statistics)
         _warn_few_residual_dof(statistics, self.n_outputs_)
