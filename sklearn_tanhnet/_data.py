@@ -139,20 +139,10 @@ def in_memory_fit_data(
 ):
     """The :class:`FitData` of validated in-memory arrays.
 
-    Parameters
-    ----------
-    arrays : tuple
-        ``(X, y, Y, sample_weight, dtype)`` as validated by the estimator.
-    validation : tuple or None
-        A validated validation set ``(X_val, Y_val, sample_weight_val)``.
-    hidden : tuple of int
-        Hidden layer sizes.
-    standardize, early_stopping, validation_fraction, random_state, alpha, ard
-        The estimator's parameters.
-    partial : bool
-        partial_fit.
-    fitted : Fitted, default=None
-        The fitted model a continued fit goes on from.
+    ``arrays`` is ``(X, y, Y, sample_weight, dtype)`` as the estimator
+    validated them, ``validation`` a validated ``(X_val, Y_val,
+    sample_weight_val)`` or None, ``fitted`` the model a continued fit goes
+    on from; the keywords are the estimator's parameters.
     """
     X, y, Y, sample_weight, dtype = arrays
     warm = fitted is not None
@@ -174,11 +164,9 @@ def in_memory_fit_data(
     weight_sum = float(sample_weight.sum())
     ard = resolved_ard(alpha, ard, sizes, weight_sum, fitted)
     alpha, alpha0 = penalty_start(alpha, sizes, weight_sum, fitted, partial, ard)
+    n_positive, n_params = int(np.count_nonzero(sample_weight)), n_params_of(sizes)
     few_observations = isinstance(alpha, str) and _warn_weight_count(
-        weight_sum,
-        int(np.count_nonzero(sample_weight)),
-        Y.shape[1],
-        n_params_of(sizes),
+        weight_sum, n_positive, Y.shape[1], n_params
     )
     return FitData(
         X=X,

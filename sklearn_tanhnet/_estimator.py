@@ -141,6 +141,15 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
         """Stand-in for ``sklearn.callback.CallbackSupportMixin``."""
 
 
+def _like_y(estimator, A):
+    """``A`` of shape (n_samples, n_outputs) shaped as the fitted y was."""
+    return A.ravel() if estimator._y_1d else A
+
+
+def _is_adam(estimator):
+    return estimator.solver == "adam"
+
+
 class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Feed-forward tanh neural network regressor with exact autograd derivatives.
 
@@ -160,9 +169,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     hidden_layer_sizes : int, tuple of int or 'auto', default=(10,)
         Number of units in each hidden layer. ``()`` gives a linear model.
         ``'auto'`` fits ``()``, ``(3,)``, ``(10,)`` and ``(30,)`` and keeps
-        the width of largest log evidence (``hidden_layer_sizes_``); with a
-        float ``alpha``, the evidence at that fixed penalty. ``warm_start``
-        and ``partial_fit`` continue the width chosen by the last fit.
+        the width of largest log evidence (``hidden_layer_sizes_``; see
+        :ref:`model_comparison`); ``warm_start`` and ``partial_fit``
+        continue the width chosen by the last fit.
 
     activation : {'tanh', 'logistic', 'relu', 'sin', 'identity'} or callable, \
             default='tanh'
@@ -173,19 +182,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``'least_squares'``: a Gauss-Newton/Levenberg-Marquardt fit of the
         residual vector with exact derivatives (``method``); fast and precise
         up to about a million rows. ``'adam'``: minibatch adam, for the
-        largest data and networks.
+        largest data and networks (:ref:`which_solver`).
 
     alpha : 'auto' or float, default='auto'
         L2 penalty on the weights (not the biases), scaled like scikit-learn's
         MLP: the objective adds ``alpha * ||W||^2 / (2 * sum(sample_weight))``.
         ``'auto'`` re-estimates one penalty per layer during the fit by
-        MacKay's evidence framework (as MATLAB's ``trainbr``), from the
-        effective number of parameters; the result is ``alpha_``. It starts
-        from a strong penalty, and again from a weak one (generalised
-        cross-validation choosing) if the first fit collapsed to a constant
-        (adam: from the weak one, the strong one only after a collapse). A
-        float fixes the penalty (needed for exact ``partial_fit``
-        equivalence).
+        MacKay's evidence framework (as MATLAB's ``trainbr``; see
+        :ref:`training_control`); the result is ``alpha_``. A float fixes the
+        penalty (needed for exact ``partial_fit`` equivalence).
 
     learning_rate : float, default=1e-3
         Adam step size. Unlike :class:`~sklearn.neural_network.MLPRegressor`,
@@ -201,9 +206,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     tol : float, default=1e-5
         Training stops once the objective has not improved by more than
-        ``tol`` times the objective of the mean prediction (half the variance
-        of the target, after standardisation) for ``n_iter_no_change``
-        consecutive iterations.
+        ``tol`` times the objective of the mean prediction for
+        ``n_iter_no_change`` consecutive iterations.
 
     n_iter_no_change : int or np.inf, default=10
         Iterations without sufficient improvement (of the training objective,
@@ -211,57 +215,47 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``np.inf`` turns the rule off, as in MLPRegressor.
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (a seeded split), monitor
-        their loss every iteration, stop when it stops improving and keep the
-        parameters with the best validation loss. ``fit(..., X_val=, y_val=)``
-        gives the validation set explicitly.
+        Hold out ``validation_fraction`` of the rows (a seeded split), stop
+        when their loss stops improving and keep the parameters with the
+        best validation loss. ``fit(..., X_val=, y_val=)`` gives the
+        validation set explicitly.
 
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping.
 
     n_restarts : int, default=1
         Independent random starts; the best is kept (lowest validation loss
-        with early stopping, else largest log evidence with ``alpha='auto'``, else
-        lowest objective). Every start is recorded in ``restarts_``.
+        with early stopping, else largest log evidence with ``alpha='auto'``,
+        else lowest objective). Every start is recorded in ``restarts_``.
 
     ensemble : bool, default=False
         With ``n_restarts > 1``, keep every start and predict with the
-        mixture of their Laplace approximations: the mean of their means,
-        the variance as the mean of their variances plus the variance of
-        their means, and intervals from the mixture's quantiles. ``coefs_``
-        and the other fitted attributes stay those of the best start.
+        mixture of their Laplace approximations (:ref:`restarts`);
+        ``coefs_`` and the other fitted attributes stay the best start's.
 
     n_jobs : int or None, default=None
-        Processes for the restarts (joblib; None or 1: in this process).
-        The result is the same, bit for bit. Callbacks and ``verbose``
-        reports of the restarts run in other processes are not seen.
+        Processes for the restarts (joblib; None or 1: in this process), with
+        the same result bit for bit. Callbacks and ``verbose`` reports of
+        restarts run in other processes are not seen.
 
     warm_start : bool, default=False
-        Continue from the fitted weights (and adam's moments) instead of a
-        new random start, for at most ``max_iter`` iterations; the loss
-        curve is extended, ``n_iter_`` counts this call's iterations (as in
-        MLPRegressor).
+        Continue from the fitted weights (and adam's moments) for at most
+        ``max_iter`` iterations; the loss curve is extended, ``n_iter_``
+        counts this call's iterations (as in MLPRegressor).
 
     method : {'lm', 'trf', 'dogbox'}, default='lm'
-        The least-squares algorithm. ``'lm'``: the package's own
-        Levenberg-Marquardt with Bayesian regularisation inside its loop
-        (one evidence update after every step), reproducible bit for bit.
-        ``'trf'``, ``'dogbox'``: :func:`scipy.optimize.least_squares` on the
-        residual vector, with ``alpha='auto'`` re-estimated between runs of 5
-        iterations. (MINPACK's ``'lm'`` of scipy is not offered: its results
-        change in the last bits from one run to the next.)
+        The least-squares algorithm: ``'lm'``, the package's own
+        Levenberg-Marquardt with the evidence updates inside its loop,
+        reproducible bit for bit; ``'trf'``, ``'dogbox'``:
+        :func:`scipy.optimize.least_squares`, with ``alpha='auto'``
+        re-estimated between runs of 5 iterations (:ref:`which_solver`).
 
     tr_solver : {'auto', 'exact', 'cg', 'lsmr'}, default='auto'
-        How a step is solved. For ``method='lm'``: ``'exact'``, a Cholesky
-        factorisation of the damped normal equations ``J'J + mu I``,
-        accumulated over blocks of rows (memory ``n_params**2``, not ``rows x
-        n_params``); ``'cg'``, preconditioned conjugate gradients on the same
-        system from matrix-free Jacobian products. ``'auto'`` takes
-        ``'exact'`` while one ``J'J`` costs at most 2e10 multiply-adds and
-        ``'cg'`` beyond. For ``'trf'`` and ``'dogbox'``: ``'exact'`` (an SVD
-        of the dense Jacobian) or ``'lsmr'``; ``'auto'`` as scipy's cost
-        model of this package decides. The choice is stored in
-        ``tr_solver_``.
+        How a step is solved. ``method='lm'``: ``'exact'`` (a Cholesky
+        factorisation of the damped normal equations) or ``'cg'``
+        (matrix-free conjugate gradients); scipy's methods: ``'exact'`` (an
+        SVD) or ``'lsmr'``. ``'auto'`` chooses by cost (:ref:`memory_budget`);
+        the choice is stored in ``tr_solver_``.
 
     standardize : bool, default=True
         Standardise X and y (weighted mean and standard deviation) before
@@ -270,53 +264,23 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     ard : bool or 'auto', default='auto'
         With ``alpha='auto'``, one penalty per input feature on the first
-        layer's weights (automatic relevance determination) instead of one
-        for the layer; ``alpha_`` then lists those ``n_features`` penalties
-        first, and ``feature_relevance_`` ranks the inputs. A fresh fit
-        settles with one penalty per layer first (in at most half of
-        ``max_iter``) and separates the inputs' penalties from there:
-        re-estimated from the untrained start, they prune correlated inputs
-        the network has not yet learnt to use. ``'auto'``: ARD for two or
-        more inputs and between 1 and 10 observations (``sum(sample_weight)
-        * n_outputs``) per parameter, where the prior shapes the fit; with
-        more data it changes little but adds a second stage of iterations
-        (measured in the user guide), with fewer observations than
-        parameters the fit steps in the residual space (one penalty per
-        layer). ``ard_`` records the choice.
+        layer's weights (automatic relevance determination, :ref:`ard`);
+        ``'auto'`` takes it for two or more inputs and between 1 and 10
+        observations per parameter. ``ard_`` records the choice.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
         ``predict(return_std=True)``, ``noise_variance_`` and
-        ``effective_n_params_`` are computed: ``'fit'`` at the end of fit, over
-        blocks of rows, after which the model keeps only the ``n_params x
-        n_params`` parameter covariance and a few numbers (no training data);
-        with fewer residuals ``M`` than parameters, where that covariance would
-        exceed ``memory_budget``, it keeps the ``M x n_params`` residual-space
-        factors instead (the training rows' Jacobian; see the user guide's
-        Intervals). ``'lazy'`` on their first use (the model keeps its scaled
-        training data until then, and a model saved before holds them too);
-        ``'off'`` never (the intervals are not available). ``'auto'`` computes
-        them in fit, so a fitted model holds no training data; where their two
-        ``n_params x n_params`` eigendecompositions (about ``20 P^3``
-        multiply-adds for ``P`` parameters) cost more than 1e9 multiply-adds
-        and more than one pass of the Gauss-Newton matrices over the rows
-        (``n K P^2`` for ``n`` rows and ``K`` outputs) and there are fewer
-        residuals than parameters, in the residual space, at about the cost of
-        one step. ``'fit'`` and ``'lazy'`` give the same result, bit for bit.
+        ``effective_n_params_`` are computed: at the end of fit (``'fit'``;
+        ``'auto'``, in the residual space where that is cheaper), on their
+        first use (``'lazy'``: the model keeps its scaled training data until
+        then) or never (``'off'``). See :ref:`intervals`.
 
     memory_budget : float, default=2.0
-        The most memory, in GiB, that the fit's dense matrices may take: a
-        step's normal equations (or its residual-space kernels, with fewer
-        residuals than parameters), scipy's dense Jacobian, the evidence's
-        matrices, and the statistics behind the intervals (one
-        ``n_params x n_params`` matrix per output and about seven more at
-        their peak; with fewer residuals ``M`` than parameters, where those
-        exceed it, three ``M x n_params`` arrays and a few ``M x M``
-        matrices in the residual space). The fit plans within it before
-        allocating anything large: steps become iterative, ``alpha='auto'`` or
-        an explicit ``tr_solver='exact'`` that cannot fit is refused, and
-        statistics that cannot fit are skipped (the intervals then say so).
-        Raise it on a machine with more memory to have what it refuses.
+        The most memory, in GiB, that the fit's dense matrices may take. The
+        fit plans within it before allocating anything large: steps become
+        iterative, what cannot fit is refused and statistics that cannot fit
+        are skipped (:ref:`memory_budget`).
 
     shuffle : bool, default=True
         Shuffle the rows every epoch (adam with minibatches only).
@@ -331,25 +295,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Adam's numerical stability constant.
 
     loss : {'squared_error', 'huber', 'soft_l1', 'cauchy'}, default='squared_error'
-        The data term. The robust losses (``solver='least_squares'``, any
-        ``method``) count residuals beyond ``outlier_threshold`` robust
-        standard deviations less and less (scipy's ``least_squares``
-        losses), fitted by iteratively reweighted least squares from the
-        least-squares fit: each round fits with the rows reweighted by the
-        loss at the last fit (with the evidence updates, from the last
-        penalties; up to ``max_iter`` iterations a round) until no row's
-        weight changes by more than 0.01. The fitted model is the Gaussian
-        model of the reweighted rows: the intervals are those of a row of
-        weight one, where a new observation that is not an outlier falls,
-        with Huber's consistent noise variance ("proposal 2"). The
-        log evidence of the reweighted model is not that of the robust one:
-        ``log_evidence_`` is None, and restarts are chosen by the robust
-        objective.
+        The data term. The robust losses (``solver='least_squares'``) count
+        residuals beyond ``outlier_threshold`` robust standard deviations
+        less and less, fitted by iteratively reweighted least squares from
+        the least-squares fit (:ref:`robust_losses`); ``log_evidence_`` is
+        then None and restarts are chosen by the robust objective.
 
     outlier_threshold : float, default=1.345
         For the robust losses: where they start to discount a residual, in
-        robust standard deviations of the residuals (1.4826 times their
-        weighted median absolute value, per output), re-estimated every
+        robust standard deviations of the residuals, re-estimated every
         round. 1.345 gives Huber's loss 95% of least squares' efficiency
         on Gaussian noise.
 
@@ -376,9 +330,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     n_iter_ : int
         Number of iterations of the last call to ``fit`` (at most
-        ``max_iter``; with ``warm_start`` ``loss_curve_`` holds those of
-        the earlier calls too); after ``partial_fit``, the epochs run since
-        the network was initialised.
+        ``max_iter``); after ``partial_fit``, the epochs run since the
+        network was initialised.
 
     status_ : str
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
@@ -387,20 +340,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     lack_of_fit_ : float or None
         The share of the target's variance that a nearest-neighbour smoother
-        of the training residuals recovers (10 neighbours, in standardised
-        inputs, on at most 250 evenly spaced training rows): at or below zero
-        where the residuals are noise. From ``POOR_FIT_SHARE`` = 0.01 on, the
-        fit is taken to have settled in a poor local minimum. None for a fit
-        that did not settle (early stopping, divergence, ``max_iter``),
-        without a hidden layer, for sparse X, with fewer than 50 rows, after
-        ``partial_fit``, and with ``alpha='auto'`` when ``sample_weight``
-        counts fewer observations than parameters (``fit`` warns of that).
+        of the training residuals recovers: at or below zero where the
+        residuals are noise. None where there is nothing to check
+        (:ref:`poor_local_minimum`).
 
     poor_fit_ : bool
-        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE``: the fit
-        settled (``status_`` says how) but missed structure the network
-        could fit, likely in a poor local minimum; a ``ConvergenceWarning``
-        says so too, with what to try.
+        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE`` (0.01): the
+        fit settled but likely in a poor local minimum; a
+        ``ConvergenceWarning`` says so too, with what to try.
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -410,14 +357,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     log_evidence_ : float or None
         With ``alpha='auto'``: the log evidence of the fitted model (MacKay
-        1992): the Laplace approximation of the marginal likelihood of the
-        standardised data at the fitted penalties, with the hyperparameters'
-        Occam factors and the hidden units' symmetry factor; the biases carry
-        a unit Gaussian prior. Larger is better; restarts are chosen by it.
-        None with a float ``alpha``, except with
-        ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty,
-        without the penalties' Occam factors (restarts are then chosen by
-        it too).
+        1992; :ref:`model_comparison`). Larger is better; restarts are
+        chosen by it. None with a float ``alpha``, except with
+        ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty.
 
     hidden_layer_sizes_ : tuple of int
         With ``hidden_layer_sizes='auto'``: the width chosen.
@@ -431,25 +373,20 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     robust_weights_ : ndarray of shape (n_training_rows,) or None
         With a robust ``loss``: each training row's weight in the last
-        round (1 within the threshold, smaller for outliers), in the order
-        of the rows fitted (without a validation fraction). None otherwise.
+        round (1 within the threshold, smaller for outliers). None otherwise.
 
     outlier_cutoff_ : ndarray of shape (`n_outputs_`,) or None
         With a robust ``loss``: the residual, in the target's units, beyond
-        which a row counts less (``outlier_threshold`` robust standard
-        deviations). None otherwise.
+        which a row counts less. None otherwise.
 
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
-        With ARD (``ard_``): each input's share of the
-        first layer's prior variance (``1 / alpha_`` of its weights,
-        normalised); None otherwise.
+        With ARD (``ard_``): each input's share of the first layer's prior
+        variance; None otherwise.
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
-        degrees of freedom (None when there are none). ``inf`` where the
-        variance exceeds float64's range (a target of scale beyond about
-        1e154); the intervals and ``predict(return_std=True)`` combine
-        standard deviations and stay finite.
+        degrees of freedom (None when there are none; ``inf`` beyond
+        float64's range).
 
     effective_n_params_ : float or None
         Effective number of parameters (trace of the hat matrix).
@@ -461,15 +398,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Lowest validation loss (with a validation set only).
 
     best_loss_ : float or None
-        ``solver='adam'`` only, as in MLPRegressor: ``min(loss_curve_)``, the
-        lowest epoch loss (each the mean of the epoch's minibatch objectives);
-        None with a validation set, where ``best_validation_loss_`` is the
-        criterion.
+        ``solver='adam'`` only, as in MLPRegressor: ``min(loss_curve_)``;
+        None with a validation set.
 
     restarts_ : list of dict
         One entry per start: ``loss``, ``validation_loss``, ``gcv``,
-        ``log_evidence``,
-        ``n_iter``, ``status``, ``coefs``, ``intercepts``.
+        ``log_evidence``, ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     message_ : str
         The solver's own account of why it stopped.
@@ -492,18 +426,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    The objective is
-
-    .. math::
-
-        J(\\theta) = \\frac{1}{2 S}\\Big(\\sum_i w_i \\frac{\\lVert f(x_i) - y_i
-        \\rVert^2}{K} + \\alpha \\lVert W \\rVert^2\\Big),\\quad S = \\sum_i w_i,
-
-    for ``K`` outputs, so an integer sample weight equals repeating the row.
-    Derivatives are exact: one numpy network kernel runs the forward pass once
-    and gives the output, its Jacobian-vector and vector-Jacobian products and
-    the Jacobian (one backward pass per output); autograd is the reference in
-    the tests and computes the exact Hessian for :meth:`diagnose`.
+    The objective, its derivatives and the evidence framework are described
+    in the :ref:`user guide <user_guide>`.
 
     References
     ----------
@@ -689,9 +613,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self._fit(
             X, y, sample_weight, (X_val, y_val, sample_weight_val), partial=False
         )
-
-    def _is_adam(self):
-        return self.solver == "adam"
 
     @available_if(_is_adam)
     @_fit_context(prefer_skip_nested_validation=True)
@@ -1034,10 +955,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _layer_sizes(self):
         return [self.n_features_in_, *(W.shape[1] for W in self.coefs_)]
 
-    def _scaled_inputs(self, X):
-        x_mean, x_scale, _, _ = self._scaling
-        return _standardized(X, x_mean, x_scale)
-
     def _fitted_statistics(self):
         """The delta-method statistics (computed now if deferred), or the reason."""
         if not hasattr(self, "_statistics"):
@@ -1089,7 +1006,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         se = prediction_std(
             statistics,
             theta,
-            self._scaled_inputs(X),
+            _standardized(X, *self._scaling[:2]),
             self._layer_sizes(),
             self.activation,
         )
@@ -1121,9 +1038,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             if with_uncertainty:
                 uncertainty.append(self._delta_method(X, statistics, theta))
         return np.stack(means), uncertainty
-
-    def _shape_like_y(self, A):
-        return A.ravel() if self._y_1d else A
 
     @with_one_blas_thread
     def predict(self, X, return_std=False):
@@ -1160,7 +1074,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         means, uncertainty = self._member_predictions(X, return_std)
         out = means.mean(axis=0).astype(dtype, copy=False)
         if not return_std:
-            return self._shape_like_y(out)
+            return _like_y(self, out)
         # A mixture's variance: the mean of the members' plus their means'.
         # Summed in units of y's scale, where a variance is representable
         # whenever the standard deviation is (a y of scale 1e160 has none).
@@ -1171,7 +1085,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         variance = variance + (means / y_scale).var(axis=0)
         std = (np.sqrt(variance) * y_scale).astype(dtype, copy=False)
-        return self._shape_like_y(out), self._shape_like_y(std)
+        return _like_y(self, out), _like_y(self, std)
 
     @with_one_blas_thread
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
@@ -1234,12 +1148,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             scales.append(np.hypot(se, noise) if kind == "prediction" else se)
             dofs.append(dof)
         if len(means) == 1:
-            half = t_quantile(confidence, dofs[0]) * self._shape_like_y(scales[0])
+            half = t_quantile(confidence, dofs[0]) * _like_y(self, scales[0])
             half = half.astype(dtype, copy=False)
             return y_pred - half, y_pred + half
         lower, upper = mixture_interval(means, np.stack(scales), dofs, confidence)
         lower, upper = lower.astype(dtype, copy=False), upper.astype(dtype, copy=False)
-        return self._shape_like_y(lower), self._shape_like_y(upper)
+        return _like_y(self, lower), _like_y(self, upper)
 
     @with_one_blas_thread
     def predict_gradient(self, X):
@@ -1306,7 +1220,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X, _, Y, sample_weight, _ = self._validate_xy(X, y, sample_weight)
         _, _, y_mean, y_scale = self._scaling
-        inputs = self._scaled_inputs(X)
+        inputs = _standardized(X, *self._scaling[:2])
         problem = LeastSquaresProblem(
             inputs.toarray() if sparse.issparse(X) else inputs,  # autograd's Hessian
             (Y - y_mean) / y_scale,
