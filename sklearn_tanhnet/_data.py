@@ -5,6 +5,7 @@ know about the data of one fit, in memory or partitioned on a Dask cluster;
 the functions here build it from validated arrays. Nothing here fits.
 """
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -449,3 +450,46 @@ def _check_real_numeric(X, y=None):
                 f"y must be numeric for regression, got values of dtype "
                 f"{y_arr.dtype} (e.g. {example!r}). Encode the target as numbers."
             ) from None
+
+
+@contextlib.contextmanager
+def _naming_the_column(X):
+    """Add to validate_data's "could not convert string to float: 'prof'" the
+    DataFrame column it came from, and what to do."""
+    try:
+        yield
+    except ValueError as exc:
+        if not (str(exc).startswith("could not convert") and hasattr(X, "columns")):
+            raise
+        for name in X.columns:
+            try:
+                np.asarray(X[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{exc} (X's column {name!r}, of dtype {X[name].dtype}). "
+                    "Encode non-numeric columns as numbers, e.g. with "
+                    "sklearn.preprocessing.OneHotEncoder in a pipeline."
+                ) from exc
+        raise
+
+
+def check_partitioned_params(params, partial, validation):
+    """A ValueError for what a fit on a Dask collection does not do."""
+    unsupported = {
+        "solver": params["solver"] != "least_squares",
+        "method": params["method"] != "lm",
+        "loss": params["loss"] != "squared_error",
+        "warm_start": params["warm_start"],
+        "early_stopping": params["early_stopping"],
+        "n_jobs": params["n_jobs"] not in (None, 1),
+    }
+    named = [name for name, given in unsupported.items() if given]
+    if partial or named or any(v is not None for v in validation):
+        raise ValueError(
+            "A fit on a Dask collection runs the package's Levenberg-Marquardt "
+            "(solver='least_squares', method='lm', loss='squared_error') "
+            "without warm_start, early stopping, validation data or n_jobs; got "
+            + (", ".join(f"{n}={params[n]!r}" for n in named) or "those")
+            + ". For adam on Dask use dask_ml.wrappers.Incremental "
+            "(docs/scaling.rst)."
+        )

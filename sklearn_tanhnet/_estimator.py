@@ -1,6 +1,5 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
-import contextlib
 import warnings
 from dataclasses import replace
 from numbers import Integral, Real
@@ -22,7 +21,9 @@ from sklearn.utils.validation import (
 from ._data import (
     Fitted,
     _check_real_numeric,
+    _naming_the_column,
     _standardized,
+    check_partitioned_params,
     in_memory_fit_data,
     partitioned_fit_data,
 )
@@ -110,27 +111,6 @@ def _validated_inputs(estimator, X):
         )
     dtype = np.result_type(X.dtype, estimator.coefs_[0].dtype)
     return X.astype(np.float64, copy=False), dtype
-
-
-@contextlib.contextmanager
-def _naming_the_column(X):
-    """Add to validate_data's "could not convert string to float: 'prof'" the
-    DataFrame column it came from, and what to do."""
-    try:
-        yield
-    except ValueError as exc:
-        if not (str(exc).startswith("could not convert") and hasattr(X, "columns")):
-            raise
-        for name in X.columns:
-            try:
-                np.asarray(X[name], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"{exc} (X's column {name!r}, of dtype {X[name].dtype}). "
-                    "Encode non-numeric columns as numbers, e.g. with "
-                    "sklearn.preprocessing.OneHotEncoder in a pipeline."
-                ) from exc
-        raise
 
 
 try:  # scikit-learn >= 1.9 has a callback API; without it, fits run unobserved.
@@ -915,24 +895,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         from distributed import get_client
 
-        unsupported = {
-            "solver": self.solver != "least_squares",
-            "method": self.method != "lm",
-            "loss": self.loss != "squared_error",
-            "warm_start": self.warm_start,
-            "early_stopping": self.early_stopping,
-            "n_jobs": self.n_jobs not in (None, 1),
-        }
-        named = [name for name, given in unsupported.items() if given]
-        if partial or named or any(v is not None for v in validation):
-            raise ValueError(
-                "A fit on a Dask collection runs the package's Levenberg-Marquardt "
-                "(solver='least_squares', method='lm', loss='squared_error') "
-                "without warm_start, early stopping, validation data or n_jobs; got "
-                + (", ".join(f"{n}={getattr(self, n)!r}" for n in named) or "those")
-                + ". For adam on Dask use dask_ml.wrappers.Incremental "
-                "(docs/scaling.rst)."
-            )
+        check_partitioned_params(self.get_params(deep=False), partial, validation)
         hidden = check_layer_sizes(self.hidden_layer_sizes)
         client = get_client()  # ValueError: no client
         parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
