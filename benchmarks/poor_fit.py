@@ -38,7 +38,7 @@ from sklearn.model_selection import KFold  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from sklearn_tanhnet import TanhNetRegressor  # noqa: E402
-from sklearn_tanhnet._estimator import POOR_FIT_SHARE  # noqa: E402
+from sklearn_tanhnet._fitting import POOR_FIT_SHARE  # noqa: E402
 
 SEEDS = range(5)
 

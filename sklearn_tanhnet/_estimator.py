@@ -1,17 +1,13 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
-import contextlib
-import functools
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
-from types import SimpleNamespace
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.utils import check_random_state
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -22,187 +18,55 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._data import (
+    Fitted,
+    _check_real_numeric,
+    _naming_the_column,
+    _standardized,
+    check_partitioned_params,
+    in_memory_fit_data,
+    partitioned_fit_data,
+)
 from ._derivatives import (
     LeastSquaresProblem,
-    added_in_order,
-    mean_prediction_loss,
-    row_block_parts,
-    standard_moments,
 )
 from ._distributed import (
-    PartitionedProblem,
     is_dask_collection,
     lazily,
     prepare_partitions,
 )
-from ._evidence import BIAS_PRECISION, model_log_evidence
-from ._lm import LevenbergMarquardt
+from ._fitting import (
+    POOR_FIT_SHARE,
+    Callbacks,
+    FitSettings,
+    fit_networks,
+    statistics_of,
+)
 from ._network import (
     ACTIVATIONS,
     CenteredSparse,
     Network,
     check_layer_sizes,
     fold_scaling,
-    init_params,
-    layer_sizes_of,
     n_params_of,
     pack,
     unpack,
     weight_mask,
-    zero_output_layer,
 )
 from ._plan import plan_fit
-from ._robust import LOSSES, noise_consistency
-from ._solvers import (
-    Adam,
-    Control,
-    fit_adam,
-    fit_least_squares,
-    jacobian_operator,
-)
-from ._threads import one_blas_thread, with_one_blas_thread
-from ._training import (
-    EvidenceSchedule,
-    ValidationMonitor,
-    evidence_of,
-    reweighted,
-    train,
-)
+from ._robust import LOSSES
+from ._threads import with_one_blas_thread
 from ._uncertainty import (
     RCOND,
     DeferredStatistics,
     diagnose,
-    fit_statistics,
     mixture_interval,
-    neighbour_explained_share,
     prediction_std,
-    residual_statistics,
     t_quantile,
 )
 
-# ard='auto' takes one penalty per input up to this many observations per
-# parameter (docs/benchmarks.rst).
-ARD_OBSERVATIONS_PER_PARAMETER = 10
 # The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
 WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
-# A fit whose training residuals a nearest-neighbour smoother predicts, by
-# at least this share of the target's variance, has missed structure the
-# network could fit: it warns of a poor local minimum. On noise the share is
-# below zero. The check runs on at most LACK_OF_FIT_ROWS evenly spaced
-# training rows (its cost grows with their square) and needs
-# LACK_OF_FIT_MIN_ROWS for ten neighbours to average noise away.
-POOR_FIT_SHARE = 0.01
-LACK_OF_FIT_ROWS = 250
-LACK_OF_FIT_MIN_ROWS = 50
-
-# The LM solver's step for the plan's step and whether it is in the residual
-# space (fewer data residuals than parameters).
-_LM_STEPS = {
-    ("exact", False): "direct",
-    ("exact", True): "residual",
-    ("cg", False): "cg",
-}
-
-
-def _statistics_of(problem, theta, gram_dtype, noise=None, residual=False):
-    """The delta-method statistics, or why there are none (a string).
-
-    ``residual``: in the residual space (:func:`~._uncertainty.residual_statistics`).
-    """
-    try:
-        with one_blas_thread(), np.errstate(all="ignore"):
-            if residual:
-                statistics = residual_statistics(problem, theta, noise=noise)
-                arrays = statistics.arrays()
-            else:
-                statistics = fit_statistics(
-                    problem, theta, gram_dtype=gram_dtype, noise=noise
-                )
-                arrays = (statistics.covariance,)
-    except ValueError as exc:  # no residual degrees of freedom
-        return str(exc)
-    except np.linalg.LinAlgError as exc:
-        return f"the parameter covariance could not be computed ({exc})."
-    finite = np.isfinite(statistics.noise_variance).all()
-    if not (finite and all(np.isfinite(a).all() for a in arrays)):
-        return "the parameter covariance is not finite at this fit."
-    return statistics
-
-
-def _check_representable(results, data):
-    """A ValueError unless every kept network's weights, in the original
-    units of X and y and in the fitted dtype, are finite: X's and y's scales
-    can be too far apart for them (a slope of 1e300 / 1e-300)."""
-    for res in results:
-        record = res.extra["record"]
-        with np.errstate(over="ignore"):
-            weights = [
-                A.astype(data.dtype) for A in [*record["coefs"], *record["intercepts"]]
-            ]
-        if not all(np.isfinite(A).all() for A in weights):
-            x_scale, y_scale = data.scaling[1], data.scaling[3]
-            raise ValueError(
-                f"The fitted weights overflow {np.dtype(data.dtype).name} in the "
-                f"original units of X and y (X's scale down to {x_scale.min():.3g}, "
-                f"y's up to {y_scale.max():.3g}). Rescale X or y"
-                + (", or pass X as float64." if data.dtype == np.float32 else ".")
-            )
-
-
-def _lack_of_fit(best, data):
-    """The fit's :func:`~._uncertainty.neighbour_explained_share`, or None.
-
-    None where there is nothing to check: a fit that did not settle (it
-    stopped early, diverged or ran out of iterations, and says so), no
-    hidden layer (a convex fit has no poor minimum), sparse X (whose
-    distances mean little) or too few rows.
-    """
-    X = data.Xs
-    settled = best.status in ("converged", "plateau")
-    if not settled or len(data.sizes) == 2 or not isinstance(X, np.ndarray):
-        return None
-    # Under a robust loss the outliers' residuals are meant to stay: they
-    # count with their robust weights.
-    weights = data.sample_weight
-    if best.robust is not None:
-        weights = weights * best.robust.row_weights
-    rows = np.flatnonzero(weights > 0)
-    if rows.size < LACK_OF_FIT_MIN_ROWS:
-        return None
-    if rows.size > LACK_OF_FIT_ROWS:
-        rows = rows[np.linspace(0, rows.size - 1, LACK_OF_FIT_ROWS).round().astype(int)]
-    X, Y = X[rows], data.Ys[rows]
-    with np.errstate(all="ignore"):
-        residuals = best.problem.network.output(best.theta, X) - Y
-        # Distances in standard units also when the fit's are not (standardize=False).
-        spread = X.std(axis=0)
-        X = (X - X.mean(axis=0))[:, spread > 0] / spread[spread > 0]
-        share = neighbour_explained_share(X, Y, residuals, weights[rows])
-    return share if share is not None and np.isfinite(share) else None
-
-
-def _warn_weight_count(weight_sum, n_weighted_rows, n_outputs, n_params):
-    """Warn, and return True, when ``sample_weight`` counts fewer observations
-    than the network has parameters although its rows would be enough.
-
-    The evidence reads the weights as counts (``N = sum(w) K`` observations):
-    weights scaled to sum to one leave it one observation, and it flattens
-    the fit to a constant, whatever the rows say.
-    """
-    observations = weight_sum * n_outputs
-    if observations >= n_params or n_weighted_rows * n_outputs < n_params:
-        return False
-    warnings.warn(
-        f"sample_weight sums to {weight_sum:.4g} over {n_weighted_rows} rows of "
-        "positive weight. alpha='auto' reads the weights as counts of observations "
-        f"(an integer weight repeats its row), and {observations:.4g} observations "
-        f"cannot determine the network's {n_params} parameters: the evidence may "
-        "flatten the fit to a constant. If the weights are relative, scale them to "
-        f"sum to the number of observations (sample_weight * {n_weighted_rows} / "
-        "sample_weight.sum()), or set a fixed alpha.",
-        UserWarning,
-    )
-    return True
 
 
 def _warn_few_residual_dof(statistics, n_outputs):
@@ -230,83 +94,6 @@ def _warn_few_residual_dof(statistics, n_outputs):
     )
 
 
-def _poor_fit_message(lack_of_fit):
-    return (
-        "The fit may have settled in a poor local minimum: a nearest-neighbour "
-        "smoother of its training residuals recovers "
-        f"{lack_of_fit:.1%} of the target's variance, structure the network "
-        "missed. Try n_restarts=5 (the restarts are chosen by their log "
-        "evidence), another random_state, or more hidden units."
-    )
-
-
-def _weighted_mean_std(A, w):
-    """Weighted mean and standard deviation of each column, overflow-safe.
-
-    ``A`` dense or a scipy sparse matrix (:func:`_sparse_weighted_mean_std`).
-
-    Columns are first divided by their largest magnitude, so values near 1e300
-    do not overflow when squared nor values near 1e-300 vanish. A column
-    whose spread is at the rounding of its own magnitude is constant
-    (:func:`~._derivatives.standard_moments`): it is scaled by that
-    magnitude (any positive scale maps it to zero).
-    """
-    if sparse.issparse(A):
-        return _sparse_weighted_mean_std(A, w)
-    size = np.max(np.abs(A), axis=0)
-    size[~(size > 0)] = 1.0
-    B = A / size
-    # Products with w rather than np.average, whose checks cost more than the
-    # arithmetic on small data; over blocks of SUM_ROWS rows, as a Dask fit
-    # adds its partitions' (_distributed).
-    n_rows = len(w)
-
-    def power_sum(centre, power):
-        return added_in_order(
-            row_block_parts(lambda rows: w[rows] @ (B[rows] - centre) ** power, n_rows)
-        )
-
-    total = added_in_order(row_block_parts(lambda rows: w[rows].sum(), n_rows))
-    mean, std, constant = standard_moments(power_sum, total)
-    std[constant] = 1.0
-    return mean * size, std * size
-
-
-def _sparse_weighted_mean_std(A, w):
-    """:func:`_weighted_mean_std` of a sparse ``A`` without densifying it.
-
-    The same sums: over the stored entries of each column, plus the centred
-    zero's power times the weight of the rows whose entry is zero.
-    """
-    A = sparse.csc_matrix(A)
-    size = abs(A).max(axis=0).toarray().ravel()
-    size[~(size > 0)] = 1.0
-    columns = np.repeat(np.arange(A.shape[1]), np.diff(A.indptr))
-    values = A.data / size[columns]
-    row_weight = w[A.indices]
-    total = w.sum()
-    unstored_weight = total - np.bincount(columns, row_weight, A.shape[1])
-
-    def power_sum(centre, power):
-        centre = np.broadcast_to(centre, A.shape[1])
-        stored = np.bincount(
-            columns, row_weight * (values - centre[columns]) ** power, A.shape[1]
-        )
-        return stored + (0.0 - centre) ** power * unstored_weight
-
-    mean, std, constant = standard_moments(power_sum, total)
-    std[constant] = 1.0
-    return mean * size, std * size
-
-
-def _standardized(X, x_mean, x_scale):
-    """``(X - x_mean) / x_scale``; for sparse X, as :class:`CenteredSparse`."""
-    if sparse.issparse(X):
-        matrix = sparse.csr_matrix(X @ sparse.diags(1.0 / x_scale))
-        return CenteredSparse(matrix, x_mean / x_scale)
-    return (X - x_mean) / x_scale
-
-
 def _validated_inputs(estimator, X):
     """Validated X for predict-like methods (float64, CSR when sparse) and the
     dtype of what they return: float32 for float32 X on a float32 fit."""
@@ -326,61 +113,21 @@ def _validated_inputs(estimator, X):
     return X.astype(np.float64, copy=False), dtype
 
 
-@contextlib.contextmanager
-def _naming_the_column(X):
-    """Add to validate_data's "could not convert string to float: 'prof'" the
-    DataFrame column it came from, and what to do."""
-    try:
-        yield
-    except ValueError as exc:
-        if not (str(exc).startswith("could not convert") and hasattr(X, "columns")):
-            raise
-        for name in X.columns:
-            try:
-                np.asarray(X[name], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"{exc} (X's column {name!r}, of dtype {X[name].dtype}). "
-                    "Encode non-numeric columns as numbers, e.g. with "
-                    "sklearn.preprocessing.OneHotEncoder in a pipeline."
-                ) from exc
-        raise
-
-
-def _check_real_numeric(X, y=None):
-    """Clear errors for complex inputs and non-numeric targets."""
-    dtypes = list(getattr(X, "dtypes", [])) or [getattr(X, "dtype", None)]
-    # By the dtype's kind, not np.dtype(d): pandas' extension dtypes (Int64,
-    # Float64, boolean, string, category) are no numpy dtypes but have one;
-    # validate_data converts or refuses them as MLPRegressor's does.
-    if any(getattr(d, "kind", None) == "c" for d in dtypes):
-        raise ValueError(
-            "Complex data not supported: X has complex values, and "
-            "TanhNetRegressor needs real inputs. Pass the real and imaginary "
-            "parts as separate features."
-        )
-    if y is None:
-        return
-    y_arr = np.asarray(y)
-    if y_arr.dtype.kind in "USO":
-        try:
-            if y_arr.dtype.kind in "US":
-                raise ValueError
-            y_arr.astype(np.float64)
-        except (TypeError, ValueError):
-            example = y_arr.ravel()[0] if y_arr.size else None
-            raise ValueError(
-                f"y must be numeric for regression, got values of dtype "
-                f"{y_arr.dtype} (e.g. {example!r}). Encode the target as numbers."
-            ) from None
-
-
 try:  # scikit-learn >= 1.9 has a callback API; without it, fits run unobserved.
     from sklearn.callback import CallbackSupportMixin
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
 
     class CallbackSupportMixin:
         """Stand-in for ``sklearn.callback.CallbackSupportMixin``."""
+
+
+def _like_y(estimator, A):
+    """``A`` of shape (n_samples, n_outputs) shaped as the fitted y was."""
+    return A.ravel() if estimator._y_1d else A
+
+
+def _is_adam(estimator):
+    return estimator.solver == "adam"
 
 
 class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
@@ -402,9 +149,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     hidden_layer_sizes : int, tuple of int or 'auto', default=(10,)
         Number of units in each hidden layer. ``()`` gives a linear model.
         ``'auto'`` fits ``()``, ``(3,)``, ``(10,)`` and ``(30,)`` and keeps
-        the width of largest log evidence (``hidden_layer_sizes_``); with a
-        float ``alpha``, the evidence at that fixed penalty. ``warm_start``
-        and ``partial_fit`` continue the width chosen by the last fit.
+        the width of largest log evidence (``hidden_layer_sizes_``; see
+        :ref:`model_comparison`); ``warm_start`` and ``partial_fit``
+        continue the width chosen by the last fit.
 
     activation : {'tanh', 'logistic', 'relu', 'sin', 'identity'} or callable, \
             default='tanh'
@@ -415,19 +162,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``'least_squares'``: a Gauss-Newton/Levenberg-Marquardt fit of the
         residual vector with exact derivatives (``method``); fast and precise
         up to about a million rows. ``'adam'``: minibatch adam, for the
-        largest data and networks.
+        largest data and networks (:ref:`which_solver`).
 
     alpha : 'auto' or float, default='auto'
         L2 penalty on the weights (not the biases), scaled like scikit-learn's
         MLP: the objective adds ``alpha * ||W||^2 / (2 * sum(sample_weight))``.
         ``'auto'`` re-estimates one penalty per layer during the fit by
-        MacKay's evidence framework (as MATLAB's ``trainbr``), from the
-        effective number of parameters; the result is ``alpha_``. It starts
-        from a strong penalty, and again from a weak one (generalised
-        cross-validation choosing) if the first fit collapsed to a constant
-        (adam: from the weak one, the strong one only after a collapse). A
-        float fixes the penalty (needed for exact ``partial_fit``
-        equivalence).
+        MacKay's evidence framework (as MATLAB's ``trainbr``; see
+        :ref:`training_control`); the result is ``alpha_``. A float fixes the
+        penalty (needed for exact ``partial_fit`` equivalence).
 
     learning_rate : float, default=1e-3
         Adam step size. Unlike :class:`~sklearn.neural_network.MLPRegressor`,
@@ -443,9 +186,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     tol : float, default=1e-5
         Training stops once the objective has not improved by more than
-        ``tol`` times the objective of the mean prediction (half the variance
-        of the target, after standardisation) for ``n_iter_no_change``
-        consecutive iterations.
+        ``tol`` times the objective of the mean prediction for
+        ``n_iter_no_change`` consecutive iterations.
 
     n_iter_no_change : int or np.inf, default=10
         Iterations without sufficient improvement (of the training objective,
@@ -453,57 +195,47 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``np.inf`` turns the rule off, as in MLPRegressor.
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (a seeded split), monitor
-        their loss every iteration, stop when it stops improving and keep the
-        parameters with the best validation loss. ``fit(..., X_val=, y_val=)``
-        gives the validation set explicitly.
+        Hold out ``validation_fraction`` of the rows (a seeded split), stop
+        when their loss stops improving and keep the parameters with the
+        best validation loss. ``fit(..., X_val=, y_val=)`` gives the
+        validation set explicitly.
 
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping.
 
     n_restarts : int, default=1
         Independent random starts; the best is kept (lowest validation loss
-        with early stopping, else largest log evidence with ``alpha='auto'``, else
-        lowest objective). Every start is recorded in ``restarts_``.
+        with early stopping, else largest log evidence with ``alpha='auto'``,
+        else lowest objective). Every start is recorded in ``restarts_``.
 
     ensemble : bool, default=False
         With ``n_restarts > 1``, keep every start and predict with the
-        mixture of their Laplace approximations: the mean of their means,
-        the variance as the mean of their variances plus the variance of
-        their means, and intervals from the mixture's quantiles. ``coefs_``
-        and the other fitted attributes stay those of the best start.
+        mixture of their Laplace approximations (:ref:`restarts`);
+        ``coefs_`` and the other fitted attributes stay the best start's.
 
     n_jobs : int or None, default=None
-        Processes for the restarts (joblib; None or 1: in this process).
-        The result is the same, bit for bit. Callbacks and ``verbose``
-        reports of the restarts run in other processes are not seen.
+        Processes for the restarts (joblib; None or 1: in this process), with
+        the same result bit for bit. Callbacks and ``verbose`` reports of
+        restarts run in other processes are not seen.
 
     warm_start : bool, default=False
-        Continue from the fitted weights (and adam's moments) instead of a
-        new random start, for at most ``max_iter`` iterations; the loss
-        curve is extended, ``n_iter_`` counts this call's iterations (as in
-        MLPRegressor).
+        Continue from the fitted weights (and adam's moments) for at most
+        ``max_iter`` iterations; the loss curve is extended, ``n_iter_``
+        counts this call's iterations (as in MLPRegressor).
 
     method : {'lm', 'trf', 'dogbox'}, default='lm'
-        The least-squares algorithm. ``'lm'``: the package's own
-        Levenberg-Marquardt with Bayesian regularisation inside its loop
-        (one evidence update after every step), reproducible bit for bit.
-        ``'trf'``, ``'dogbox'``: :func:`scipy.optimize.least_squares` on the
-        residual vector, with ``alpha='auto'`` re-estimated between runs of 5
-        iterations. (MINPACK's ``'lm'`` of scipy is not offered: its results
-        change in the last bits from one run to the next.)
+        The least-squares algorithm: ``'lm'``, the package's own
+        Levenberg-Marquardt with the evidence updates inside its loop,
+        reproducible bit for bit; ``'trf'``, ``'dogbox'``:
+        :func:`scipy.optimize.least_squares`, with ``alpha='auto'``
+        re-estimated between runs of 5 iterations (:ref:`which_solver`).
 
     tr_solver : {'auto', 'exact', 'cg', 'lsmr'}, default='auto'
-        How a step is solved. For ``method='lm'``: ``'exact'``, a Cholesky
-        factorisation of the damped normal equations ``J'J + mu I``,
-        accumulated over blocks of rows (memory ``n_params**2``, not ``rows x
-        n_params``); ``'cg'``, preconditioned conjugate gradients on the same
-        system from matrix-free Jacobian products. ``'auto'`` takes
-        ``'exact'`` while one ``J'J`` costs at most 2e10 multiply-adds and
-        ``'cg'`` beyond. For ``'trf'`` and ``'dogbox'``: ``'exact'`` (an SVD
-        of the dense Jacobian) or ``'lsmr'``; ``'auto'`` as scipy's cost
-        model of this package decides. The choice is stored in
-        ``tr_solver_``.
+        How a step is solved. ``method='lm'``: ``'exact'`` (a Cholesky
+        factorisation of the damped normal equations) or ``'cg'``
+        (matrix-free conjugate gradients); scipy's methods: ``'exact'`` (an
+        SVD) or ``'lsmr'``. ``'auto'`` chooses by cost (:ref:`memory_budget`);
+        the choice is stored in ``tr_solver_``.
 
     standardize : bool, default=True
         Standardise X and y (weighted mean and standard deviation) before
@@ -512,53 +244,23 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     ard : bool or 'auto', default='auto'
         With ``alpha='auto'``, one penalty per input feature on the first
-        layer's weights (automatic relevance determination) instead of one
-        for the layer; ``alpha_`` then lists those ``n_features`` penalties
-        first, and ``feature_relevance_`` ranks the inputs. A fresh fit
-        settles with one penalty per layer first (in at most half of
-        ``max_iter``) and separates the inputs' penalties from there:
-        re-estimated from the untrained start, they prune correlated inputs
-        the network has not yet learnt to use. ``'auto'``: ARD for two or
-        more inputs and between 1 and 10 observations (``sum(sample_weight)
-        * n_outputs``) per parameter, where the prior shapes the fit; with
-        more data it changes little but adds a second stage of iterations
-        (measured in the user guide), with fewer observations than
-        parameters the fit steps in the residual space (one penalty per
-        layer). ``ard_`` records the choice.
+        layer's weights (automatic relevance determination, :ref:`ard`);
+        ``'auto'`` takes it for two or more inputs and between 1 and 10
+        observations per parameter. ``ard_`` records the choice.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the delta-method statistics behind :meth:`predict_interval`,
         ``predict(return_std=True)``, ``noise_variance_`` and
-        ``effective_n_params_`` are computed: ``'fit'`` at the end of fit, over
-        blocks of rows, after which the model keeps only the ``n_params x
-        n_params`` parameter covariance and a few numbers (no training data);
-        with fewer residuals ``M`` than parameters, where that covariance would
-        exceed ``memory_budget``, it keeps the ``M x n_params`` residual-space
-        factors instead (the training rows' Jacobian; see the user guide's
-        Intervals). ``'lazy'`` on their first use (the model keeps its scaled
-        training data until then, and a model saved before holds them too);
-        ``'off'`` never (the intervals are not available). ``'auto'`` computes
-        them in fit, so a fitted model holds no training data; where their two
-        ``n_params x n_params`` eigendecompositions (about ``20 P^3``
-        multiply-adds for ``P`` parameters) cost more than 1e9 multiply-adds
-        and more than one pass of the Gauss-Newton matrices over the rows
-        (``n K P^2`` for ``n`` rows and ``K`` outputs) and there are fewer
-        residuals than parameters, in the residual space, at about the cost of
-        one step. ``'fit'`` and ``'lazy'`` give the same result, bit for bit.
+        ``effective_n_params_`` are computed: at the end of fit (``'fit'``;
+        ``'auto'``, in the residual space where that is cheaper), on their
+        first use (``'lazy'``: the model keeps its scaled training data until
+        then) or never (``'off'``). See :ref:`intervals`.
 
     memory_budget : float, default=2.0
-        The most memory, in GiB, that the fit's dense matrices may take: a
-        step's normal equations (or its residual-space kernels, with fewer
-        residuals than parameters), scipy's dense Jacobian, the evidence's
-        matrices, and the statistics behind the intervals (one
-        ``n_params x n_params`` matrix per output and about seven more at
-        their peak; with fewer residuals ``M`` than parameters, where those
-        exceed it, three ``M x n_params`` arrays and a few ``M x M``
-        matrices in the residual space). The fit plans within it before
-        allocating anything large: steps become iterative, ``alpha='auto'`` or
-        an explicit ``tr_solver='exact'`` that cannot fit is refused, and
-        statistics that cannot fit are skipped (the intervals then say so).
-        Raise it on a machine with more memory to have what it refuses.
+        The most memory, in GiB, that the fit's dense matrices may take. The
+        fit plans within it before allocating anything large: steps become
+        iterative, what cannot fit is refused and statistics that cannot fit
+        are skipped (:ref:`memory_budget`).
 
     shuffle : bool, default=True
         Shuffle the rows every epoch (adam with minibatches only).
@@ -573,25 +275,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Adam's numerical stability constant.
 
     loss : {'squared_error', 'huber', 'soft_l1', 'cauchy'}, default='squared_error'
-        The data term. The robust losses (``solver='least_squares'``, any
-        ``method``) count residuals beyond ``outlier_threshold`` robust
-        standard deviations less and less (scipy's ``least_squares``
-        losses), fitted by iteratively reweighted least squares from the
-        least-squares fit: each round fits with the rows reweighted by the
-        loss at the last fit (with the evidence updates, from the last
-        penalties; up to ``max_iter`` iterations a round) until no row's
-        weight changes by more than 0.01. The fitted model is the Gaussian
-        model of the reweighted rows: the intervals are those of a row of
-        weight one, where a new observation that is not an outlier falls,
-        with Huber's consistent noise variance ("proposal 2"). The
-        log evidence of the reweighted model is not that of the robust one:
-        ``log_evidence_`` is None, and restarts are chosen by the robust
-        objective.
+        The data term. The robust losses (``solver='least_squares'``) count
+        residuals beyond ``outlier_threshold`` robust standard deviations
+        less and less, fitted by iteratively reweighted least squares from
+        the least-squares fit (:ref:`robust_losses`); ``log_evidence_`` is
+        then None and restarts are chosen by the robust objective.
 
     outlier_threshold : float, default=1.345
         For the robust losses: where they start to discount a residual, in
-        robust standard deviations of the residuals (1.4826 times their
-        weighted median absolute value, per output), re-estimated every
+        robust standard deviations of the residuals, re-estimated every
         round. 1.345 gives Huber's loss 95% of least squares' efficiency
         on Gaussian noise.
 
@@ -618,9 +310,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     n_iter_ : int
         Number of iterations of the last call to ``fit`` (at most
-        ``max_iter``; with ``warm_start`` ``loss_curve_`` holds those of
-        the earlier calls too); after ``partial_fit``, the epochs run since
-        the network was initialised.
+        ``max_iter``); after ``partial_fit``, the epochs run since the
+        network was initialised.
 
     status_ : str
         Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
@@ -629,20 +320,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     lack_of_fit_ : float or None
         The share of the target's variance that a nearest-neighbour smoother
-        of the training residuals recovers (10 neighbours, in standardised
-        inputs, on at most 250 evenly spaced training rows): at or below zero
-        where the residuals are noise. From ``POOR_FIT_SHARE`` = 0.01 on, the
-        fit is taken to have settled in a poor local minimum. None for a fit
-        that did not settle (early stopping, divergence, ``max_iter``),
-        without a hidden layer, for sparse X, with fewer than 50 rows, after
-        ``partial_fit``, and with ``alpha='auto'`` when ``sample_weight``
-        counts fewer observations than parameters (``fit`` warns of that).
+        of the training residuals recovers: at or below zero where the
+        residuals are noise. None where there is nothing to check
+        (:ref:`poor_local_minimum`).
 
     poor_fit_ : bool
-        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE``: the fit
-        settled (``status_`` says how) but missed structure the network
-        could fit, likely in a poor local minimum; a ``ConvergenceWarning``
-        says so too, with what to try.
+        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE`` (0.01): the
+        fit settled but likely in a poor local minimum; a
+        ``ConvergenceWarning`` says so too, with what to try.
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -652,14 +337,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     log_evidence_ : float or None
         With ``alpha='auto'``: the log evidence of the fitted model (MacKay
-        1992): the Laplace approximation of the marginal likelihood of the
-        standardised data at the fitted penalties, with the hyperparameters'
-        Occam factors and the hidden units' symmetry factor; the biases carry
-        a unit Gaussian prior. Larger is better; restarts are chosen by it.
-        None with a float ``alpha``, except with
-        ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty,
-        without the penalties' Occam factors (restarts are then chosen by
-        it too).
+        1992; :ref:`model_comparison`). Larger is better; restarts are
+        chosen by it. None with a float ``alpha``, except with
+        ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty.
 
     hidden_layer_sizes_ : tuple of int
         With ``hidden_layer_sizes='auto'``: the width chosen.
@@ -673,25 +353,20 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     robust_weights_ : ndarray of shape (n_training_rows,) or None
         With a robust ``loss``: each training row's weight in the last
-        round (1 within the threshold, smaller for outliers), in the order
-        of the rows fitted (without a validation fraction). None otherwise.
+        round (1 within the threshold, smaller for outliers). None otherwise.
 
     outlier_cutoff_ : ndarray of shape (`n_outputs_`,) or None
         With a robust ``loss``: the residual, in the target's units, beyond
-        which a row counts less (``outlier_threshold`` robust standard
-        deviations). None otherwise.
+        which a row counts less. None otherwise.
 
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
-        With ARD (``ard_``): each input's share of the
-        first layer's prior variance (``1 / alpha_`` of its weights,
-        normalised); None otherwise.
+        With ARD (``ard_``): each input's share of the first layer's prior
+        variance; None otherwise.
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
-        degrees of freedom (None when there are none). ``inf`` where the
-        variance exceeds float64's range (a target of scale beyond about
-        1e154); the intervals and ``predict(return_std=True)`` combine
-        standard deviations and stay finite.
+        degrees of freedom (None when there are none; ``inf`` beyond
+        float64's range).
 
     effective_n_params_ : float or None
         Effective number of parameters (trace of the hat matrix).
@@ -703,15 +378,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Lowest validation loss (with a validation set only).
 
     best_loss_ : float or None
-        ``solver='adam'`` only, as in MLPRegressor: ``min(loss_curve_)``, the
-        lowest epoch loss (each the mean of the epoch's minibatch objectives);
-        None with a validation set, where ``best_validation_loss_`` is the
-        criterion.
+        ``solver='adam'`` only, as in MLPRegressor: ``min(loss_curve_)``;
+        None with a validation set.
 
     restarts_ : list of dict
         One entry per start: ``loss``, ``validation_loss``, ``gcv``,
-        ``log_evidence``,
-        ``n_iter``, ``status``, ``coefs``, ``intercepts``.
+        ``log_evidence``, ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     message_ : str
         The solver's own account of why it stopped.
@@ -734,18 +406,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    The objective is
-
-    .. math::
-
-        J(\\theta) = \\frac{1}{2 S}\\Big(\\sum_i w_i \\frac{\\lVert f(x_i) - y_i
-        \\rVert^2}{K} + \\alpha \\lVert W \\rVert^2\\Big),\\quad S = \\sum_i w_i,
-
-    for ``K`` outputs, so an integer sample weight equals repeating the row.
-    Derivatives are exact: one numpy network kernel runs the forward pass once
-    and gives the output, its Jacobian-vector and vector-Jacobian products and
-    the Jacobian (one backward pass per output); autograd is the reference in
-    the tests and computes the exact Hessian for :meth:`diagnose`.
+    The objective, its derivatives and the evidence framework are described
+    in the :ref:`user guide <user_guide>`.
 
     References
     ----------
@@ -932,9 +594,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             X, y, sample_weight, (X_val, y_val, sample_weight_val), partial=False
         )
 
-    def _is_adam(self):
-        return self.solver == "adam"
-
     @available_if(_is_adam)
     @_fit_context(prefer_skip_nested_validation=True)
     @with_one_blas_thread
@@ -1073,7 +732,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             data = self._prepare(X, y, sample_weight, validation, partial)
         # hidden_layer_sizes='auto' compares the widths' log evidence, also
         # at a fixed alpha.
-        data.width_evidence = width_evidence
+        data = replace(data, width_evidence=width_evidence)
         plan = plan_fit(
             self.solver,
             self.method,
@@ -1087,64 +746,88 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             data.ard,
             self.memory_budget * 2**30,
         )
-        ctx = self._callback_root(X, y)
-        n_starts = 1 if (data.warm or partial) else self.n_restarts
-        results = self._run_starts(data, plan, ctx, n_starts)
-        best = min(results, key=lambda res: res.extra["score"])
-        self._callback_end(ctx, data.X, data.y, best.theta, data)
-        lack_of_fit = None if partial else _lack_of_fit(best, data)
-        if data.few_observations:
-            # A collapse there is the evidence's, already warned of: not a
-            # poor local minimum that restarts would mend.
-            lack_of_fit = None
-        self._warn_outcome(best, partial, lack_of_fit)
+        settings = FitSettings.from_params(self.get_params(deep=False))
+        result = fit_networks(data, plan, settings, Callbacks(self, X, y))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        members = results if (self.ensemble and n_starts > 1) else [best]
-        _check_representable(members, data)
-        statistics = [self._planned_statistics(res, plan) for res in members]
-        restarts = [res.extra["record"] for res in results]
-        self._store(best, members, statistics, restarts, data, plan, lack_of_fit)
+        self._store(result, data)
         return self
 
-    def _planned_statistics(self, res, plan):
-        """The start's delta-method statistics, deferred, or why there are none."""
-        if not plan.statistics:
-            return plan.reason
-        residual = plan.residual_statistics
-        if isinstance(res.problem, PartitionedProblem):  # no data to keep here
-            return _statistics_of(
-                res.problem, res.theta, plan.gram_dtype, residual=residual
-            )
-        noise = None
-        if res.robust is not None:
-            consistency = noise_consistency(self.loss, self.outlier_threshold)
-            noise = (res.robust.row_weights, consistency)
-        statistics = DeferredStatistics(
-            res.problem, res.theta, plan.gram_dtype, noise, residual
-        )
-        if plan.defer_statistics:
-            return statistics
-        return statistics.resolve(_statistics_of)
+    def _store(self, result, data):
+        """Set every fitted attribute, from the fit's :class:`FitResult`.
 
-    def _run_starts(self, data, plan, ctx, n_starts):
-        """Every start, serially or with ``n_jobs`` processes: the same bits.
-
-        Each start draws from its own random stream: the first from
-        ``random_state``'s, the others from seeds drawn from it first, so a
-        start does not depend on which ran before it.
+        The one place a fit changes the estimator, whatever ended it (see
+        ``status_``).
         """
-        streams = [data.rng]
-        if n_starts > 1:
-            seeds = data.rng.randint(np.iinfo(np.int32).max, size=n_starts - 1)
-            streams += [np.random.RandomState(seed) for seed in seeds]
-        if self.n_jobs in (None, 1) or n_starts == 1:
-            return [self._one_start(data, plan, ctx, rng) for rng in streams]
-        # Processes, not threads: each fit limits BLAS threads process-wide.
-        # Callbacks and verbose reports of the workers do not reach here.
-        return Parallel(n_jobs=self.n_jobs)(
-            delayed(self._one_start)(data, plan, None, rng) for rng in streams
+        sizes, scaling, partial = data.sizes, data.scaling, data.partial
+        params = fold_scaling(unpack(result.theta, sizes), *scaling)
+        validation_curve = result.validation_curve
+        if data.warm:
+            self.loss_curve_ = self.loss_curve_ + result.loss_curve
+            # A warm fit counts its own iterations, bounded by max_iter (as
+            # MLPRegressor); partial_fit counts its epochs since the start.
+            self.n_iter_ = result.n_iter + (self.n_iter_ if partial else 0)
+            if validation_curve is not None and hasattr(self, "validation_loss_curve_"):
+                self.validation_loss_curve_ = (
+                    self.validation_loss_curve_ + validation_curve
+                )
+        else:
+            self.loss_curve_ = list(result.loss_curve)
+            self.n_iter_ = result.n_iter
+            if validation_curve is not None:
+                self.validation_loss_curve_ = list(validation_curve)
+            else:  # a refit without validation must not keep the last one's
+                for name in ("validation_loss_curve_", "best_validation_loss_"):
+                    vars(self).pop(name, None)
+            # Nor a width-by-evidence refit's choice (it sets them anew).
+            for name in ("hidden_layer_sizes_", "_width_evidence"):
+                vars(self).pop(name, None)
+        if validation_curve is not None:
+            self.best_validation_loss_ = result.best_validation_loss
+        # MLPRegressor's adam attribute: the lowest epoch loss, None with
+        # early stopping (best_validation_loss_ is the criterion then).
+        vars(self).pop("best_loss_", None)
+        if self.solver == "adam":
+            curve = self.loss_curve_
+            self.best_loss_ = min(curve) if curve and validation_curve is None else None
+        # float32 data keep float32 coefficients (as MLPRegressor does); the
+        # fit itself runs in double precision.
+        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
+        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
+        self.loss_ = result.loss
+        self.status_ = result.status
+        self.message_ = result.message
+        if not partial or not hasattr(self, "restarts_"):
+            self.restarts_ = result.restarts
+        self.n_outputs_ = sizes[-1]
+        self.n_layers_ = len(sizes)
+        self._hidden = tuple(sizes[1:-1])
+        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
+            self.hidden_layer_sizes_ = self._hidden
+        self._y_1d = data.y_1d
+        self._theta = result.theta
+        self._adam_state = result.state
+        self._scaling = scaling
+        self._statistics = result.members[result.kept][2]
+        self._ensemble = result.members if len(result.members) > 1 else None
+        self.tr_solver_ = result.step
+        # The solver's reason stays in status_; the poor-minimum verdict on
+        # a fit that settled is a separate flag.
+        self.lack_of_fit_ = lack_of_fit = result.lack_of_fit
+        self.poor_fit_ = lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE
+        self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else result.alpha
+        self.log_evidence_ = result.log_evidence
+        self.ard_ = data.ard
+        robust = result.robust
+        self.robust_weights_ = None if robust is None else robust.row_weights
+        self.outlier_cutoff_ = (
+            None if robust is None else robust.threshold * scaling[3].ravel()
         )
+        self.feature_relevance_ = None
+        if data.ard and not partial:
+            # The prior variance of each input's weights, as shares.
+            variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
+            self.feature_relevance_ = variance / variance.sum()
 
     def _prepare(self, X, y, sample_weight, validation, partial):
         """Validate, standardise and split the data; the fit's fixed inputs."""
@@ -1158,10 +841,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"loss={self.loss!r} is fitted by reweighted least squares: it "
                 f"needs solver='least_squares', got solver={self.solver!r}."
             )
-        X, y, Y, sample_weight, dtype = self._validate_xy(
-            X, y, sample_weight, reset=not warm
-        )
-        n_outputs = Y.shape[1]
+        arrays = self._validate_xy(X, y, sample_weight, reset=not warm)
+        n_outputs = arrays[2].shape[1]
         if warm and (n_outputs != self.n_outputs_ or hidden != self._hidden):
             raise ValueError(
                 "warm_start/partial_fit needs the same hidden_layer_sizes and "
@@ -1169,48 +850,40 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"hidden_layer_sizes={hidden} and {n_outputs} output(s) for "
                 f"{self._hidden} and {self.n_outputs_}."
             )
-        scaling = self._scaling if warm else self._standardization(X, Y, sample_weight)
-        x_mean, x_scale, y_mean, y_scale = scaling
-        rng = check_random_state(self.random_state)
-        (Xs, Ys, sample_weight), val = self._validation_split(
-            (_standardized(X, x_mean, x_scale), (Y - y_mean) / y_scale, sample_weight),
+        X_val, y_val, sw_val = validation
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together.")
+            X_val, _, Y_val, sw_val, _ = self._validate_xy(X_val, y_val, sw_val)
+            if Y_val.shape[1] != n_outputs:
+                raise ValueError(
+                    f"y_val has {Y_val.shape[1]} output(s), y has {n_outputs}."
+                )
+            validation = (X_val, Y_val, sw_val)
+        else:
+            validation = None
+        fitted = None
+        if warm:
+            fitted = Fitted(
+                self._scaling,
+                self._y_1d,
+                getattr(self, "ard_", False),
+                getattr(self, "alpha_", None),
+                self._theta,
+                self._adam_state,
+            )
+        return in_memory_fit_data(
+            arrays,
             validation,
-            scaling,
-            rng,
-            partial,
-        )
-        sizes = layer_sizes_of(X.shape[1], hidden, n_outputs)
-        loss_scale = mean_prediction_loss(Ys, sample_weight)
-        ard = self._resolved_ard(sizes, sample_weight, warm)
-        alpha, alpha0 = self._penalty_start(sizes, sample_weight, warm, partial, ard)
-        few_observations = isinstance(alpha, str) and _warn_weight_count(
-            float(sample_weight.sum()),
-            int(np.count_nonzero(sample_weight)),
-            n_outputs,
-            n_params_of(sizes),
-        )
-        return SimpleNamespace(
-            X=X,
-            dtype=dtype,
-            y=y,
-            Xs=Xs,
-            Ys=Ys,
-            sample_weight=sample_weight,
-            val=val,
-            scaling=scaling,
-            y_1d=self._y_1d if warm else y.ndim == 1,
-            sizes=sizes,
-            warm=warm,
+            hidden,
+            standardize=self.standardize,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            random_state=self.random_state,
+            alpha=self.alpha,
+            ard=self.ard,
             partial=partial,
-            rng=rng,
-            constant_target=not loss_scale > 0,
-            loss_scale=loss_scale if loss_scale > 0 else 1.0,
-            alpha=alpha,
-            alpha0=alpha0,
-            ard=ard,
-            n_rows=len(Xs),
-            problem_factory=None,
-            few_observations=few_observations,
+            fitted=fitted,
         )
 
     def _prepare_partitioned(self, X, y, sample_weight, validation, partial):
@@ -1222,579 +895,28 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         from distributed import get_client
 
-        unsupported = {
-            "solver": self.solver != "least_squares",
-            "method": self.method != "lm",
-            "loss": self.loss != "squared_error",
-            "warm_start": self.warm_start,
-            "early_stopping": self.early_stopping,
-            "n_jobs": self.n_jobs not in (None, 1),
-        }
-        named = [name for name, given in unsupported.items() if given]
-        if partial or named or any(v is not None for v in validation):
-            raise ValueError(
-                "A fit on a Dask collection runs the package's Levenberg-Marquardt "
-                "(solver='least_squares', method='lm', loss='squared_error') "
-                "without warm_start, early stopping, validation data or n_jobs; got "
-                + (", ".join(f"{n}={getattr(self, n)!r}" for n in named) or "those")
-                + ". For adam on Dask use dask_ml.wrappers.Incremental "
-                "(docs/scaling.rst)."
-            )
+        check_partitioned_params(self.get_params(deep=False), partial, validation)
         hidden = check_layer_sizes(self.hidden_layer_sizes)
         client = get_client()  # ValueError: no client
         parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
-        sizes = layer_sizes_of(parts.n_features, hidden, parts.n_outputs)
-        if parts.n_rows * parts.n_outputs < n_params_of(sizes):
-            # Such a fit steps in the residual space, whose M x M kernels
-            # pair every row with every other: not a sum over partitions.
-            raise ValueError(
-                f"A Dask fit needs at least as many observations as parameters; "
-                f"got {parts.n_rows} rows x {parts.n_outputs} output(s) for "
-                f"{n_params_of(sizes)} parameters. Fit data this small in memory "
-                "(X.compute())."
-            )
+        data = partitioned_fit_data(
+            client,
+            parts,
+            X,
+            y,
+            hidden,
+            random_state=self.random_state,
+            alpha=self.alpha,
+            ard=self.ard,
+        )
         self.n_features_in_ = parts.n_features
         # A Dask DataFrame's column names, from its empty pandas twin (_meta),
         # as a pandas X's; none for a Dask array.
         _check_feature_names(self, getattr(X, "_meta", None), reset=True)
-        total = np.array([parts.weight_sum])
-        ard = self._resolved_ard(sizes, total, False)
-        alpha, alpha0 = self._penalty_start(sizes, total, False, False, ard)
-        # (The partitions' rows stand in for those of positive weight.)
-        few_observations = isinstance(alpha, str) and _warn_weight_count(
-            parts.weight_sum, parts.n_rows, parts.n_outputs, n_params_of(sizes)
-        )
-
-        def problem_factory(alpha, ard):
-            return PartitionedProblem(client, parts, alpha, sizes, self.activation, ard)
-
-        return SimpleNamespace(
-            X=X,
-            dtype=parts.dtype,
-            y=y,
-            Xs=None,
-            Ys=None,
-            sample_weight=None,
-            val=None,
-            scaling=parts.scaling,
-            y_1d=parts.y_1d,
-            sizes=sizes,
-            warm=False,
-            partial=False,
-            rng=check_random_state(self.random_state),
-            constant_target=not parts.loss_scale > 0,
-            loss_scale=parts.loss_scale if parts.loss_scale > 0 else 1.0,
-            alpha=alpha,
-            alpha0=alpha0,
-            ard=ard,
-            n_rows=parts.n_rows,
-            problem_factory=problem_factory,
-            few_observations=few_observations,
-        )
-
-    def _resolved_ard(self, sizes, sample_weight, warm):
-        """Whether this fit takes one penalty per input (ARD).
-
-        ``ard='auto'``: with the evidence, two or more inputs, and between
-        one and ARD_OBSERVATIONS_PER_PARAMETER observations per parameter.
-        Beyond that the data outweigh the prior and ARD changes little but
-        the cost (a second stage of iterations); with fewer observations than
-        parameters the fit steps in the residual space, which takes one
-        penalty per layer. A continued fit keeps the fitted choice.
-        """
-        if self.alpha != "auto":
-            return False
-        if self.ard != "auto":
-            return bool(self.ard)
-        if warm:
-            return self.ard_
-        n_params = n_params_of(sizes)
-        observations = float(sample_weight.sum()) * sizes[-1]
-        return (
-            sizes[0] >= 2
-            and n_params <= observations <= ARD_OBSERVATIONS_PER_PARAMETER * n_params
-        )
-
-    def _penalty_start(self, sizes, sample_weight, warm, partial, ard):
-        """The penalty to fit with and, for 'auto', its per-layer start.
-
-        A continued fit starts from the fitted per-layer penalties; partial_fit
-        holds them fixed (it runs no evidence updates).
-        """
-        # One per layer, or with ARD one per input for the first layer's.
-        n_groups = len(sizes) - 1 + (sizes[0] - 1 if ard else 0)
-        alpha, alpha0 = self.alpha, None
-        if alpha == "auto" and warm:
-            alpha0 = np.broadcast_to(self.alpha_, n_groups).astype(float)
-        if alpha == "auto" and partial:
-            if alpha0 is None:
-                alpha0 = np.full(n_groups, sample_weight.sum())
-            alpha = alpha0
-        return alpha, alpha0
-
-    def _one_start(self, data, plan, ctx, rng):
-        """One start: initial weights, the solver under training control."""
-        data = SimpleNamespace(**{**vars(data), "rng": rng})
-        sizes = data.sizes
-        theta0 = (
-            self._theta
-            if data.warm
-            else pack(init_params(sizes, data.rng, self.activation))
-        )
-        if data.constant_target and not data.warm:
-            theta0 = zero_output_layer(theta0, sizes)
-        monitor = None
-        if data.val is not None:
-            val_problem = LeastSquaresProblem(*data.val, 0.0, sizes, self.activation)
-            monitor = ValidationMonitor(
-                val_problem, self.tol, self.n_iter_no_change, data.loss_scale
-            )
-        start_ctx = self._callback_task(ctx, "restart", None)
-        callback = self._iteration_callback(start_ctx, monitor, data)
-        done = [0]  # iterations of this start so far, for verbose
-
-        def run(problem, theta, max_iter, state, alphas):
-            res = self._run_solver(
-                problem, theta, data, plan, max_iter, callback, state, alphas, done[0]
-            )
-            done[0] += res.n_iter
-            return res
-
-        def problem_of(alpha, ard, sample_weight=data.sample_weight):
-            if data.problem_factory is not None:
-                return data.problem_factory(alpha, ard)
-            return LeastSquaresProblem(
-                data.Xs, data.Ys, sample_weight, alpha, sizes, self.activation, ard
-            )
-
-        def fit_reweighted(row_weights, theta, alpha0, state):
-            weighted = functools.partial(
-                problem_of, ard=data.ard, sample_weight=data.sample_weight * row_weights
-            )
-            return train(
-                weighted,
-                run,
-                theta,
-                alpha=data.alpha,
-                max_iter=self.max_iter,
-                alpha0=alpha0,
-                state=state,
-                schedule=self._evidence_schedule(plan, data),
-            )
-
-        # A fresh ARD fit settles with one penalty per layer first (train's
-        # `refine`); a continued one goes on with the fitted ARD penalties.
-        staged_ard = data.ard and data.alpha0 is None
-        # One BLAS thread (see _threads) also where a start runs on its own,
-        # in a joblib worker. The solvers handle non-finite values themselves.
-        with one_blas_thread(), np.errstate(all="ignore"):
-            res = train(
-                functools.partial(problem_of, ard=data.ard and not staged_ard),
-                run,
-                theta0,
-                alpha=data.alpha,
-                max_iter=1 if data.partial else self.max_iter,
-                alpha0=data.alpha0,
-                state=self._adam_state if data.warm else None,
-                schedule=self._evidence_schedule(plan, data),
-                refine=functools.partial(problem_of, ard=True) if staged_ard else None,
-            )
-            if self.loss != "squared_error" and not data.partial:
-                res = reweighted(
-                    fit_reweighted,
-                    res,
-                    lambda theta, problem=res.problem: problem.output(theta) - data.Ys,
-                    data.sample_weight,
-                    self.loss,
-                    self.outlier_threshold,
-                )
-        if not data.partial:
-            self._keep_the_start_if_better(res, theta0, data)
-        return self._finish_start(res, monitor, plan, data, start_ctx)
-
-    def _keep_the_start_if_better(self, res, theta0, data):
-        """A fit whose training objective ends above its start's made the
-        network worse: whatever rule stopped it (a plateau, the budget), it
-        is reported as diverged, with the parameters it started from.
-
-        Both objectives are taken with the fit's final penalties. A slack of
-        the plateau rule's threshold (``tol`` times the mean prediction's
-        objective) lets a continued fit that ends at the noise level of its
-        minimum pass.
-        """
-        if res.status == "diverged":
-            return
-        with np.errstate(all="ignore"):
-            start = float(res.problem.loss(theta0))
-        if not res.loss > start + self.tol * data.loss_scale:
-            return
-        advice = "a lower learning_rate" if self.solver == "adam" else "a larger alpha"
-        res.status = "diverged"
-        res.message = (
-            f"The training objective ended at {res.loss:.3g}, above its value "
-            f"at the start ({start:.3g}): the fit made the network worse. Try "
-            f"{advice}, standardize=True or another random_state. The "
-            "parameters it started from were kept."
-        )
-        res.theta, res.loss = np.array(theta0, dtype=float), start
-
-    def _finish_start(self, res, monitor, plan, data, start_ctx):
-        """The start's score (for choosing among restarts) and its record."""
-        sizes, score = data.sizes, None
-        if res.status == "diverged" and monitor is not None:
-            # The solver kept the parameters of lowest training objective, the
-            # start included; the monitor's best may be an exploded iterate
-            # that happens to suit a few held-out rows.
-            score = monitor.problem.loss(res.theta)
-        elif monitor is not None and monitor.best_theta is not None:
-            res.theta = monitor.best_theta
-            res.loss = res.problem.loss(res.theta)
-            score = monitor.best_loss
-        # Under a robust loss the evidence is that of the reweighted Gaussian
-        # model, whose weights differ between starts: they compete by the
-        # robust objective instead.
-        log_evidence = None
-        if not res.robust:
-            log_evidence = self._model_log_evidence(res, plan, data.width_evidence)
-        if score is None and res.robust:
-            score = res.robust.objective
-        if score is None:
-            # Restarts compete by the evidence of their models (MacKay).
-            score = res.gcv if res.gcv is not None else res.loss
-            if log_evidence is not None:
-                score = -log_evidence
-        self._callback_end(start_ctx, data.X, data.y, res.theta, data)
-        params = fold_scaling(unpack(res.theta, sizes), *data.scaling)
-        record = {
-            "loss": res.loss,
-            "validation_loss": None if monitor is None else monitor.best_loss,
-            "gcv": res.gcv,
-            "log_evidence": log_evidence,
-            "n_iter": res.n_iter,
-            "status": res.status,
-            "coefs": [W for W, _ in params],
-            "intercepts": [b for _, b in params],
-        }
-        res.extra = {
-            "score": score,
-            "monitor": monitor,
-            "record": record,
-            "log_evidence": log_evidence,
-        }
-        return res
-
-    def _model_log_evidence(self, res, plan, fixed_alpha=False):
-        """The model's log evidence at the fitted parameters, or None.
-
-        The solver's last update came before its last step: where exact
-        updates are affordable (not conjugate-gradient steps, whose evidence
-        is a Jacobi approximation) it is taken again at the fitted ``theta``.
-        With ``fixed_alpha``, a fit at a float ``alpha`` gets the evidence at
-        that penalty (without the penalties' Occam factors: they were not
-        estimated).
-        """
-        estimated = res.evidence is not None and res.alpha is not None
-        if not (estimated or (fixed_alpha and not isinstance(self.alpha, str))):
-            return None
-        evidence = res.evidence
-        if not estimated or (plan.step != "cg" and not plan.matrix_free):
-            try:
-                with (
-                    one_blas_thread(),
-                    np.errstate(all="ignore"),
-                ):
-                    alphas = np.broadcast_to(res.alpha, res.problem.n_groups)
-                    evidence = evidence_of(
-                        res.problem,
-                        res.theta,
-                        np.asarray(alphas, dtype=float),
-                        BIAS_PRECISION,
-                    )
-            except (np.linalg.LinAlgError, ValueError):
-                pass  # the solver's own last update stands
-        if evidence is None:
-            return None
-        hidden = tuple(res.problem.layer_sizes[1:-1])
-        value = model_log_evidence(
-            evidence, hidden, self.activation, estimated_penalties=estimated
-        )
-        return value if np.isfinite(value) else None
-
-    def _warn_outcome(self, best, partial, lack_of_fit):
-        if lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE:
-            warnings.warn(_poor_fit_message(lack_of_fit), ConvergenceWarning)
-        if best.status == "max_iter" and best.robust is not None:
-            warnings.warn(best.message, ConvergenceWarning)
-        elif best.status == "max_iter" and not partial:
-            warnings.warn(
-                f"{self.solver} stopped at max_iter={self.max_iter} before "
-                "converging. Increase max_iter, raise tol, or scale the data "
-                "(standardize=True).",
-                ConvergenceWarning,
-            )
-        elif best.status == "diverged":
-            warnings.warn(best.message, ConvergenceWarning)
-
-    def _evidence_schedule(self, plan, data):
-        negligible = self.tol * data.loss_scale
-        if self.solver == "adam":
-            # adam moves too little in a few epochs for the evidence to judge
-            # it: update the penalties after runs long enough to reach a plateau.
-            return EvidenceSchedule(
-                in_loop=False,
-                # (n_iter_no_change=np.inf: one run of max_iter epochs.)
-                chunk=int(min(2 * self.n_iter_no_change + 10, self.max_iter)),
-                require_converged=True,
-                weak_first=True,
-                negligible=negligible,
-            )
-        return EvidenceSchedule(in_loop=plan.method == "lm", negligible=negligible)
-
-    def _store(self, best, members, statistics, restarts, data, plan, lack_of_fit):
-        """Set every fitted attribute, from the chosen TrainResult ``best``.
-
-        The one place a fit changes the estimator, whatever ended it (see
-        ``status_``): ``members`` are the kept starts (``best`` alone, or
-        the ensemble) and ``statistics`` theirs.
-        """
-        sizes, scaling, partial = data.sizes, data.scaling, data.partial
-        kept = next(i for i, res in enumerate(members) if res is best)
-        params = fold_scaling(unpack(best.theta, sizes), *scaling)
-        monitor = best.extra["monitor"]
-        if data.warm:
-            self.loss_curve_ = self.loss_curve_ + best.loss_curve
-            # A warm fit counts its own iterations, bounded by max_iter (as
-            # MLPRegressor); partial_fit counts its epochs since the start.
-            self.n_iter_ = best.n_iter + (self.n_iter_ if partial else 0)
-            if monitor is not None and hasattr(self, "validation_loss_curve_"):
-                self.validation_loss_curve_ = (
-                    self.validation_loss_curve_ + monitor.curve
-                )
-        else:
-            self.loss_curve_ = list(best.loss_curve)
-            self.n_iter_ = best.n_iter
-            if monitor is not None:
-                self.validation_loss_curve_ = list(monitor.curve)
-            else:  # a refit without validation must not keep the last one's
-                for name in ("validation_loss_curve_", "best_validation_loss_"):
-                    vars(self).pop(name, None)
-            # Nor a width-by-evidence refit's choice (it sets them anew).
-            for name in ("hidden_layer_sizes_", "_width_evidence"):
-                vars(self).pop(name, None)
-        if monitor is not None:
-            self.best_validation_loss_ = monitor.best_loss
-        # MLPRegressor's adam attribute: the lowest epoch loss, None with
-        # early stopping (best_validation_loss_ is the criterion then).
-        vars(self).pop("best_loss_", None)
-        if self.solver == "adam":
-            curve = self.loss_curve_
-            self.best_loss_ = min(curve) if curve and monitor is None else None
-        # float32 data keep float32 coefficients (as MLPRegressor does); the
-        # fit itself runs in double precision.
-        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
-        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
-        self.loss_ = best.loss
-        self.status_ = best.status
-        self.message_ = best.message
-        if not partial or not hasattr(self, "restarts_"):
-            self.restarts_ = restarts
-        self.n_outputs_ = sizes[-1]
-        self.n_layers_ = len(sizes)
-        self._hidden = tuple(sizes[1:-1])
-        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
-            self.hidden_layer_sizes_ = self._hidden
-        self._y_1d = data.y_1d
-        self._theta = best.theta
-        self._adam_state = best.state
-        self._scaling = scaling
-        self._statistics = statistics[kept]
-        self._ensemble = None
-        if len(members) > 1:
-            self._ensemble = [
-                (res.theta, res.extra["record"], stats)
-                for res, stats in zip(members, statistics)
-            ]
-        self.tr_solver_ = plan.step
-        # The solver's reason stays in status_; the poor-minimum verdict on
-        # a fit that settled is a separate flag.
-        self.lack_of_fit_ = lack_of_fit
-        self.poor_fit_ = lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE
-        self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else best.alpha
-        self.log_evidence_ = best.extra["log_evidence"]
-        self.ard_ = data.ard
-        robust = best.robust
-        self.robust_weights_ = None if robust is None else robust.row_weights
-        self.outlier_cutoff_ = (
-            None if robust is None else robust.threshold * scaling[3].ravel()
-        )
-        self.feature_relevance_ = None
-        if data.ard and not partial:
-            # The prior variance of each input's weights, as shares.
-            variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
-            self.feature_relevance_ = variance / variance.sum()
-
-    def _validation_split(self, train, validation, scaling, rng, partial):
-        """Scaled training and validation triples: given, held out, or none."""
-        Xs, Ys, sample_weight = train
-        X_val, y_val, sw_val = validation
-        x_mean, x_scale, y_mean, y_scale = scaling
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise ValueError("X_val and y_val must be given together.")
-            X_val, _, Y_val, sw_val, _ = self._validate_xy(X_val, y_val, sw_val)
-            if Y_val.shape[1] != Ys.shape[1]:
-                raise ValueError(
-                    f"y_val has {Y_val.shape[1]} output(s), y has {Ys.shape[1]}."
-                )
-            X_val = _standardized(X_val, x_mean, x_scale)
-            val = (X_val, (Y_val - y_mean) / y_scale, sw_val)
-            return train, val
-        if not self.early_stopping or partial:
-            return train, None
-        train_idx, val_idx = self._split(len(Xs), rng)
-        val = (Xs[val_idx], Ys[val_idx], sample_weight[val_idx])
-        train = (Xs[train_idx], Ys[train_idx], sample_weight[train_idx])
-        if not train[2].sum() > 0 or not val[2].sum() > 0:
-            raise ValueError(
-                "early_stopping needs positive sample weights in both the "
-                "training and the validation part; pass X_val and y_val."
-            )
-        return train, val
-
-    def _standardization(self, X, Y, sample_weight):
-        if self.standardize:
-            return (
-                *_weighted_mean_std(X, sample_weight),
-                *_weighted_mean_std(Y, sample_weight),
-            )
-        return (
-            np.zeros(X.shape[1]),
-            np.ones(X.shape[1]),
-            np.zeros(Y.shape[1]),
-            np.ones(Y.shape[1]),
-        )
-
-    def _split(self, n_samples, rng):
-        n_val = int(round(self.validation_fraction * n_samples))
-        if n_val < 1 or n_samples - n_val < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction!r} leaves an empty "
-                f"training or validation set of {n_samples} samples."
-            )
-        order = rng.permutation(n_samples)
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-    # -- scikit-learn callbacks ---------------------------------------------------
-
-    def _callback_root(self, X, y):
-        if not hasattr(self, "_init_callback_context"):
-            return None
-        ctx = self._init_callback_context(max_subtasks=None)
-        ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
-        return ctx
-
-    def _callback_task(self, ctx, name, max_subtasks):
-        if ctx is None:
-            return None
-        sub = ctx.subcontext(task_name=name, max_subtasks=max_subtasks)
-        sub.call_on_fit_task_begin(estimator=self)
-        return sub
-
-    def _reconstruction(self, theta, data):
-        params = fold_scaling(unpack(theta, data.sizes), *data.scaling)
-        return {
-            "coefs_": [W for W, _ in params],
-            "intercepts_": [b for _, b in params],
-            "n_outputs_": data.sizes[-1],
-            "_y_1d": data.y_1d,
-        }
-
-    def _callback_end(self, ctx, X, y, theta, data):
-        if ctx is None:
-            return False
-        return ctx.call_on_fit_task_end(
-            estimator=self,
-            X=X,
-            y=y,
-            reconstruction_attributes=lambda: self._reconstruction(theta, data),
-        )
-
-    def _iteration_callback(self, ctx, monitor, data):
-        """The per-iteration hook given to the solvers (None when nothing listens)."""
-        if not getattr(self, "_skl_callbacks", None):
-            ctx = None  # no callback to call: no per-iteration task to report
-        if ctx is None and monitor is None:
-            return None
-
-        def callback(theta, loss):
-            message = monitor(theta, loss) if monitor is not None else None
-            if ctx is not None:
-                it = self._callback_task(ctx, "iteration", 0)
-                theta = np.array(theta, copy=True)
-                if self._callback_end(it, data.X, data.y, theta, data):
-                    message = message or "Stopped by a callback."
-            return message
-
-        return callback
-
-    def _run_solver(
-        self, problem, theta0, data, plan, max_iter, callback, state, alphas, first
-    ):
-        """Run the planned solver from ``theta0``; return its SolverResult."""
-        control = Control(
-            max_iter=max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            loss_scale=data.loss_scale,
-            verbose=self.verbose,
-            first_iteration=first,
-            callback=callback,
-        )
-        if plan.method == "lm":
-            return LevenbergMarquardt(
-                problem,
-                control,
-                step=_LM_STEPS[plan.step, plan.residual_space],
-                evidence=alphas is not None,
-                alphas=alphas,
-                negligible=self.tol * data.loss_scale,
-                max_inner=plan.max_inner,
-                gram_dtype=plan.gram_dtype,
-            ).solve(theta0)
-        if plan.solver == "least_squares":
-            jac = problem.jacobian
-            if plan.matrix_free:
-                jac = functools.partial(jacobian_operator, problem)
-            return fit_least_squares(
-                problem.residuals,
-                jac,
-                theta0,
-                control,
-                method=plan.method,
-                tr_solver=plan.step,
-                lsmr_maxiter=plan.max_inner,
-            )
-        batch = self.batch_size
-        batch = min(200, len(data.Xs)) if batch == "auto" else batch
-        adam = Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon, state)
-        return fit_adam(
-            problem.value_and_grad,
-            problem.loss,
-            theta0,
-            len(data.Xs),
-            control,
-            rng=data.rng,
-            adam=adam,
-            batch_size=batch,
-            shuffle=self.shuffle,
-        )
+        return data
 
     def _layer_sizes(self):
         return [self.n_features_in_, *(W.shape[1] for W in self.coefs_)]
-
-    def _scaled_inputs(self, X):
-        x_mean, x_scale, _, _ = self._scaling
-        return _standardized(X, x_mean, x_scale)
 
     def _fitted_statistics(self):
         """The delta-method statistics (computed now if deferred), or the reason."""
@@ -1804,7 +926,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 "'fit' first."
             )
         if isinstance(self._statistics, DeferredStatistics):
-            return self._statistics.resolve(_statistics_of)
+            return self._statistics.resolve(statistics_of)
         return self._statistics
 
     @property
@@ -1839,7 +961,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if statistics is None:
             statistics, theta = self._fitted_statistics(), self._theta
         elif isinstance(statistics, DeferredStatistics):
-            statistics = statistics.resolve(_statistics_of)
+            statistics = statistics.resolve(statistics_of)
         if isinstance(statistics, str):
             raise ValueError("Uncertainty is not available for this fit: " + statistics)
         _warn_few_residual_dof(statistics, self.n_outputs_)
@@ -1847,7 +969,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         se = prediction_std(
             statistics,
             theta,
-            self._scaled_inputs(X),
+            _standardized(X, *self._scaling[:2]),
             self._layer_sizes(),
             self.activation,
         )
@@ -1879,9 +1001,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             if with_uncertainty:
                 uncertainty.append(self._delta_method(X, statistics, theta))
         return np.stack(means), uncertainty
-
-    def _shape_like_y(self, A):
-        return A.ravel() if self._y_1d else A
 
     @with_one_blas_thread
     def predict(self, X, return_std=False):
@@ -1918,7 +1037,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         means, uncertainty = self._member_predictions(X, return_std)
         out = means.mean(axis=0).astype(dtype, copy=False)
         if not return_std:
-            return self._shape_like_y(out)
+            return _like_y(self, out)
         # A mixture's variance: the mean of the members' plus their means'.
         # Summed in units of y's scale, where a variance is representable
         # whenever the standard deviation is (a y of scale 1e160 has none).
@@ -1929,7 +1048,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         variance = variance + (means / y_scale).var(axis=0)
         std = (np.sqrt(variance) * y_scale).astype(dtype, copy=False)
-        return self._shape_like_y(out), self._shape_like_y(std)
+        return _like_y(self, out), _like_y(self, std)
 
     @with_one_blas_thread
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
@@ -1992,12 +1111,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             scales.append(np.hypot(se, noise) if kind == "prediction" else se)
             dofs.append(dof)
         if len(means) == 1:
-            half = t_quantile(confidence, dofs[0]) * self._shape_like_y(scales[0])
+            half = t_quantile(confidence, dofs[0]) * _like_y(self, scales[0])
             half = half.astype(dtype, copy=False)
             return y_pred - half, y_pred + half
         lower, upper = mixture_interval(means, np.stack(scales), dofs, confidence)
         lower, upper = lower.astype(dtype, copy=False), upper.astype(dtype, copy=False)
-        return self._shape_like_y(lower), self._shape_like_y(upper)
+        return _like_y(self, lower), _like_y(self, upper)
 
     @with_one_blas_thread
     def predict_gradient(self, X):
@@ -2064,7 +1183,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X, _, Y, sample_weight, _ = self._validate_xy(X, y, sample_weight)
         _, _, y_mean, y_scale = self._scaling
-        inputs = self._scaled_inputs(X)
+        inputs = _standardized(X, *self._scaling[:2])
         problem = LeastSquaresProblem(
             inputs.toarray() if sparse.issparse(X) else inputs,  # autograd's Hessian
             (Y - y_mean) / y_scale,

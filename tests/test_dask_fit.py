@@ -11,9 +11,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_tanhnet import TanhNetRegressor
 from sklearn_tanhnet import _derivatives as derivatives
+from sklearn_tanhnet._data import _weighted_mean_std
 from sklearn_tanhnet._derivatives import LeastSquaresProblem
 from sklearn_tanhnet._distributed import prepare_partitions
-from sklearn_tanhnet._estimator import _weighted_mean_std
 
 da = pytest.importorskip("dask.array", reason="needs the 'distributed' extra")
 distributed = pytest.importorskip("distributed", reason="needs the 'distributed' extra")

@@ -228,7 +228,7 @@ def test_scipy_methods_take_sparse_data(categorical):
 
 
 def test_sparse_standardisation_equals_the_dense_one():
-    from sklearn_tanhnet._estimator import _weighted_mean_std
+    from sklearn_tanhnet._data import _weighted_mean_std
 
     rng = np.random.RandomState(0)
     X = sp.random(200, 7, density=0.2, random_state=rng, format="csr")

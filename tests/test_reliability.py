@@ -247,7 +247,7 @@ def test_a_feature_with_a_large_offset_is_fitted_as_linear_regression_fits_it(
 def test_a_column_of_one_value_rounded_differently_is_constant():
     # 0.1 + 0.2 and 0.3 are one value rounded two ways (a unit in the last
     # place apart): the column is constant, not a feature scaled by 1e-17.
-    from sklearn_tanhnet._estimator import _weighted_mean_std
+    from sklearn_tanhnet._data import _weighted_mean_std
 
     column = np.where(np.arange(len(X)) % 2, 0.1 + 0.2, 0.3)
     Xc = np.c_[X, column]

@@ -1,0 +1,495 @@
+"""The fit's data: validated, standardised arrays and what a fit starts from.
+
+:class:`FitData` is everything the fitting layer (:mod:`._fitting`) needs to
+know about the data of one fit, in memory or partitioned on a Dask cluster;
+the functions here build it from validated arrays. Nothing here fits.
+"""
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils import check_random_state
+
+from ._derivatives import (
+    added_in_order,
+    mean_prediction_loss,
+    row_block_parts,
+    standard_moments,
+)
+from ._network import CenteredSparse, layer_sizes_of, n_params_of
+
+# ard='auto' takes one penalty per input up to this many observations per
+# parameter (docs/benchmarks.rst).
+ARD_OBSERVATIONS_PER_PARAMETER = 10
+
+
+@dataclass(frozen=True, eq=False)
+class FitData:
+    """The fixed inputs of one fit.
+
+    Attributes
+    ----------
+    X, y : array-like
+        The validated inputs and targets as given (a Dask collection for a
+        partitioned fit), for scikit-learn's callbacks.
+    dtype : numpy dtype
+        X's dtype as given: the fitted coefficients' dtype.
+    Xs, Ys : ndarray, CenteredSparse or None
+        Standardised training inputs and 2-D targets (None when partitioned).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Training weights (None when partitioned).
+    val : tuple or None
+        Standardised validation ``(X, Y, sample_weight)`` for early stopping.
+    scaling : tuple of ndarray
+        ``(x_mean, x_scale, y_mean, y_scale)``.
+    y_1d : bool
+        Whether y was one-dimensional.
+    sizes : list of int
+        Layer sizes, inputs to outputs.
+    warm, partial : bool
+        A continued fit (warm_start or partial_fit), partial_fit.
+    rng : numpy.random.RandomState
+        The fit's random stream (of the first start).
+    constant_target : bool
+        The standardised targets have no spread.
+    loss_scale : float
+        The mean prediction's loss (1 for a constant target).
+    alpha : float, ndarray or 'auto'
+        The penalty to fit with.
+    alpha0 : ndarray or None
+        Starting per-group penalties for 'auto' (a continued fit's).
+    ard : bool
+        One penalty per input on the first layer.
+    n_rows : int
+        Training rows.
+    few_observations : bool
+        ``sample_weight`` counts fewer observations than parameters
+        (already warned of).
+    partitions : Partitions or None
+        The Dask partitions of a partitioned fit.
+    warm_theta, warm_state : ndarray, tuple or None
+        The fitted parameters and adam's moments a continued fit starts from.
+    width_evidence : bool
+        Score a fit at a fixed alpha by its log evidence too
+        (``hidden_layer_sizes='auto'``).
+    """
+
+    X: object
+    y: object
+    dtype: object
+    Xs: object
+    Ys: object
+    sample_weight: object
+    val: object
+    scaling: tuple
+    y_1d: bool
+    sizes: list
+    warm: bool
+    partial: bool
+    rng: object
+    constant_target: bool
+    loss_scale: float
+    alpha: object
+    alpha0: object
+    ard: bool
+    n_rows: int
+    few_observations: bool
+    partitions: object = None
+    warm_theta: object = None
+    warm_state: object = None
+    width_evidence: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Partitions:
+    """A Dask fit's partitions (:func:`~._distributed.prepare_partitions`)
+    and the client whose workers hold them."""
+
+    client: object
+    parts: object
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What a continued fit (warm_start, partial_fit) takes from the fitted model."""
+
+    scaling: tuple
+    y_1d: bool
+    ard: bool
+    alpha: object
+    theta: np.ndarray
+    state: object
+
+
+def in_memory_fit_data(
+    arrays,
+    validation,
+    hidden,
+    *,
+    standardize,
+    early_stopping,
+    validation_fraction,
+    random_state,
+    alpha,
+    ard,
+    partial,
+    fitted=None,
+):
+    """The :class:`FitData` of validated in-memory arrays.
+
+    ``arrays`` is ``(X, y, Y, sample_weight, dtype)`` as the estimator
+    validated them, ``validation`` a validated ``(X_val, Y_val,
+    sample_weight_val)`` or None, ``fitted`` the model a continued fit goes
+    on from; the keywords are the estimator's parameters.
+    """
+    X, y, Y, sample_weight, dtype = arrays
+    warm = fitted is not None
+    if warm:
+        scaling = fitted.scaling
+    else:
+        scaling = standardization(X, Y, sample_weight, standardize)
+    x_mean, x_scale, y_mean, y_scale = scaling
+    rng = check_random_state(random_state)
+    (Xs, Ys, sample_weight), val = validation_split(
+        (_standardized(X, x_mean, x_scale), (Y - y_mean) / y_scale, sample_weight),
+        validation,
+        scaling,
+        rng,
+        validation_fraction if early_stopping and not partial else None,
+    )
+    sizes = layer_sizes_of(X.shape[1], hidden, Y.shape[1])
+    loss_scale = mean_prediction_loss(Ys, sample_weight)
+    weight_sum = float(sample_weight.sum())
+    ard = resolved_ard(alpha, ard, sizes, weight_sum, fitted)
+    alpha, alpha0 = penalty_start(alpha, sizes, weight_sum, fitted, partial, ard)
+    n_positive, n_params = int(np.count_nonzero(sample_weight)), n_params_of(sizes)
+    few_observations = isinstance(alpha, str) and _warn_weight_count(
+        weight_sum, n_positive, Y.shape[1], n_params
+    )
+    return FitData(
+        X=X,
+        dtype=dtype,
+        y=y,
+        Xs=Xs,
+        Ys=Ys,
+        sample_weight=sample_weight,
+        val=val,
+        scaling=scaling,
+        y_1d=fitted.y_1d if warm else y.ndim == 1,
+        sizes=sizes,
+        warm=warm,
+        partial=partial,
+        rng=rng,
+        constant_target=not loss_scale > 0,
+        loss_scale=loss_scale if loss_scale > 0 else 1.0,
+        alpha=alpha,
+        alpha0=alpha0,
+        ard=ard,
+        n_rows=len(Xs),
+        few_observations=few_observations,
+        warm_theta=fitted.theta if warm else None,
+        warm_state=fitted.state if warm else None,
+    )
+
+
+def partitioned_fit_data(client, parts, X, y, hidden, *, random_state, alpha, ard):
+    """The :class:`FitData` of a Dask fit: the partitions stay on the workers."""
+    sizes = layer_sizes_of(parts.n_features, hidden, parts.n_outputs)
+    if parts.n_rows * parts.n_outputs < n_params_of(sizes):
+        # Such a fit steps in the residual space, whose M x M kernels
+        # pair every row with every other: not a sum over partitions.
+        raise ValueError(
+            f"A Dask fit needs at least as many observations as parameters; "
+            f"got {parts.n_rows} rows x {parts.n_outputs} output(s) for "
+            f"{n_params_of(sizes)} parameters. Fit data this small in memory "
+            "(X.compute())."
+        )
+    ard = resolved_ard(alpha, ard, sizes, parts.weight_sum, None)
+    alpha, alpha0 = penalty_start(alpha, sizes, parts.weight_sum, None, False, ard)
+    # (The partitions' rows stand in for those of positive weight.)
+    few_observations = isinstance(alpha, str) and _warn_weight_count(
+        parts.weight_sum, parts.n_rows, parts.n_outputs, n_params_of(sizes)
+    )
+    return FitData(
+        X=X,
+        dtype=parts.dtype,
+        y=y,
+        Xs=None,
+        Ys=None,
+        sample_weight=None,
+        val=None,
+        scaling=parts.scaling,
+        y_1d=parts.y_1d,
+        sizes=sizes,
+        warm=False,
+        partial=False,
+        rng=check_random_state(random_state),
+        constant_target=not parts.loss_scale > 0,
+        loss_scale=parts.loss_scale if parts.loss_scale > 0 else 1.0,
+        alpha=alpha,
+        alpha0=alpha0,
+        ard=ard,
+        n_rows=parts.n_rows,
+        few_observations=few_observations,
+        partitions=Partitions(client, parts),
+    )
+
+
+def resolved_ard(alpha, ard, sizes, weight_sum, fitted):
+    """Whether this fit takes one penalty per input (ARD).
+
+    ``ard='auto'``: with the evidence, two or more inputs, and between
+    one and ARD_OBSERVATIONS_PER_PARAMETER observations per parameter.
+    Beyond that the data outweigh the prior and ARD changes little but
+    the cost (a second stage of iterations); with fewer observations than
+    parameters the fit steps in the residual space, which takes one
+    penalty per layer. A continued fit keeps the fitted choice.
+    """
+    if alpha != "auto":
+        return False
+    if ard != "auto":
+        return bool(ard)
+    if fitted is not None:
+        return fitted.ard
+    n_params = n_params_of(sizes)
+    observations = weight_sum * sizes[-1]
+    return (
+        sizes[0] >= 2
+        and n_params <= observations <= ARD_OBSERVATIONS_PER_PARAMETER * n_params
+    )
+
+
+def penalty_start(alpha, sizes, weight_sum, fitted, partial, ard):
+    """The penalty to fit with and, for 'auto', its per-layer start.
+
+    A continued fit starts from the fitted per-layer penalties; partial_fit
+    holds them fixed (it runs no evidence updates).
+    """
+    # One per layer, or with ARD one per input for the first layer's.
+    n_groups = len(sizes) - 1 + (sizes[0] - 1 if ard else 0)
+    alpha0 = None
+    if alpha == "auto" and fitted is not None:
+        alpha0 = np.broadcast_to(fitted.alpha, n_groups).astype(float)
+    if alpha == "auto" and partial:
+        if alpha0 is None:
+            alpha0 = np.full(n_groups, weight_sum)
+        alpha = alpha0
+    return alpha, alpha0
+
+
+def validation_split(train, validation, scaling, rng, fraction):
+    """Scaled training and validation triples: given, held out, or none.
+
+    ``validation`` a validated set (original units), or None; ``fraction``
+    the share of the training rows to hold out when none is given (None:
+    hold out none).
+    """
+    Xs, Ys, sample_weight = train
+    x_mean, x_scale, y_mean, y_scale = scaling
+    if validation is not None:
+        X_val, Y_val, sw_val = validation
+        X_val = _standardized(X_val, x_mean, x_scale)
+        val = (X_val, (Y_val - y_mean) / y_scale, sw_val)
+        return train, val
+    if fraction is None:
+        return train, None
+    train_idx, val_idx = _split(len(Xs), fraction, rng)
+    val = (Xs[val_idx], Ys[val_idx], sample_weight[val_idx])
+    train = (Xs[train_idx], Ys[train_idx], sample_weight[train_idx])
+    if not train[2].sum() > 0 or not val[2].sum() > 0:
+        raise ValueError(
+            "early_stopping needs positive sample weights in both the "
+            "training and the validation part; pass X_val and y_val."
+        )
+    return train, val
+
+
+def _split(n_samples, fraction, rng):
+    n_val = int(round(fraction * n_samples))
+    if n_val < 1 or n_samples - n_val < 1:
+        raise ValueError(
+            f"validation_fraction={fraction!r} leaves an empty "
+            f"training or validation set of {n_samples} samples."
+        )
+    order = rng.permutation(n_samples)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def standardization(X, Y, sample_weight, standardize):
+    """``(x_mean, x_scale, y_mean, y_scale)``: weighted, or the identity."""
+    if standardize:
+        return (
+            *_weighted_mean_std(X, sample_weight),
+            *_weighted_mean_std(Y, sample_weight),
+        )
+    return (
+        np.zeros(X.shape[1]),
+        np.ones(X.shape[1]),
+        np.zeros(Y.shape[1]),
+        np.ones(Y.shape[1]),
+    )
+
+
+def _warn_weight_count(weight_sum, n_weighted_rows, n_outputs, n_params):
+    """Warn, and return True, when ``sample_weight`` counts fewer observations
+    than the network has parameters although its rows would be enough.
+
+    The evidence reads the weights as counts (``N = sum(w) K`` observations):
+    weights scaled to sum to one leave it one observation, and it flattens
+    the fit to a constant, whatever the rows say.
+    """
+    observations = weight_sum * n_outputs
+    if observations >= n_params or n_weighted_rows * n_outputs < n_params:
+        return False
+    warnings.warn(
+        f"sample_weight sums to {weight_sum:.4g} over {n_weighted_rows} rows of "
+        "positive weight. alpha='auto' reads the weights as counts of observations "
+        f"(an integer weight repeats its row), and {observations:.4g} observations "
+        f"cannot determine the network's {n_params} parameters: the evidence may "
+        "flatten the fit to a constant. If the weights are relative, scale them to "
+        f"sum to the number of observations (sample_weight * {n_weighted_rows} / "
+        "sample_weight.sum()), or set a fixed alpha.",
+        UserWarning,
+    )
+    return True
+
+
+def _weighted_mean_std(A, w):
+    """Weighted mean and standard deviation of each column, overflow-safe.
+
+    ``A`` dense or a scipy sparse matrix (:func:`_sparse_weighted_mean_std`).
+
+    Columns are first divided by their largest magnitude, so values near 1e300
+    do not overflow when squared nor values near 1e-300 vanish. A column
+    whose spread is at the rounding of its own magnitude is constant
+    (:func:`~._derivatives.standard_moments`): it is scaled by that
+    magnitude (any positive scale maps it to zero).
+    """
+    if sparse.issparse(A):
+        return _sparse_weighted_mean_std(A, w)
+    size = np.max(np.abs(A), axis=0)
+    size[~(size > 0)] = 1.0
+    B = A / size
+    # Products with w rather than np.average, whose checks cost more than the
+    # arithmetic on small data; over blocks of SUM_ROWS rows, as a Dask fit
+    # adds its partitions' (_distributed).
+    n_rows = len(w)
+
+    def power_sum(centre, power):
+        return added_in_order(
+            row_block_parts(lambda rows: w[rows] @ (B[rows] - centre) ** power, n_rows)
+        )
+
+    total = added_in_order(row_block_parts(lambda rows: w[rows].sum(), n_rows))
+    mean, std, constant = standard_moments(power_sum, total)
+    std[constant] = 1.0
+    return mean * size, std * size
+
+
+def _sparse_weighted_mean_std(A, w):
+    """:func:`_weighted_mean_std` of a sparse ``A`` without densifying it.
+
+    The same sums: over the stored entries of each column, plus the centred
+    zero's power times the weight of the rows whose entry is zero.
+    """
+    A = sparse.csc_matrix(A)
+    size = abs(A).max(axis=0).toarray().ravel()
+    size[~(size > 0)] = 1.0
+    columns = np.repeat(np.arange(A.shape[1]), np.diff(A.indptr))
+    values = A.data / size[columns]
+    row_weight = w[A.indices]
+    total = w.sum()
+    unstored_weight = total - np.bincount(columns, row_weight, A.shape[1])
+
+    def power_sum(centre, power):
+        centre = np.broadcast_to(centre, A.shape[1])
+        stored = np.bincount(
+            columns, row_weight * (values - centre[columns]) ** power, A.shape[1]
+        )
+        return stored + (0.0 - centre) ** power * unstored_weight
+
+    mean, std, constant = standard_moments(power_sum, total)
+    std[constant] = 1.0
+    return mean * size, std * size
+
+
+def _standardized(X, x_mean, x_scale):
+    """``(X - x_mean) / x_scale``; for sparse X, as :class:`CenteredSparse`."""
+    if sparse.issparse(X):
+        matrix = sparse.csr_matrix(X @ sparse.diags(1.0 / x_scale))
+        return CenteredSparse(matrix, x_mean / x_scale)
+    return (X - x_mean) / x_scale
+
+
+def _check_real_numeric(X, y=None):
+    """Clear errors for complex inputs and non-numeric targets."""
+    dtypes = list(getattr(X, "dtypes", [])) or [getattr(X, "dtype", None)]
+    # By the dtype's kind, not np.dtype(d): pandas' extension dtypes (Int64,
+    # Float64, boolean, string, category) are no numpy dtypes but have one;
+    # validate_data converts or refuses them as MLPRegressor's does.
+    if any(getattr(d, "kind", None) == "c" for d in dtypes):
+        raise ValueError(
+            "Complex data not supported: X has complex values, and "
+            "TanhNetRegressor needs real inputs. Pass the real and imaginary "
+            "parts as separate features."
+        )
+    if y is None:
+        return
+    y_arr = np.asarray(y)
+    if y_arr.dtype.kind in "USO":
+        try:
+            if y_arr.dtype.kind in "US":
+                raise ValueError
+            y_arr.astype(np.float64)
+        except (TypeError, ValueError):
+            example = y_arr.ravel()[0] if y_arr.size else None
+            raise ValueError(
+                f"y must be numeric for regression, got values of dtype "
+                f"{y_arr.dtype} (e.g. {example!r}). Encode the target as numbers."
+            ) from None
+
+
+@contextlib.contextmanager
+def _naming_the_column(X):
+    """Add to validate_data's "could not convert string to float: 'prof'" the
+    DataFrame column it came from, and what to do."""
+    try:
+        yield
+    except ValueError as exc:
+        if not (str(exc).startswith("could not convert") and hasattr(X, "columns")):
+            raise
+        for name in X.columns:
+            try:
+                np.asarray(X[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{exc} (X's column {name!r}, of dtype {X[name].dtype}). "
+                    "Encode non-numeric columns as numbers, e.g. with "
+                    "sklearn.preprocessing.OneHotEncoder in a pipeline."
+                ) from exc
+        raise
+
+
+def check_partitioned_params(params, partial, validation):
+    """A ValueError for what a fit on a Dask collection does not do."""
+    unsupported = {
+        "solver": params["solver"] != "least_squares",
+        "method": params["method"] != "lm",
+        "loss": params["loss"] != "squared_error",
+        "warm_start": params["warm_start"],
+        "early_stopping": params["early_stopping"],
+        "n_jobs": params["n_jobs"] not in (None, 1),
+    }
+    named = [name for name, given in unsupported.items() if given]
+    if partial or named or any(v is not None for v in validation):
+        raise ValueError(
+            "A fit on a Dask collection runs the package's Levenberg-Marquardt "
+            "(solver='least_squares', method='lm', loss='squared_error') "
+            "without warm_start, early stopping, validation data or n_jobs; got "
+            + (", ".join(f"{n}={params[n]!r}" for n in named) or "those")
+            + ". For adam on Dask use dask_ml.wrappers.Incremental "
+            "(docs/scaling.rst)."
+        )
