@@ -118,6 +118,12 @@ class LevenbergMarquardt:
         Relative change of the evidence estimates that counts as settled.
     negligible : float, default=0.0
         A penalty contribution to ``F`` below this counts as settled.
+    mode_gtol : float, default=None
+        With ``evidence=True``: where the evidence iteration settles, hold
+        the penalties and go on until the relative gradient ``||g|| / (1 +
+        |F|)`` at the current point is at most this, so the fit ends at a
+        stationary point of its final penalised objective (or at a minimum
+        to rounding). None ends the fit where the evidence settles.
     xtol, gtol : float
         Step and gradient tolerances.
     max_inner : int, default=20
@@ -152,6 +158,7 @@ class LevenbergMarquardt:
         alphas=None,
         evidence_rtol=EVIDENCE_RTOL,
         negligible=0.0,
+        mode_gtol=None,
         xtol=1e-12,
         gtol=1e-12,
         max_inner=20,
@@ -165,6 +172,7 @@ class LevenbergMarquardt:
         self.alphas = None if alphas is None else np.asarray(alphas, dtype=float)
         self.evidence_rtol = evidence_rtol
         self.negligible = negligible
+        self.mode_gtol = mode_gtol
         self.xtol = xtol
         self.gtol = gtol
         self.max_inner = max_inner
@@ -187,8 +195,10 @@ class LevenbergMarquardt:
             while self.status is None:
                 if not self.linearize():
                     break
-                if self.use_evidence:
+                if self.use_evidence and not self.holding:
                     self.update_evidence()
+                if self.holding and self._at_stationary_point():
+                    break
                 accepted = self.damped_step()
                 self.check_convergence(accepted)
         return self.finalize()
@@ -210,6 +220,7 @@ class LevenbergMarquardt:
         self.operator = None
         self.skipped, self.skip_reason = 0, ""
         self.at_rounding = False
+        self.holding = False  # the penalties held after the evidence settled
 
     def linearize(self):
         """``J'J`` (or the operator), ``J'r`` and the data loss at ``theta``.
@@ -248,6 +259,23 @@ class LevenbergMarquardt:
                 f"iteration {self.iteration}"
             )
         return finite
+
+    def _at_stationary_point(self):
+        """Whether the relative gradient at ``theta`` is within ``mode_gtol``
+        (the penalties held); if so the fit ends here, converged."""
+        loss = self.data_loss + self.problem.penalty_loss(self.theta)
+        g = self.data_gradient + self.problem.reg2 * self.theta
+        relative = math.sqrt(g @ g) / (1.0 + abs(loss))
+        if relative > self.mode_gtol:
+            return False
+        self.loss, self.gradient = loss, g
+        self.status = "converged"
+        self.message = (
+            f"At a stationary point: relative gradient {relative:.2g} <= "
+            f"{self.mode_gtol:g}, with the penalties held where the evidence "
+            "iteration settled."
+        )
+        return True
 
     def _diverge(self, what):
         self.status, self.message = "diverged", breakdown_message(what)
@@ -493,7 +521,11 @@ class LevenbergMarquardt:
             return
         step_norm = math.sqrt(self.last_step @ self.last_step)
         small_step = self.previous_loss - self.loss <= STEP_RTOL * self.loss
-        if self.use_evidence and self.stable >= EVIDENCE_PATIENCE and small_step:
+        settled = self.use_evidence and self.stable >= EVIDENCE_PATIENCE and small_step
+        if settled and self.mode_gtol is not None:
+            self.holding = True  # on to the stationary point at these penalties
+            settled = False
+        if settled:
             self.status = "converged"
             self.message = (
                 "The evidence iteration settled: the effective number of parameters "
@@ -512,9 +544,14 @@ class LevenbergMarquardt:
         elif max(self.gradient.max(), -self.gradient.min()) <= self.gtol:
             self.status = "converged"
             self.message = f"The gradient was below gtol={self.gtol:g}."
-        elif self.plateau.update(self.loss):
-            self.status, self.message = "plateau", self.plateau.message()
-        elif self.iteration >= control.max_iter:
+        elif not self.holding and self.plateau.update(self.loss):
+            if self.use_evidence and self.mode_gtol is not None:
+                # Slow progress is no stationary point: hold the penalties
+                # and go on to one.
+                self.holding = True
+            else:
+                self.status, self.message = "plateau", self.plateau.message()
+        if self.status is None and self.iteration >= control.max_iter:
             self.status = "max_iter"
             self.message = f"Reached max_iter={control.max_iter} iterations."
 

@@ -422,3 +422,44 @@ def test_residual_space_evidence_settles_where_the_direct_evidence_does():
     assert residual.evidence.log_evidence == pytest.approx(
         direct.evidence.log_evidence, rel=1e-4
     )
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["direct", "residual-space"])
+def test_mode_gtol_ends_at_a_stationary_point_of_the_settled_penalties(wide):
+    # The evidence settles first (the same penalties as without mode_gtol);
+    # then, the penalties held, the fit goes on until the relative gradient
+    # at its final point is within mode_gtol. Checked against autograd's
+    # gradient and Hessian of the objective at those penalties.
+    rng = np.random.RandomState(0)
+    n = 12 if wide else 60
+    X = rng.uniform(-2, 2, size=(n, 2))
+    Y = np.sin(X[:, :1]) + 0.5 * X[:, 1:] + 0.1 * rng.normal(size=(n, 1))
+    sizes = [2, 6, 1]  # 25 parameters
+    theta0 = pack(init_params(sizes, rng))
+    results = []
+    for mode_gtol in (None, 1e-6):
+        problem = LeastSquaresProblem(X, Y, np.ones(n), 1.0, sizes, "tanh")
+        solver = LevenbergMarquardt(
+            problem,
+            control=Control(max_iter=3000),
+            step="residual" if wide else "direct",
+            evidence=True,
+            alphas=np.array([1.0, 1.0]),
+            mode_gtol=mode_gtol,
+        )
+        results.append((solver.solve(theta0), problem))
+    (settled, _), (result, problem) = results
+    assert result.status == "converged", result.message
+    assert "stationary point" in result.message
+    np.testing.assert_array_equal(result.alpha, settled.alpha)
+    g = problem.gradient(result.theta)
+    loss = problem.loss(result.theta)
+    assert loss == pytest.approx(result.loss, rel=1e-12)
+    # The solver's gradient and autograd's agree to rounding of the sums,
+    # far below the tolerance itself.
+    assert np.linalg.norm(g) / (1.0 + abs(loss)) <= 1e-6 * (1 + 1e-6)
+    eigenvalues = np.linalg.eigvalsh(problem.hessian(result.theta))
+    assert eigenvalues[0] >= -1e-8 * eigenvalues[-1]
+    # It is further along than the settled fit, whose gradient is not small.
+    g_settled = problem.gradient(settled.theta)
+    assert np.linalg.norm(g_settled) > 1e3 * np.linalg.norm(g)
