@@ -137,13 +137,16 @@ def in_memory_fit_data(
     ard,
     partial,
     fitted=None,
+    width_evidence=False,
 ):
     """The :class:`FitData` of validated in-memory arrays.
 
     ``arrays`` is ``(X, y, Y, sample_weight, dtype)`` as the estimator
     validated them, ``validation`` a validated ``(X_val, Y_val,
     sample_weight_val)`` or None, ``fitted`` the model a continued fit goes
-    on from; the keywords are the estimator's parameters.
+    on from, ``width_evidence`` whether the fit is one of several widths
+    compared by their log evidence; the other keywords are the estimator's
+    parameters.
     """
     X, y, Y, sample_weight, dtype = arrays
     warm = fitted is not None
@@ -192,10 +195,13 @@ def in_memory_fit_data(
         few_observations=few_observations,
         warm_theta=fitted.theta if warm else None,
         warm_state=fitted.state if warm else None,
+        width_evidence=width_evidence,
     )
 
 
-def partitioned_fit_data(client, parts, X, y, hidden, *, random_state, alpha, ard):
+def partitioned_fit_data(
+    client, parts, X, y, hidden, *, random_state, alpha, ard, width_evidence=False
+):
     """The :class:`FitData` of a Dask fit: the partitions stay on the workers."""
     sizes = layer_sizes_of(parts.n_features, hidden, parts.n_outputs)
     if parts.n_rows * parts.n_outputs < n_params_of(sizes):
@@ -235,6 +241,7 @@ def partitioned_fit_data(client, parts, X, y, hidden, *, random_state, alpha, ar
         n_rows=parts.n_rows,
         few_observations=few_observations,
         partitions=Partitions(client, parts),
+        width_evidence=width_evidence,
     )
 
 

@@ -1,12 +1,11 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
 import warnings
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -40,6 +39,7 @@ from ._fitting import (
     Callbacks,
     FitSettings,
     fit_networks,
+    fit_width_candidates,
     statistics_of,
 )
 from ._network import (
@@ -124,6 +124,23 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
 def _like_y(estimator, A):
     """``A`` of shape (n_samples, n_outputs) shaped as the fitted y was."""
     return A.ravel() if estimator._y_1d else A
+
+
+def _plan_of(estimator, data):
+    """The :class:`~._plan.FitPlan` of the estimator's settings on ``data``."""
+    return plan_fit(
+        estimator.solver,
+        estimator.method,
+        estimator.tr_solver,
+        data.n_rows,
+        data.sizes[-1],
+        n_params_of(data.sizes),
+        int(weight_mask(data.sizes).sum()),
+        isinstance(data.alpha, str),
+        estimator.uncertainty,
+        data.ard,
+        estimator.memory_budget * 2**30,
+    )
 
 
 def _is_adam(estimator):
@@ -626,38 +643,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
-    def _fit_width_by_evidence(self, X, y, sample_weight, validation):
-        """``hidden_layer_sizes='auto'``: each width of WIDTH_CANDIDATES, the
-        one of largest log evidence kept.
-
-        With a float ``alpha`` the evidence is that of the model with that
-        fixed penalty (the noise precision still estimated): well defined,
-        and what each width's fit then is.
-        """
-        fits = []
-        for hidden in WIDTH_CANDIDATES:
-            candidate = clone(self).set_params(hidden_layer_sizes=hidden)
-            fits.append(
-                candidate._fit(
-                    X, y, sample_weight, validation, False, width_evidence=True
-                )
-            )
-        scores = [-np.inf if f.log_evidence_ is None else f.log_evidence_ for f in fits]
-        best = fits[int(np.argmax(scores))]
-        params = self.get_params(deep=False)
-        # The chosen fit replaces all of the last one: none of its fitted
-        # attributes may stay (feature_names_in_ of a DataFrame, say).
-        for key in [k for k in vars(self) if k.endswith("_") and k not in params]:
-            delattr(self, key)
-        vars(self).update({k: v for k, v in vars(best).items() if k not in params})
-        self.hidden_layer_sizes_ = tuple(best.hidden_layer_sizes)
-        # Kept as (width, value) pairs: skops writes no dict with tuple keys.
-        self._width_evidence = [
-            (tuple(f.hidden_layer_sizes), f.log_evidence_) for f in fits
-        ]
-        return self
-
-    def _fit(self, X, y, sample_weight, validation, partial, width_evidence=False):
+    def _fit(self, X, y, sample_weight, validation, partial):
         if isinstance(self.hidden_layer_sizes, str) and not self._continues(X, partial):
             # 'auto': a fresh fit chooses the width; a continued one goes on
             # with the width chosen (_prepare).
@@ -669,14 +655,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     "hidden_layer_sizes_), or pass a width, got "
                     f"hidden_layer_sizes={self.hidden_layer_sizes!r}."
                 )
-            return self._fit_width_by_evidence(X, y, sample_weight, validation)
         # validate_data records the input's shape and names at once; put them
         # back if the fit fails or is interrupted, so the estimator is as it was.
         saved = {k: v for k, v in vars(self).items() if k.endswith("_in_")}
         try:
-            return self._fit_unguarded(
-                X, y, sample_weight, validation, partial, width_evidence
-            )
+            return self._fit_unguarded(X, y, sample_weight, validation, partial)
         except BaseException:
             for key in [k for k in vars(self) if k.endswith("_in_")]:
                 delattr(self, key)
@@ -725,32 +708,35 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, y, Y, sample_weight, dtype
 
-    def _fit_unguarded(self, X, y, sample_weight, validation, partial, width_evidence):
+    def _fit_unguarded(self, X, y, sample_weight, validation, partial):
         if is_dask_collection(X):
-            data = self._prepare_partitioned(X, y, sample_weight, validation, partial)
+            candidates = self._prepare_partitioned(
+                X, y, sample_weight, validation, partial
+            )
         else:
-            data = self._prepare(X, y, sample_weight, validation, partial)
-        # hidden_layer_sizes='auto' compares the widths' log evidence, also
-        # at a fixed alpha.
-        data = replace(data, width_evidence=width_evidence)
-        plan = plan_fit(
-            self.solver,
-            self.method,
-            self.tr_solver,
-            data.n_rows,
-            data.sizes[-1],
-            n_params_of(data.sizes),
-            int(weight_mask(data.sizes).sum()),
-            isinstance(data.alpha, str),
-            self.uncertainty,
-            data.ard,
-            self.memory_budget * 2**30,
-        )
+            candidates = self._prepare(X, y, sample_weight, validation, partial)
         settings = FitSettings.from_params(self.get_params(deep=False))
-        result = fit_networks(data, plan, settings, Callbacks(self, X, y))
+        plans = [_plan_of(self, data) for data in candidates]
+        if len(candidates) == 1:
+            result = fit_networks(
+                candidates[0], plans[0], settings, Callbacks(self, X, y)
+            )
+            self._store(result, candidates[0])
+            return self
+        # hidden_layer_sizes='auto': every width, the one of largest log
+        # evidence kept.
+        chosen, results = fit_width_candidates(
+            candidates, plans, settings, [Callbacks(self, X, y) for _ in candidates]
+        )
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        self._store(result, data)
+        self._store(results[chosen], candidates[chosen])
+        self.hidden_layer_sizes_ = self._hidden
+        # Kept as (width, value) pairs: skops writes no dict with tuple keys.
+        self._width_evidence = [
+            (tuple(data.sizes[1:-1]), result.log_evidence)
+            for data, result in zip(candidates, results)
+        ]
         return self
 
     def _store(self, result, data):
@@ -829,13 +815,19 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
             self.feature_relevance_ = variance / variance.sum()
 
+    def _widths(self, warm):
+        """The hidden layer sizes to fit: one, or for a fresh
+        ``hidden_layer_sizes='auto'`` fit every width it chooses from."""
+        if not isinstance(self.hidden_layer_sizes, str):
+            return [check_layer_sizes(self.hidden_layer_sizes)]
+        return [self._hidden] if warm else list(WIDTH_CANDIDATES)
+
     def _prepare(self, X, y, sample_weight, validation, partial):
-        """Validate, standardise and split the data; the fit's fixed inputs."""
+        """Validate, standardise and split the data: the fixed inputs of the
+        fit of each width (:meth:`_widths`)."""
         warm = self._continues(X, partial)
-        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
-            hidden = self._hidden
-        else:
-            hidden = check_layer_sizes(self.hidden_layer_sizes)
+        widths = self._widths(warm)
+        hidden = widths[0]
         if self.loss != "squared_error" and self.solver != "least_squares":
             raise ValueError(
                 f"loss={self.loss!r} is fitted by reweighted least squares: it "
@@ -872,19 +864,23 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self._theta,
                 self._adam_state,
             )
-        return in_memory_fit_data(
-            arrays,
-            validation,
-            hidden,
-            standardize=self.standardize,
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
-            random_state=self.random_state,
-            alpha=self.alpha,
-            ard=self.ard,
-            partial=partial,
-            fitted=fitted,
-        )
+        return [
+            in_memory_fit_data(
+                arrays,
+                validation,
+                hidden,
+                standardize=self.standardize,
+                early_stopping=self.early_stopping,
+                validation_fraction=self.validation_fraction,
+                random_state=self.random_state,
+                alpha=self.alpha,
+                ard=self.ard,
+                partial=partial,
+                fitted=fitted,
+                width_evidence=len(widths) > 1,
+            )
+            for hidden in widths
+        ]
 
     def _prepare_partitioned(self, X, y, sample_weight, validation, partial):
         """:meth:`_prepare` for Dask collections: the partitions stay on the workers.
@@ -896,19 +892,23 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         from distributed import get_client
 
         check_partitioned_params(self.get_params(deep=False), partial, validation)
-        hidden = check_layer_sizes(self.hidden_layer_sizes)
+        widths = self._widths(False)
         client = get_client()  # ValueError: no client
         parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
-        data = partitioned_fit_data(
-            client,
-            parts,
-            X,
-            y,
-            hidden,
-            random_state=self.random_state,
-            alpha=self.alpha,
-            ard=self.ard,
-        )
+        data = [
+            partitioned_fit_data(
+                client,
+                parts,
+                X,
+                y,
+                hidden,
+                random_state=self.random_state,
+                alpha=self.alpha,
+                ard=self.ard,
+                width_evidence=len(widths) > 1,
+            )
+            for hidden in widths
+        ]
         self.n_features_in_ = parts.n_features
         # A Dask DataFrame's column names, from its empty pandas twin (_meta),
         # as a pandas X's; none for a Dask array.

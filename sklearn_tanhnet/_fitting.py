@@ -205,6 +205,29 @@ def fit_networks(data, plan, settings, callbacks=None):
     )
 
 
+def fit_width_candidates(candidates, plans, settings, callbacks):
+    """``hidden_layer_sizes='auto'``: the fit of each width, and which one to keep.
+
+    ``candidates`` holds the :class:`FitData` of each width (with
+    ``width_evidence``), ``plans`` their plans and ``callbacks`` a
+    :class:`Callbacks` for each. With a float ``alpha`` the evidence is that
+    of the model with that fixed penalty (the noise precision still
+    estimated): well defined, and what each width's fit then is.
+
+    Returns
+    -------
+    chosen : int
+        The index of the width of largest log evidence.
+    results : list of FitResult
+    """
+    results = [
+        fit_networks(data, plan, settings, context)
+        for data, plan, context in zip(candidates, plans, callbacks)
+    ]
+    scores = [-np.inf if r.log_evidence is None else r.log_evidence for r in results]
+    return int(np.argmax(scores)), results
+
+
 def run_starts(data, plan, settings, callbacks, n_starts):
     """Every start, serially or with ``n_jobs`` processes: the same bits.
 
