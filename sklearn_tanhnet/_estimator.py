@@ -1194,6 +1194,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.ard_,
         )
         diagnostics = diagnose(problem, self._theta, rcond)
+        diagnostics.stop_reason = self.message_
+        diagnostics.penalties_estimated = self.alpha == "auto"
         if getattr(self, "feature_relevance_", None) is not None:
             names = getattr(self, "feature_names_in_", None)
             if names is None:

@@ -407,6 +407,14 @@ def t_quantile(confidence, dof):
     return stats.t.ppf(0.5 + confidence / 2.0, dof)
 
 
+# A fit is at a stationary point that is a minimum to rounding when its
+# relative gradient ||g|| / (1 + |F|) is at most STATIONARY_GTOL and no
+# eigenvalue of its exact Hessian is below -NEGATIVE_CURVATURE_RTOL times the
+# largest.
+STATIONARY_GTOL = 1e-6
+NEGATIVE_CURVATURE_RTOL = 1e-8
+
+
 @dataclass
 class Diagnostics:
     """What :meth:`TanhNetRegressor.diagnose` reports.
@@ -441,6 +449,12 @@ class Diagnostics:
     feature_relevance : dict or None
         With ``ard=True``: each input's share of the prior variance of the
         first layer's weights (``feature_relevance_``), by name.
+    relative_gradient : float or None
+        ``gradient_norm / (1 + |loss|)``.
+    stop_reason : str or None
+        Why the fit ended (the estimator's ``message_``).
+    penalties_estimated : bool
+        Whether the fit estimated its penalties (``alpha='auto'``).
     """
 
     gradient_norm: float
@@ -455,13 +469,54 @@ class Diagnostics:
     loss: float
     covariance: np.ndarray = None
     feature_relevance: dict = None
+    relative_gradient: float = None
+    stop_reason: str = None
+    penalties_estimated: bool = False
+
+    @property
+    def at_stationary_point(self):
+        """Whether the fit is at a stationary point that is a minimum to
+        rounding: relative gradient at most ``STATIONARY_GTOL`` and no
+        Hessian eigenvalue below ``-NEGATIVE_CURVATURE_RTOL`` times the
+        largest."""
+        relative = self.relative_gradient
+        if relative is None:
+            relative = self.gradient_norm / (1.0 + abs(self.loss))
+        h = self.hessian_eigenvalues
+        return bool(
+            relative <= STATIONARY_GTOL and h[-1] >= -NEGATIVE_CURVATURE_RTOL * h[0]
+        )
+
+    def _verdict(self):
+        if self.at_stationary_point:
+            return [
+                f"  at a stationary point: relative gradient <= {STATIONARY_GTOL:g}, "
+                f"no Hessian eigenvalue below -{NEGATIVE_CURVATURE_RTOL:g} x the "
+                "largest."
+            ]
+        lines = ["  not at a stationary point: the Laplace quantities (intervals,"]
+        lines.append("  log evidence, these errors) are taken where the fit stopped.")
+        if self.penalties_estimated:
+            lines += [
+                "  With alpha='auto' the fit ends where the evidence iteration settles",
+                "  or stalls: the penalties' estimates stop changing before the",
+                "  weights converge at them, and a longer fit (tol=0, larger",
+                "  max_iter) ends at the same point.",
+            ]
+        else:
+            lines.append("  Fit longer (tol=0, larger max_iter) to reach one.")
+        if self.stop_reason:
+            lines.append(f"  Why the fit ended: {self.stop_reason}")
+        return lines
 
     def __str__(self):
         rel = self.hessian_eigenvalues / self.hessian_eigenvalues[0]
+        relative = self.gradient_norm / (1.0 + abs(self.loss))
         lines = [
             "TanhNet diagnostics",
             f"  objective               {self.loss:.6g}",
-            f"  gradient norm           {self.gradient_norm:.3e}",
+            f"  gradient norm           {self.gradient_norm:.3e} "
+            f"(relative {relative:.2e})",
             f"  parameters              {self.n_params}",
             f"  numerical rank          {self.rank} "
             f"(Hessian eigenvalues > {self.rcond:g} x largest)",
@@ -484,8 +539,9 @@ class Diagnostics:
         if n_negative:
             lines.append(
                 f"  {n_negative} negative eigenvalue(s): the fit is not at a minimum "
-                "(a saddle, or still moving); fit longer (tol=0, larger max_iter)."
+                "(a saddle, or still moving)."
             )
+        lines += self._verdict()
         if self.feature_relevance:
             lines.append(
                 "  inputs by relevance (share of the first layer's prior variance):"
@@ -541,8 +597,10 @@ def diagnose(problem, theta, rcond=RCOND):
     gn = np.linalg.eigvalsh(problem.gauss_newton(theta))[::-1]
     rank = int(np.sum(h > rcond * h[0]))
     statistics = fit_statistics(problem, theta, rcond)
+    gradient_norm = float(np.linalg.norm(problem.gradient(theta)))
+    loss = problem.loss(theta)
     return Diagnostics(
-        gradient_norm=float(np.linalg.norm(problem.gradient(theta))),
+        gradient_norm=gradient_norm,
         hessian_eigenvalues=h,
         gauss_newton_eigenvalues=gn,
         rank=rank,
@@ -551,6 +609,7 @@ def diagnose(problem, theta, rcond=RCOND):
         n_params=theta.size,
         effective_n_params=statistics.effective_n_params,
         standard_errors=np.sqrt(np.maximum(np.diag(statistics.covariance), 0.0)),
-        loss=problem.loss(theta),
+        loss=loss,
         covariance=statistics.covariance,
+        relative_gradient=gradient_norm / (1.0 + abs(loss)),
     )

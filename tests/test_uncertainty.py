@@ -518,3 +518,29 @@ def test_wide_data_prediction_intervals_cover_new_points():
     # binomial standard deviation of sqrt(0.95 * 0.05 / 400) = 0.011, so
     # 0.85 is about nine of them below (a real miscalibration, not chance).
     assert 0.85 <= covered <= 1.0
+
+
+def test_diagnose_says_whether_the_fit_is_at_a_stationary_point():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:150], y[:150]
+    # The defaults end where the evidence iteration settles or stalls, with
+    # the weights still moving: the report says so, and why a longer fit
+    # does not help.
+    settled = TanhNetRegressor((4,), random_state=0).fit(X, y)
+    report = settled.diagnose(X, y)
+    assert not report.at_stationary_point
+    assert report.relative_gradient > 1e-6
+    text = str(report)
+    assert "not at a stationary point" in text
+    assert "With alpha='auto' the fit ends where the evidence" in text
+    assert settled.message_ in text
+    # A fixed penalty run to convergence is at a minimum: gradient and
+    # curvature from autograd at the fitted weights.
+    converged = TanhNetRegressor((4,), alpha=1.0, tol=0.0, max_iter=2000)
+    converged.set_params(random_state=0).fit(X, y)
+    report = converged.diagnose(X, y)
+    assert converged.status_ == "converged", converged.message_
+    assert report.at_stationary_point, (report.relative_gradient, str(report))
+    assert "at a stationary point: relative gradient" in str(report)
