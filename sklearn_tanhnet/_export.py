@@ -67,6 +67,21 @@ def _networks(estimator):
     ]
 
 
+def _the_one_network(estimator):
+    """The fitted network's ``(coefs, intercepts)``; a ValueError for an
+    ensemble, which MLPRegressor cannot hold."""
+    networks = _networks(estimator)
+    if len(networks) > 1:
+        raise ValueError(
+            f"Cannot export an ensemble of {len(networks)} networks "
+            "(ensemble=True with n_restarts > 1) to MLPRegressor: it holds one "
+            "network, and the ensemble predicts the mean of all of them. Export "
+            "it to ONNX (register_onnx_converter), which keeps every member, or "
+            "refit with ensemble=False to keep the best start."
+        )
+    return networks[0]
+
+
 def to_mlp_regressor(estimator):
     """A fitted :class:`~sklearn.neural_network.MLPRegressor` of the same network.
 
@@ -128,16 +143,7 @@ def to_mlp_regressor(estimator):
     """
     check_is_fitted(estimator)
     activation = _activation_name(estimator, MLP_ACTIVATIONS, "MLPRegressor")
-    networks = _networks(estimator)
-    if len(networks) > 1:
-        raise ValueError(
-            f"Cannot export an ensemble of {len(networks)} networks "
-            "(ensemble=True with n_restarts > 1) to MLPRegressor: it holds one "
-            "network, and the ensemble predicts the mean of all of them. Export "
-            "it to ONNX (register_onnx_converter), which keeps every member, or "
-            "refit with ensemble=False to keep the best start."
-        )
-    coefs, intercepts = networks[0]
+    coefs, intercepts = _the_one_network(estimator)
     mlp = MLPRegressor(
         hidden_layer_sizes=tuple(W.shape[1] for W in coefs[:-1]),
         activation=activation,

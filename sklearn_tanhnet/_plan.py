@@ -251,6 +251,27 @@ def _statistics_plan(uncertainty, n_data, n_outputs, n_params, budget, n_biases=
     return True, "", uncertainty == "lazy", False
 
 
+def _check_evidence_budget(n_data, n_params, ard, budget):
+    """A ValueError unless the evidence updates' matrices fit the budget.
+
+    They work in the residual space, on ``M x M`` kernels (one a layer, and
+    their sum), when there are fewer residuals than parameters.
+    """
+    if n_data < n_params and not ard:
+        what = _residual_space_text(n_data)
+        needed = _residual_space_bytes(n_data, n_params)
+    else:
+        what = f"{n_params} x {n_params} Gauss-Newton matrices"
+        needed = 4 * 8 * n_params**2
+    if needed > budget:
+        raise ValueError(
+            f"alpha='auto' needs {what} ({_gib(needed)}), more than "
+            f"{_budget_text(budget)}. Raise memory_budget, pass a float alpha "
+            "(with solver='adam' for the largest networks) or use a smaller "
+            "network."
+        )
+
+
 def plan_fit(
     solver,
     method,
@@ -294,21 +315,8 @@ def plan_fit(
     statistics, reason, defer, residual_statistics = _statistics_plan(
         uncertainty, n_data, n_outputs, n_params, budget, n_params - n_weights
     )
-    # The evidence updates work in the residual space, on M x M kernels (one
-    # a layer, and their sum), when there are fewer residuals than parameters.
-    if n_data < n_params and not ard:
-        evidence_what = _residual_space_text(n_data)
-        evidence_bytes = _residual_space_bytes(n_data, n_params)
-    else:
-        evidence_what = f"{n_params} x {n_params} Gauss-Newton matrices"
-        evidence_bytes = 4 * 8 * n_params**2
-    if auto_alpha and evidence_bytes > budget:
-        raise ValueError(
-            f"alpha='auto' needs {evidence_what} ({_gib(evidence_bytes)}), more than "
-            f"{_budget_text(budget)}. Raise memory_budget, pass a float alpha "
-            "(with solver='adam' for the largest networks) or use a smaller "
-            "network."
-        )
+    if auto_alpha:
+        _check_evidence_budget(n_data, n_params, ard, budget)
     if solver == "adam":
         return FitPlan(
             solver,
@@ -345,10 +353,9 @@ def plan_fit(
         raise ValueError(
             f"A dense {n_rows} x {n_params} Jacobian would need "
             f"{_gib(8 * n_rows * n_params)}, more than {_budget_text(budget)}, "
-            "and alpha='auto' with "
-            f"method={method!r} needs the Gauss-Newton matrix of all rows at every "
-            "evidence update. Use method='lm', a float alpha, solver='adam', or "
-            "raise memory_budget."
+            f"and alpha='auto' with method={method!r} needs the Gauss-Newton "
+            "matrix of all rows at every evidence update. Use method='lm', a "
+            "float alpha, solver='adam', or raise memory_budget."
         )
     max_inner = None
     if step == "lsmr":
