@@ -139,6 +139,27 @@ def inverse_diagonal(A):
     return (V * V) @ (1.0 / evals[keep]), float(np.log(evals[keep]).sum())
 
 
+def _bias_range(bias_jacobian):
+    """The eigenvalues of ``B = J_u'J_u``, which of them count (above
+    ``1e-12`` times the largest), and an orthonormal basis of the range of
+    ``J_u`` (one column per kept eigenvalue)."""
+    n_rows, n_biases = bias_jacobian.shape
+    if n_biases <= n_rows:
+        evals, evecs = np.linalg.eigh(bias_jacobian.T @ bias_jacobian)
+        keep = evals > 1e-12 * max(evals[-1], 0.0)
+        basis = (bias_jacobian @ evecs[:, keep]) / np.sqrt(evals[keep])
+        return evals, keep, basis
+    # More biases than residuals (a wide layer): J_u J_u' has B's nonzero
+    # eigenvalues and its eigenvectors are the range of J_u itself, with no
+    # n_biases x n_biases matrix; B's other eigenvalues are zero.
+    evals, basis = np.linalg.eigh(bias_jacobian @ bias_jacobian.T)
+    keep = evals > 1e-12 * max(evals[-1], 0.0)
+    padding = n_biases - n_rows
+    basis = basis[:, keep]
+    evals = np.r_[np.zeros(padding), evals]
+    return evals, np.r_[np.zeros(padding, dtype=bool), keep], basis
+
+
 def residual_space_shrinkage(
     weight_kernels, bias_jacobian, layer_penalties, sizes, bias_penalty=0.0
 ):
@@ -177,20 +198,7 @@ def residual_space_shrinkage(
     shrinkage : ndarray of shape (n_layers,)
     log_det : float
     """
-    n_rows, n_biases = bias_jacobian.shape
-    if n_biases <= n_rows:
-        evals, evecs = np.linalg.eigh(bias_jacobian.T @ bias_jacobian)
-        keep = evals > 1e-12 * max(evals[-1], 0.0)
-        basis = (bias_jacobian @ evecs[:, keep]) / np.sqrt(evals[keep])
-    else:
-        # More biases than residuals (a wide layer): J_u J_u' has B's nonzero
-        # eigenvalues and its eigenvectors are the range of J_u itself, with
-        # no n_biases x n_biases matrix; B's other eigenvalues are zero.
-        evals, basis = np.linalg.eigh(bias_jacobian @ bias_jacobian.T)
-        keep = evals > 1e-12 * max(evals[-1], 0.0)
-        basis = basis[:, keep]
-        evals = np.r_[np.zeros(n_biases - n_rows), evals]
-        keep = np.r_[np.zeros(n_biases - n_rows, dtype=bool), keep]
+    evals, keep, basis = _bias_range(bias_jacobian)
     # Q^1/2 = I + V diag(d) V' on the range V of J_u (d = -1: the projection).
     d = np.sqrt(bias_penalty / (evals[keep] + bias_penalty)) - 1.0
 

@@ -315,6 +315,19 @@ def _diverged_message(adam, epoch, loss, best=None):
     )
 
 
+def _no_worse_than_the_start(loss, best_theta, start_theta):
+    """A diverged adam run's parameters and objective: the best epoch's, or
+    the start's if those are worse.
+
+    An epoch's loss is the mean over its minibatches, not the objective at
+    its end: the best by that label can be the end of an exploding epoch.
+    """
+    final_loss, start_loss = float(loss(best_theta)), float(loss(start_theta))
+    if not final_loss <= start_loss and math.isfinite(start_loss):
+        return start_theta, start_loss
+    return best_theta, final_loss
+
+
 def fit_adam(
     value_and_grad,
     loss,
@@ -384,13 +397,7 @@ def fit_adam(
         message = _diverged_message(adam, len(curve) - 1, curve[-1], best_loss)
     final_loss = None
     if status == "diverged":
-        # An epoch's loss is the mean over its minibatches, not the objective
-        # at its end: the best by that label can be the end of an exploding
-        # epoch. Never return anything worse than the start.
-        final_loss, start_loss = float(loss(best_theta)), float(loss(start_theta))
-        theta = best_theta
-        if not final_loss <= start_loss and math.isfinite(start_loss):
-            theta, final_loss = start_theta, start_loss
+        theta, final_loss = _no_worse_than_the_start(loss, best_theta, start_theta)
     return SolverResult(
         theta=theta,
         loss=float(loss(theta)) if final_loss is None else final_loss,
