@@ -301,8 +301,7 @@ def plan_fit(
     ard : bool
         One penalty per input feature (the residual space takes one a layer).
     memory_budget : float, optional
-        The most memory, in bytes, a dense matrix (or the few of a step) may
-        take; :data:`MEMORY_BUDGET` when None.
+        Bytes the fit's dense matrices may take (:data:`MEMORY_BUDGET` if None).
 
     Returns
     -------
@@ -317,19 +316,15 @@ def plan_fit(
     )
     if auto_alpha:
         _check_evidence_budget(n_data, n_params, ard, budget)
+    common = dict(  # what every plan says of the statistics and the Gram
+        statistics=statistics,
+        reason=reason,
+        gram_dtype=gram_dtype,
+        defer_statistics=defer,
+        residual_statistics=residual_statistics,
+    )
     if solver == "adam":
-        return FitPlan(
-            solver,
-            None,
-            None,
-            False,
-            None,
-            statistics,
-            reason,
-            gram_dtype,
-            defer_statistics=defer,
-            residual_statistics=residual_statistics,
-        )
+        return FitPlan(solver, None, None, False, None, **common)
     if method == "lm":
         step = _lm_step(tr_solver, n_data, n_params, budget, ard)
         max_inner = CG_MAXITER if step == "cg" else None
@@ -340,12 +335,8 @@ def plan_fit(
             step,
             False,
             max_inner,
-            statistics,
-            reason,
-            gram_dtype,
-            residual_space,
-            defer,
-            residual_statistics,
+            residual_space=residual_space,
+            **common,
         )
     n_rows = n_data + (n_weights if auto_alpha else 0)
     step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params, budget)
@@ -360,15 +351,4 @@ def plan_fit(
     max_inner = None
     if step == "lsmr":
         max_inner = MATRIX_FREE_LSMR_MAXITER if matrix_free else DENSE_LSMR_MAXITER
-    return FitPlan(
-        solver,
-        method,
-        step,
-        matrix_free,
-        max_inner,
-        statistics,
-        reason,
-        gram_dtype,
-        defer_statistics=defer,
-        residual_statistics=residual_statistics,
-    )
+    return FitPlan(solver, method, step, matrix_free, max_inner, **common)

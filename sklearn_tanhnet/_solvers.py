@@ -349,8 +349,7 @@ def fit_adam(
     ``loss(theta)`` is the objective on all rows. A non-finite loss, or one
     ``divergence_factor`` times the first, ends the fit with the best
     parameters seen; so does a last epoch whose loss is ``unstable_factor``
-    times the best. ``adam.state``, the ``(m, v, t)`` of an earlier result,
-    continues that run.
+    times the best. ``adam.state`` (``(m, v, t)``) continues an earlier run.
     """
     control = Control() if control is None else control
     adam = Adam() if adam is None else adam
