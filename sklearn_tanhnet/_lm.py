@@ -430,8 +430,11 @@ class LevenbergMarquardt:
             if info != 0 or not np.isfinite(step).all():
                 return None, None
             step = -step
-            # delta'(A + mu D) delta = -g'delta exactly, to rounding.
-            return step, -(g @ step) - self.mu * ((step * D) @ step)
+            # delta'(A + mu D) delta = -g'delta exactly, to rounding. (With
+            # D the identity, step * D is step itself: no product needed.)
+            identity = self.damping == "identity"
+            damped = step @ step if identity else (step * D) @ step
+            return step, -(g @ step) - self.mu * damped
         if self.step == "residual":
             return self._residual_space_step(g, reg2, D)
         return self._conjugate_gradients(g, reg2, D)
