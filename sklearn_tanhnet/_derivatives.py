@@ -493,7 +493,8 @@ class LeastSquaresProblem:
     def add_penalty(self, gram):
         """``gram + Lambda``, a new array: the objective's curvature from ``J'J``."""
         A = gram.copy()
-        A.flat[:: A.shape[0] + 1] += self.reg2
+        diagonal = A.reshape(-1)[:: A.shape[0] + 1]  # a view of the C-ordered copy
+        diagonal += self.reg2
         return A
 
     def operator(self, theta):

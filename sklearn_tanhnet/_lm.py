@@ -418,7 +418,9 @@ class LevenbergMarquardt:
         """The damped step and its curvature ``delta' A delta`` (None if singular)."""
         if self.step == "direct":
             M = self.gram.copy()
-            M.flat[:: M.shape[0] + 1] += reg2 + self.mu * D
+            # The diagonal as a view of the (C-ordered) copy: cheaper than .flat.
+            diagonal = M.reshape(-1)[:: M.shape[0] + 1]
+            diagonal += reg2 + self.mu * D
             # LAPACK directly: scipy.linalg's wrappers cost more than the
             # factorisation of a small network's matrix.
             try:
