@@ -211,6 +211,7 @@ class LeastSquaresProblem:
         self.layers = weight_groups(self.layer_sizes)
         self.groups = weight_groups(self.layer_sizes, ard)
         self.n_groups = int(self.groups.max()) + 1
+        self.group_sizes = np.bincount(self.groups, minlength=self.n_groups)
         self.ard = ard
         self._weight_cols = np.flatnonzero(self.mask)
         self.set_alpha(alpha)
@@ -218,7 +219,7 @@ class LeastSquaresProblem:
         # kernel's own passes (values, JVP, VJP) only the widest layer's.
         self.block_rows = max(1, BLOCK_BYTES // (8 * self.n_outputs * self.n_params))
         self.pass_rows = max(1, PASS_BYTES // (8 * max(self.layer_sizes)))
-        self._last = None  # (theta, its one-block linearisation), see trial_loss
+        self._last = None  # (theta, its one-block linearisation, residuals): trial_loss
 
     def set_alpha(self, alpha):
         """Set the penalties: a float, one per group or one per weight."""
@@ -322,16 +323,24 @@ class LeastSquaresProblem:
         """:meth:`loss`, keeping a one-block forward pass for the next step.
 
         A solver's trial point is usually accepted and linearised next: on
-        data of one block the forward pass (with its slopes) is kept, keyed by
-        the identity of ``theta``, and :meth:`normal_equations` of that same
-        array object reuses it.
+        data of one block the forward pass (with its slopes) and the residuals
+        are kept, keyed by the identity of ``theta``, and
+        :meth:`normal_equations` of that same array object reuses them.
         """
         if self.n_samples > self.block_rows:
             return self.loss(theta)
         lin = self.network.linearize(theta, self.X)
-        self._last = (theta, lin)
         R = self.scaled_residuals(lin.output)
+        self._last = (theta, lin, R)
         return 0.5 * float(np.vdot(R, R)) + self.penalty_loss(theta)
+
+    def _kept(self, theta):
+        """The forward pass and residuals :meth:`trial_loss` kept for this
+        ``theta`` object, or a fresh forward pass (residuals None)."""
+        last, self._last = self._last, None
+        if last is not None and last[0] is theta:
+            return last[1], last[2]
+        return self.network.linearize(theta, self.X), None
 
     # -- derivatives ------------------------------------------------------------
 
@@ -423,14 +432,13 @@ class LeastSquaresProblem:
         data_loss : float
         """
         theta = np.asarray(theta, dtype=float)
-        last, self._last = self._last, None
         if self.n_samples <= self.block_rows:
-            if last is not None and last[0] is theta:
-                lin = last[1]
-            else:
-                lin = self.network.linearize(theta, self.X)
-            r = self.scaled_residuals(lin.output).ravel()
+            lin, R = self._kept(theta)
+            if R is None:
+                R = self.scaled_residuals(lin.output)
+            r = R.ravel()
             return lin.jacobian(self.row_scale), r, 0.5 * float(r @ r)
+        self._last = None
         K = self.n_outputs
         J = np.empty((self.n_samples * K, self.n_params))
         r = np.empty(self.n_samples * K)
@@ -449,13 +457,10 @@ class LeastSquaresProblem:
         JVP and VJP give ``J v`` and ``J'y``). See :class:`ResidualSpace`.
         """
         theta = np.asarray(theta, dtype=float)
-        last, self._last = self._last, None
-        if last is not None and last[0] is theta:
-            lin = last[1]
-        else:
-            lin = self.network.linearize(theta, self.X)
+        lin, R = self._kept(theta)
         c = self.row_scale
-        R = self.scaled_residuals(lin.output)
+        if R is None:
+            R = self.scaled_residuals(lin.output)
         kernels, bias_kernel, bias_jacobian = lin.residual_kernels(c)
         return ResidualSpace(
             linearization=lin,
@@ -488,7 +493,8 @@ class LeastSquaresProblem:
     def add_penalty(self, gram):
         """``gram + Lambda``, a new array: the objective's curvature from ``J'J``."""
         A = gram.copy()
-        A.flat[:: A.shape[0] + 1] += self.reg2
+        diagonal = A.reshape(-1)[:: A.shape[0] + 1]  # a view of the C-ordered copy
+        diagonal += self.reg2
         return A
 
     def operator(self, theta):

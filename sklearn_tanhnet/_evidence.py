@@ -268,6 +268,7 @@ def problem_evidence(
         problem.weight_sum,
         problem.n_outputs,
         bias_precision,
+        problem.group_sizes,
     )
 
 
@@ -324,6 +325,7 @@ def evidence_from_shrinkage(
     weight_sum,
     K,
     bias_precision=None,
+    group_sizes=None,
 ):
     """:func:`evidence_update` from ``tr_g(Lambda A^-1)``, one per group.
 
@@ -332,11 +334,14 @@ def evidence_from_shrinkage(
     (:func:`residual_space_shrinkage`). With ``bias_precision`` ``a_b`` the
     biases carry the prior ``N(0, 1 / a_b)`` instead of a flat one, and
     ``log_det`` must be that of ``A`` with ``a_b / (beta S K)`` added on the
-    biases' diagonal.
+    biases' diagonal. ``group_sizes`` is the number of weights of each group,
+    ``bincount(groups)``, when the caller has it.
     """
     S, N = weight_sum, weight_sum * K
     w = theta[mask]
-    n_g = np.bincount(groups, minlength=alphas.size)
+    n_g = group_sizes
+    if n_g is None:
+        n_g = np.bincount(groups, minlength=alphas.size)
     gamma_g = np.maximum(n_g - shrinkage, MIN_GAMMA)
     gamma = theta.size - float(shrinkage.sum())
     E_D = N * data_loss
@@ -345,7 +350,7 @@ def evidence_from_shrinkage(
     new = np.minimum(gamma_g / (2.0 * K * beta) / E_W, MAX_ALPHA * S)
     a = np.maximum(K * beta * alphas, 1e-300)
     log_prior = float((0.5 * n_g * np.log(a) - a * E_W).sum())
-    n_biases = theta.size - int(np.count_nonzero(mask))
+    n_biases = theta.size - w.size
     log_evidence = (
         log_prior
         - beta * E_D

@@ -234,7 +234,7 @@ class LevenbergMarquardt:
             self.gram, self.data_gradient, self.data_loss = problem.normal_equations(
                 self.theta, self.gram_dtype
             )
-            self.gram_diag = np.diag(self.gram).copy()
+            self.gram_diag = self.gram.diagonal().copy()
         elif self.step == "residual":
             self.space = problem.residual_space(self.theta)
             self.data_gradient = self.space.gradient
@@ -249,10 +249,12 @@ class LevenbergMarquardt:
             self.data_loss = self.operator.data_loss
             self.gram_diag = self.operator.diagonal
         self.nfev += 1
-        finite = np.isfinite(self.data_loss) and np.isfinite(self.data_gradient).all()
-        finite = finite and np.isfinite(self.gram_diag).all()
+        finite = math.isfinite(self.data_loss) and np.isfinite(self.data_gradient).all()
+        # A finite J'J has a finite diagonal: one check of the two.
         if finite and self.gram is not None:
             finite = np.isfinite(self.gram).all()
+        elif finite:
+            finite = np.isfinite(self.gram_diag).all()
         if not finite:
             self._diverge(
                 "the Gauss-Newton matrix or gradient became non-finite at "
@@ -295,8 +297,8 @@ class LevenbergMarquardt:
         else:
             reason = "non-finite estimates"
         if ev is None or not (
-            np.isfinite(ev.gamma)
-            and np.isfinite(ev.beta)
+            math.isfinite(ev.gamma)
+            and math.isfinite(ev.beta)
             and ev.beta > 0
             and np.isfinite(ev.alphas).all()
         ):
@@ -310,10 +312,11 @@ class LevenbergMarquardt:
             rtol = self.evidence_rtol
             stable_gamma = abs(ev.gamma - previous.gamma) <= rtol * abs(previous.gamma)
             stable_beta = abs(ev.beta - previous.beta) <= rtol * abs(previous.beta)
-            negligible = problem.penalty_loss(self.theta) < self.negligible
-            self.stable = (
-                self.stable + 1 if stable_gamma and (stable_beta or negligible) else 0
+            # The penalty's share is needed only when the noise moved.
+            settled = stable_gamma and (
+                stable_beta or problem.penalty_loss(self.theta) < self.negligible
             )
+            self.stable = self.stable + 1 if settled else 0
         self.alphas = ev.alphas
         problem.set_alpha(self.alphas)
 
@@ -415,7 +418,9 @@ class LevenbergMarquardt:
         """The damped step and its curvature ``delta' A delta`` (None if singular)."""
         if self.step == "direct":
             M = self.gram.copy()
-            M.flat[:: M.shape[0] + 1] += reg2 + self.mu * D
+            # The diagonal as a view of the (C-ordered) copy: cheaper than .flat.
+            diagonal = M.reshape(-1)[:: M.shape[0] + 1]
+            diagonal += reg2 + self.mu * D
             # LAPACK directly: scipy.linalg's wrappers cost more than the
             # factorisation of a small network's matrix.
             try:
@@ -427,8 +432,11 @@ class LevenbergMarquardt:
             if info != 0 or not np.isfinite(step).all():
                 return None, None
             step = -step
-            # delta'(A + mu D) delta = -g'delta exactly, to rounding.
-            return step, -(g @ step) - self.mu * ((step * D) @ step)
+            # delta'(A + mu D) delta = -g'delta exactly, to rounding. (With
+            # D the identity, step * D is step itself: no product needed.)
+            identity = self.damping == "identity"
+            damped = step @ step if identity else (step * D) @ step
+            return step, -(g @ step) - self.mu * damped
         if self.step == "residual":
             return self._residual_space_step(g, reg2, D)
         return self._conjugate_gradients(g, reg2, D)

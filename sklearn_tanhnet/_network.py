@@ -567,9 +567,11 @@ class Linearization:
             block = J3[:, :, s : s + m * h].reshape(n, K, m, h)
             np.multiply(A[:, None, :, None], delta.reshape(n, K, 1, h), out=block)
             J3[:, :, s + m * h : s + (m + 1) * h] = delta.reshape(n, K, h)
-        # Output layer: output k depends on W_L[:, k] and b_L[k] only.
+        # Output layer: output k depends on W_L[:, k] and b_L[k] only (with
+        # one output, every column of the layer is written below).
         s, m = net.starts[-1], self.inputs[-1].shape[1]
-        J3[:, :, s:] = 0.0
+        if K > 1:
+            J3[:, :, s:] = 0.0
         scaled = _dense(self.inputs[-1]) * scale[:, None]
         for k in range(K):
             J3[:, k, s + k : s + m * K : K] = scaled
