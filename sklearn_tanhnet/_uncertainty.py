@@ -137,6 +137,19 @@ class FitStatistics:
     rcond: float
 
 
+def _residual_dof(S, p_eff, K):
+    """Residual degrees of freedom per output, ``S - p_eff / K``; a
+    ValueError when none are left."""
+    # Rounding leaves p_eff a hair off an integer: demand a real margin.
+    dof = S - p_eff / K
+    if dof <= 1e-6 * S:
+        raise ValueError(
+            f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
+            f"{p_eff:.3g} effective parameters for {K} output(s)."
+        )
+    return dof
+
+
 def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=None):
     """Delta-method statistics of ``problem`` at ``theta``.
 
@@ -152,16 +165,6 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
         S = float((problem.sample_weight / row_weights).sum())  # rows, unweighted
     penalty = K * problem.penalty  # the diagonal: no P x P copy at the peak
 
-    def residual_dof(p_eff):
-        # Rounding leaves p_eff a hair off an integer: demand a real margin.
-        dof = S - p_eff / K
-        if dof <= 1e-6 * S:
-            raise ValueError(
-                f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
-                f"{p_eff:.3g} effective parameters for {K} output(s)."
-            )
-        return dof
-
     # A penalty far beyond the data's largest curvature pins its weights
     # (ARD's irrelevant inputs reach 1e12): capped at PENALTY_CAP times that
     # curvature it still does, and the eigenvalue cutoff stays relative to
@@ -170,7 +173,7 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     penalty = np.minimum(penalty, PENALTY_CAP * data_scale)
     # First pass with one common variance gives p_eff and so the dof.
     A, _, _ = _pinv_psd(_plus_diagonal(H.sum(0), penalty), rcond)
-    sigma2 = np.maximum(rss / residual_dof(np.trace(A @ H.sum(0))), 1e-300)
+    sigma2 = np.maximum(rss / _residual_dof(S, np.trace(A @ H.sum(0)), K), 1e-300)
     # The information in units of the mean noise variance: H / sigma2 itself
     # overflows where the weights span float64's range (H of a weight 1e200
     # over a variance 1e-199), though the covariance ``mean(sigma2) * cov``
@@ -179,7 +182,7 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     cov, rank, _ = _pinv_psd(_plus_diagonal(info_data.copy(), penalty), rcond)
     p_eff = float(np.trace(cov @ info_data))
     cov = cov * sigma2.mean()
-    return FitStatistics(cov, sigma2, residual_dof(p_eff), p_eff, rank, rcond)
+    return FitStatistics(cov, sigma2, _residual_dof(S, p_eff, K), p_eff, rank, rcond)
 
 
 @dataclass
@@ -297,26 +300,17 @@ def residual_statistics(problem, theta, rcond=RCOND, noise=None):
         rss = rss / noise[1]
         S = float((problem.sample_weight / noise[0]).sum())  # rows, unweighted
 
-    def residual_dof(p_eff):
-        dof = S - p_eff / K
-        if dof <= 1e-6 * S:
-            raise ValueError(
-                f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
-                f"{p_eff:.3g} effective parameters for {K} output(s)."
-            )
-        return dof
-
     # As in fit_statistics: the penalty capped relative to the data's
     # largest curvature, a first pass with one common variance.
     data_scale = max(float(np.einsum("mp,mp->p", J, J).max()), 1e-300)
     penalty = np.minimum(K * problem.penalty, PENALTY_CAP * data_scale)
     p_eff = _residual_factors(J, penalty, mask, rcond)[-1]
-    sigma2 = np.maximum(rss / residual_dof(p_eff), 1e-300)
+    sigma2 = np.maximum(rss / _residual_dof(S, p_eff, K), 1e-300)
     # Each output's rows over its relative noise variance (rows are i K + k).
     J *= np.tile(np.sqrt(sigma2.mean() / sigma2), problem.n_samples)[:, None]
     D, row_map, bias_map, B_pinv, p_eff = _residual_factors(J, penalty, mask, rcond)
     return ResidualStatistics(
-        D, row_map, bias_map, B_pinv, sigma2, residual_dof(p_eff), p_eff, rcond
+        D, row_map, bias_map, B_pinv, sigma2, _residual_dof(S, p_eff, K), p_eff, rcond
     )
 
 
