@@ -143,6 +143,19 @@ def _plan_of(estimator, data):
     )
 
 
+def _input_gradient(network, theta, X, n_outputs):
+    """``d output_k / d x_j`` of one network at each row, (n, K, n_features)."""
+    linearization = network.linearize(theta, X)
+    # Rows do not interact: the input gradient of a summed output holds
+    # every row's derivative.
+    eye = np.eye(n_outputs)
+    grads = [
+        linearization.input_vjp(np.broadcast_to(eye[k], (X.shape[0], n_outputs)))
+        for k in range(n_outputs)
+    ]
+    return np.stack(grads, axis=1)
+
+
 def _is_adam(estimator):
     return estimator.solver == "adam"
 
@@ -1122,6 +1135,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def predict_gradient(self, X):
         """Derivative of each prediction with respect to the inputs.
 
+        Of the function :meth:`predict` computes: for an ensemble
+        (``ensemble=True``), the mean of its members' derivatives.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -1141,16 +1157,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if sparse.issparse(X):
             X = CenteredSparse(X, np.zeros(X.shape[1]))
         network = Network(self._layer_sizes(), self.activation)
-        theta = pack(list(zip(self.coefs_, self.intercepts_)))
-        linearization = network.linearize(theta, X)
-        # Rows do not interact: the input gradient of a summed output holds
-        # every row's derivative.
-        eye = np.eye(self.n_outputs_)
-        grads = [
-            linearization.input_vjp(np.broadcast_to(eye[k], (X.shape[0], eye.shape[0])))
-            for k in range(self.n_outputs_)
+        # An ensemble predicts its members' mean: its derivative is the mean
+        # of theirs.
+        out = [
+            _input_gradient(network, pack(params), X, self.n_outputs_)
+            for params, _, _ in self._members()
         ]
-        out = np.stack(grads, axis=1).astype(dtype, copy=False)
+        out = (out[0] if len(out) == 1 else np.mean(out, axis=0)).astype(
+            dtype, copy=False
+        )
         return out[:, 0, :] if self._y_1d else out
 
     @with_one_blas_thread
