@@ -1,6 +1,5 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -63,35 +62,11 @@ from ._uncertainty import (
     mixture_interval,
     prediction_std,
     t_quantile,
+    warn_few_residual_dof,
 )
 
 # The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
 WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
-
-
-def _warn_few_residual_dof(statistics, n_outputs):
-    """Warn when the noise variance rests on fewer residual degrees of freedom
-    than the fit has effective parameters (per output).
-
-    The variance is ``RSS / (S - p_eff / K)``: past that point the division
-    more than doubles the residuals' own estimate, and the correction rests
-    on ``p_eff``, a count from the linearised network that misses the
-    directions a weakly penalised fit bends along (those below ``rcond``).
-    There the residuals say little about the noise, and the intervals are
-    too narrow.
-    """
-    per_output = statistics.effective_n_params / n_outputs
-    if statistics.dof >= per_output:
-        return
-    warnings.warn(
-        f"The intervals rest on a noise variance with {statistics.dof:.3g} "
-        f"residual degrees of freedom for {per_output:.3g} effective parameters "
-        "(per output): the fit has spent most of the data on its parameters, "
-        "and the intervals are likely too narrow. Use a larger alpha (or "
-        "alpha='auto'), a smaller network or more data, and check coverage on "
-        "held-out data.",
-        UserWarning,
-    )
 
 
 def _validated_inputs(estimator, X):
@@ -743,8 +718,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        self._store(results[chosen], candidates[chosen])
-        self.hidden_layer_sizes_ = self._hidden
+        self._store(results[chosen], candidates[chosen])  # hidden_layer_sizes_ too
         # Kept as (width, value) pairs: skops writes no dict with tuple keys.
         self._width_evidence = [
             (tuple(data.sizes[1:-1]), result.log_evidence)
@@ -977,7 +951,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             statistics = statistics.resolve(statistics_of)
         if isinstance(statistics, str):
             raise ValueError("Uncertainty is not available for this fit: " + statistics)
-        _warn_few_residual_dof(statistics, self.n_outputs_)
+        warn_few_residual_dof(statistics, self.n_outputs_)
         y_scale = self._scaling[3]
         se = prediction_std(
             statistics,

@@ -41,6 +41,7 @@ training rows' Jacobians) and ``Q L^-1 U``, for wide data the smaller
 sufficient statistic, kept instead of a ``P x P`` covariance.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -396,6 +397,31 @@ def mixture_interval(means, scales, dofs, confidence, iterations=100):
     return bounds[0], bounds[1]
 
 
+def warn_few_residual_dof(statistics, n_outputs):
+    """Warn when the noise variance rests on fewer residual degrees of freedom
+    than the fit has effective parameters (per output).
+
+    The variance is ``RSS / (S - p_eff / K)``: past that point the division
+    more than doubles the residuals' own estimate, and the correction rests
+    on ``p_eff``, a count from the linearised network that misses the
+    directions a weakly penalised fit bends along (those below ``rcond``).
+    There the residuals say little about the noise, and the intervals are
+    too narrow.
+    """
+    per_output = statistics.effective_n_params / n_outputs
+    if statistics.dof >= per_output:
+        return
+    warnings.warn(
+        f"The intervals rest on a noise variance with {statistics.dof:.3g} "
+        f"residual degrees of freedom for {per_output:.3g} effective parameters "
+        "(per output): the fit has spent most of the data on its parameters, "
+        "and the intervals are likely too narrow. Use a larger alpha (or "
+        "alpha='auto'), a smaller network or more data, and check coverage on "
+        "held-out data.",
+        UserWarning,
+    )
+
+
 def t_quantile(confidence, dof):
     """Two-sided Student-t quantile for ``confidence``."""
     return stats.t.ppf(0.5 + confidence / 2.0, dof)
@@ -443,8 +469,6 @@ class Diagnostics:
     feature_relevance : dict or None
         With ``ard=True``: each input's share of the prior variance of the
         first layer's weights (``feature_relevance_``), by name.
-    relative_gradient : float or None
-        ``gradient_norm / (1 + |loss|)``.
     stop_reason : str or None
         Why the fit ended (the estimator's ``message_``).
     penalties_estimated : bool
@@ -463,9 +487,13 @@ class Diagnostics:
     loss: float
     covariance: np.ndarray = None
     feature_relevance: dict = None
-    relative_gradient: float = None
     stop_reason: str = None
     penalties_estimated: bool = False
+
+    @property
+    def relative_gradient(self):
+        """``gradient_norm / (1 + |loss|)``."""
+        return self.gradient_norm / (1.0 + abs(self.loss))
 
     @property
     def at_stationary_point(self):
@@ -473,12 +501,10 @@ class Diagnostics:
         rounding: relative gradient at most ``STATIONARY_GTOL`` and no
         Hessian eigenvalue below ``-NEGATIVE_CURVATURE_RTOL`` times the
         largest."""
-        relative = self.relative_gradient
-        if relative is None:
-            relative = self.gradient_norm / (1.0 + abs(self.loss))
         h = self.hessian_eigenvalues
         return bool(
-            relative <= STATIONARY_GTOL and h[-1] >= -NEGATIVE_CURVATURE_RTOL * h[0]
+            self.relative_gradient <= STATIONARY_GTOL
+            and h[-1] >= -NEGATIVE_CURVATURE_RTOL * h[0]
         )
 
     def _verdict(self):
@@ -505,12 +531,11 @@ class Diagnostics:
 
     def __str__(self):
         rel = self.hessian_eigenvalues / self.hessian_eigenvalues[0]
-        relative = self.gradient_norm / (1.0 + abs(self.loss))
         lines = [
             "TanhNet diagnostics",
             f"  objective               {self.loss:.6g}",
             f"  gradient norm           {self.gradient_norm:.3e} "
-            f"(relative {relative:.2e})",
+            f"(relative {self.relative_gradient:.2e})",
             f"  parameters              {self.n_params}",
             f"  numerical rank          {self.rank} "
             f"(Hessian eigenvalues > {self.rcond:g} x largest)",
@@ -605,5 +630,4 @@ def diagnose(problem, theta, rcond=RCOND):
         standard_errors=np.sqrt(np.maximum(np.diag(statistics.covariance), 0.0)),
         loss=loss,
         covariance=statistics.covariance,
-        relative_gradient=gradient_norm / (1.0 + abs(loss)),
     )
