@@ -210,35 +210,36 @@ def test_intervals_warn_when_the_fit_spent_the_data_on_its_parameters():
         default.predict_interval(X)
 
 
+def _assert_gradient_is_that_of_predict(est, X):
+    """``predict_gradient`` against central differences of ``predict``:
+    truncation ``h^2 |f'''|`` ~ 1e-12 and rounding ``eps |f| / h`` ~ 1e-10,
+    far inside the tolerance."""
+    G = est.predict_gradient(X)
+    h = 1e-6
+    for j in range(X.shape[1]):
+        E = np.zeros(X.shape[1])
+        E[j] = h
+        fd = (est.predict(X + E) - est.predict(X - E)) / (2 * h)
+        np.testing.assert_allclose(G[:, :, j], fd, rtol=1e-6, atol=1e-8)
+    return G
+
+
 def test_predict_gradient_matches_central_differences(small_regression):
     X, Y, _ = small_regression
     est = TanhNetRegressor((4,), random_state=0).fit(X, Y)
-    G = est.predict_gradient(X[:5])
+    G = _assert_gradient_is_that_of_predict(est, X[:5])
     assert G.shape == (5, 2, 3)
-    h = 1e-6
-    for j in range(3):
-        E = np.zeros(3)
-        E[j] = h
-        fd = (est.predict(X[:5] + E) - est.predict(X[:5] - E)) / (2 * h)
-        np.testing.assert_allclose(G[:, :, j], fd, rtol=1e-6, atol=1e-8)
     est1 = TanhNetRegressor((4,), random_state=0).fit(X, Y[:, 0])
     assert est1.predict_gradient(X[:5]).shape == (5, 3)
 
 
 def test_predict_gradient_of_an_ensemble_is_that_of_its_predictions(small_regression):
     # The ensemble predicts its members' mean; its gradient is the mean of
-    # theirs, not the kept member's. Central differences of predict itself:
-    # truncation h^2 |f'''| ~ 1e-12 and rounding eps |f| / h ~ 1e-10.
+    # theirs, not the kept member's.
     X, Y, _ = small_regression
     est = TanhNetRegressor((4,), n_restarts=3, ensemble=True, random_state=0)
     est.fit(X, Y)
-    G = est.predict_gradient(X[:5])
-    h = 1e-6
-    for j in range(3):
-        E = np.zeros(3)
-        E[j] = h
-        fd = (est.predict(X[:5] + E) - est.predict(X[:5] - E)) / (2 * h)
-        np.testing.assert_allclose(G[:, :, j], fd, rtol=1e-6, atol=1e-8)
+    _assert_gradient_is_that_of_predict(est, X[:5])
 
 
 def test_diagnose_hessian_agrees_with_independent_autograd_hessian(lecture_data):
