@@ -1,12 +1,14 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
+import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -38,7 +40,6 @@ from ._fitting import (
     Callbacks,
     FitSettings,
     fit_networks,
-    fit_width_candidates,
     statistics_of,
 )
 from ._network import (
@@ -49,10 +50,11 @@ from ._network import (
     fold_scaling,
     n_params_of,
     pack,
+    side_by_side,
     unpack,
     weight_mask,
 )
-from ._plan import plan_fit
+from ._plan import CommitteePlan, plan_committee, plan_fit
 from ._robust import LOSSES
 from ._threads import with_one_blas_thread
 from ._uncertainty import (
@@ -64,9 +66,6 @@ from ._uncertainty import (
     t_quantile,
     warn_few_residual_dof,
 )
-
-# The widths hidden_layer_sizes='auto' tries, chosen by the log evidence.
-WIDTH_CANDIDATES = ((), (3,), (10,), (30,))
 
 
 def _validated_inputs(estimator, X):
@@ -118,6 +117,24 @@ def _plan_of(estimator, data):
     )
 
 
+def _resolved(statistics):
+    """Delta-method statistics, computed now if they were deferred."""
+    if isinstance(statistics, DeferredStatistics):
+        return statistics.resolve(statistics_of)
+    return statistics
+
+
+def _width_evidence(records):
+    """``(width, largest log evidence of its starts)`` of each width fitted."""
+    best = {}
+    for record in records:
+        width, value = record["hidden_layer_sizes"], record["log_evidence"]
+        if value is not None and (best.get(width) is None or value > best[width]):
+            best[width] = value
+        best.setdefault(width, None)
+    return list(best.items())
+
+
 def _input_gradient(network, theta, X, n_outputs):
     """``d output_k / d x_j`` of one network at each row, (n, K, n_features)."""
     linearization = network.linearize(theta, X)
@@ -151,12 +168,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : int, tuple of int or 'auto', default=(10,)
+    hidden_layer_sizes : int, tuple of int or 'auto', default='auto'
         Number of units in each hidden layer. ``()`` gives a linear model.
-        ``'auto'`` fits ``()``, ``(3,)``, ``(10,)`` and ``(30,)`` and keeps
-        the width of largest log evidence (``hidden_layer_sizes_``; see
-        :ref:`model_comparison`); ``warm_start`` and ``partial_fit``
-        continue the width chosen by the last fit.
+        ``'auto'`` fits a committee of one-hidden-layer networks whose widths
+        grow with the data: ``top``, ``top / 2`` and ``top / 4`` units with
+        ``top = max(20, round(sqrt(n_samples)))``, fewer on data too large
+        for all of them (:ref:`committee`).
 
     activation : {'tanh', 'logistic', 'relu', 'sin', 'identity'} or callable, \
             default='tanh'
@@ -208,24 +225,29 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping.
 
-    n_restarts : int, default=1
-        Independent random starts; the best is kept (lowest validation loss
-        with early stopping, else largest log evidence with ``alpha='auto'``,
-        else lowest objective). Every start is recorded in ``restarts_``.
+    n_starts : int or 'auto', default='auto'
+        Random starts of each width. ``'auto'``: 2 with
+        ``hidden_layer_sizes='auto'``, 1 for a width given.
 
-    ensemble : bool, default=False
-        With ``n_restarts > 1``, keep every start and predict with the
-        mixture of their Laplace approximations (:ref:`restarts`);
-        ``coefs_`` and the other fitted attributes stay the best start's.
+    combine : {'mixture', 'best'}, default='mixture'
+        How the committee's networks (widths x starts) predict:
+        ``'mixture'``, every network with equal weight (the mean of their
+        predictions, and the mixture of their Laplace approximations for
+        the intervals); ``'best'``, the one of largest log evidence alone
+        (lowest validation loss with early stopping, lowest robust
+        objective under a robust loss). Every network is recorded in
+        ``members_`` (:ref:`committee`).
 
     n_jobs : int or None, default=None
-        Processes for the restarts (joblib; None or 1: in this process), with
-        the same result bit for bit. Callbacks and ``verbose`` reports of
-        restarts run in other processes are not seen.
+        Processes for the committee's networks (joblib; None or 1: in this
+        process), with the same result bit for bit. Callbacks and
+        ``verbose`` reports of networks fitted in other processes are not
+        seen.
 
     warm_start : bool, default=False
-        Continue from the fitted weights (and adam's moments) for at most
-        ``max_iter`` iterations; the loss curve is extended, ``n_iter_``
+        Continue every network of the committee from its fitted weights
+        (and adam's moments) for at most ``max_iter`` iterations; the loss
+        curve (of the representative network) is extended, ``n_iter_``
         counts this call's iterations (as in MLPRegressor).
 
     method : {'lm', 'trf', 'dogbox'}, default='lm'
@@ -299,16 +321,40 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     verbose : int or bool, default=0
         Print the loss every ``verbose`` iterations (every iteration for True).
 
+    n_restarts : int, default='deprecated'
+        Deprecated: use ``n_starts`` (with ``combine='best'`` for the old
+        choice of the best start). Will be removed in 0.4.
+
+    ensemble : bool, default='deprecated'
+        Deprecated: use ``combine='mixture'`` (``True``) or ``'best'``
+        (``False``). Will be removed in 0.4.
+
     Attributes
     ----------
     coefs_ : list of ndarray
-        Weight matrices, one per layer, in the original units of X and y.
+        Weight matrices, one per layer, in the original units of X and y, of
+        the one network :meth:`predict` computes. For a committee it is the
+        members side by side: their hidden units joined (block-diagonal
+        beyond the first layer), their output weights stacked and divided by
+        their number, so it outputs their mean exactly; each member's own
+        weights are in ``members_``.
 
     intercepts_ : list of ndarray
-        Bias vectors, one per layer, in the original units of X and y.
+        Bias vectors, one per layer, in the original units of X and y (of
+        the same network as ``coefs_``).
+
+    members_ : list of dict
+        Every network the fit trained, the committee's and those
+        ``combine='best'`` left out: ``hidden_layer_sizes``, ``weight`` (in
+        the mixture; 0 if left out), ``loss``, ``validation_loss``, ``gcv``,
+        ``log_evidence``, ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
     loss_ : float
-        Objective at the fitted parameters (in standardised units).
+        Objective at the fitted parameters (in standardised units) of the
+        representative network: the member of largest log evidence (or of
+        best validation loss or robust objective), whose ``loss_curve_``,
+        ``n_iter_``, ``status_``, ``alpha_``, ``log_evidence_``,
+        ``noise_variance_`` and ``effective_n_params_`` these are too.
 
     loss_curve_ : list of float
         Objective at each iteration.
@@ -346,12 +392,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         chosen by it. None with a float ``alpha``, except with
         ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty.
 
-    hidden_layer_sizes_ : tuple of int
-        With ``hidden_layer_sizes='auto'``: the width chosen.
+    hidden_layer_sizes_ : tuple of tuple of int
+        With ``hidden_layer_sizes='auto'``: the widths of the committee's
+        members (one entry per width).
 
     width_log_evidence_ : dict
-        With ``hidden_layer_sizes='auto'``: each candidate width's
-        ``log_evidence_``.
+        With ``hidden_layer_sizes='auto'``: each width's largest
+        ``log_evidence`` over its starts.
 
     ard_ : bool
         Whether the fit took one penalty per input (see ``ard``).
@@ -366,7 +413,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
         With ARD (``ard_``): each input's share of the first layer's prior
-        variance; None otherwise.
+        variance, averaged over the committee's members; None otherwise.
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units, on the residual
@@ -387,8 +434,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         None with a validation set.
 
     restarts_ : list of dict
-        One entry per start: ``loss``, ``validation_loss``, ``gcv``,
-        ``log_evidence``, ``n_iter``, ``status``, ``coefs``, ``intercepts``.
+        Deprecated: ``members_``. Will be removed in 0.4.
 
     message_ : str
         The solver's own account of why it stopped.
@@ -459,8 +505,13 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_restarts": [Interval(Integral, 1, None, closed="left")],
-        "ensemble": ["boolean"],
+        "n_starts": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "combine": [StrOptions({"mixture", "best"})],
+        "n_restarts": [
+            Interval(Integral, 1, None, closed="left"),
+            Hidden(StrOptions({"deprecated"})),
+        ],
+        "ensemble": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "n_jobs": [Integral, None],
         "warm_start": ["boolean"],
         "method": [StrOptions({"lm", "trf", "dogbox"})],
@@ -481,7 +532,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(10,),
+        hidden_layer_sizes="auto",
         activation="tanh",
         *,
         solver="least_squares",
@@ -493,8 +544,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
-        n_restarts=1,
-        ensemble=False,
+        n_starts="auto",
+        combine="mixture",
         n_jobs=None,
         warm_start=False,
         method="lm",
@@ -511,6 +562,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         outlier_threshold=1.345,
         random_state=None,
         verbose=0,
+        n_restarts="deprecated",
+        ensemble="deprecated",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -523,8 +576,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
-        self.n_restarts = n_restarts
-        self.ensemble = ensemble
+        self.n_starts = n_starts
+        self.combine = combine
         self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.method = method
@@ -541,6 +594,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.outlier_threshold = outlier_threshold
         self.random_state = random_state
         self.verbose = verbose
+        self.n_restarts = n_restarts
+        self.ensemble = ensemble
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -632,17 +687,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
     def _fit(self, X, y, sample_weight, validation, partial):
-        if isinstance(self.hidden_layer_sizes, str) and not self._continues(X, partial):
-            # 'auto': a fresh fit chooses the width; a continued one goes on
-            # with the width chosen (_prepare).
-            if partial:
-                raise ValueError(
-                    "partial_fit cannot choose the width of "
-                    "hidden_layer_sizes='auto' from one batch: call fit first "
-                    "(partial_fit then continues the width chosen, "
-                    "hidden_layer_sizes_), or pass a width, got "
-                    f"hidden_layer_sizes={self.hidden_layer_sizes!r}."
-                )
+        if (
+            self.hidden_layer_sizes == "auto"
+            and partial
+            and not self._continues(X, partial)
+        ):
+            raise ValueError(
+                "partial_fit cannot size the committee of "
+                "hidden_layer_sizes='auto' from one batch: call fit first "
+                "(partial_fit then continues its networks), or pass a width, "
+                f"got hidden_layer_sizes={self.hidden_layer_sizes!r}."
+            )
         # validate_data records the input's shape and names at once; put them
         # back if the fit fails or is interrupted, so the estimator is as it was.
         saved = {k: v for k, v in vars(self).items() if k.endswith("_in_")}
@@ -654,10 +709,32 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             vars(self).update(saved)
             raise
 
+    def _combine(self):
+        """``(n_starts, combine)``, the deprecated ``n_restarts`` and
+        ``ensemble`` translated (with a FutureWarning)."""
+        n_starts, combine = self.n_starts, self.combine
+        if self.n_restarts != "deprecated":
+            warnings.warn(
+                "n_restarts is deprecated in 0.2 and will be removed in 0.4: "
+                f"n_restarts={self.n_restarts} (the best start kept) is "
+                f"n_starts={self.n_restarts}, combine='best'.",
+                FutureWarning,
+            )
+            n_starts, combine = self.n_restarts, "best"
+        if self.ensemble != "deprecated":
+            warnings.warn(
+                "ensemble is deprecated in 0.2 and will be removed in 0.4: "
+                "ensemble=True is combine='mixture' (the default), "
+                "ensemble=False is combine='best'.",
+                FutureWarning,
+            )
+            combine = "mixture" if self.ensemble else "best"
+        return n_starts, combine
+
     def _continues(self, X, partial):
         """Whether this fit continues the fitted network (warm_start, partial_fit)."""
         continued = self.warm_start or partial
-        return continued and hasattr(self, "_theta") and not is_dask_collection(X)
+        return continued and hasattr(self, "_committee") and not is_dask_collection(X)
 
     def _validate_xy(self, X, y, sample_weight, reset=False):
         """Validated float64 X (C-ordered, or CSR), y, 2-D Y, sample weights,
@@ -697,43 +774,32 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return X, y, Y, sample_weight, dtype
 
     def _fit_unguarded(self, X, y, sample_weight, validation, partial):
+        n_starts, combine = self._combine()
         if is_dask_collection(X):
-            candidates = self._prepare_partitioned(
-                X, y, sample_weight, validation, partial
+            candidates, committee = self._prepare_partitioned(
+                X, y, sample_weight, validation, partial, n_starts
             )
         else:
-            candidates = self._prepare(X, y, sample_weight, validation, partial)
-        settings = FitSettings.from_params(self.get_params(deep=False))
-        plans = [_plan_of(self, data) for data in candidates]
-        if len(candidates) == 1:
-            result = fit_networks(
-                candidates[0], plans[0], settings, Callbacks(self, X, y)
+            candidates, committee = self._prepare(
+                X, y, sample_weight, validation, partial, n_starts
             )
-            self._store(result, candidates[0])
-            return self
-        # hidden_layer_sizes='auto': every width, the one of largest log
-        # evidence kept.
-        chosen, results = fit_width_candidates(
-            candidates, plans, settings, [Callbacks(self, X, y) for _ in candidates]
+        settings = FitSettings.from_params(
+            self.get_params(deep=False), n_starts=committee.n_starts, combine=combine
         )
+        plans = [_plan_of(self, data) for data in candidates]
+        result = fit_networks(candidates, plans, settings, Callbacks(self, X, y))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        self._store(results[chosen], candidates[chosen])  # hidden_layer_sizes_ too
-        # Kept as (width, value) pairs: skops writes no dict with tuple keys.
-        self._width_evidence = [
-            (tuple(data.sizes[1:-1]), result.log_evidence)
-            for data, result in zip(candidates, results)
-        ]
+        self._store(result, candidates[result.width], committee)
         return self
 
-    def _store(self, result, data):
+    def _store(self, result, data, committee):
         """Set every fitted attribute, from the fit's :class:`FitResult`.
 
         The one place a fit changes the estimator, whatever ended it (see
-        ``status_``).
+        ``status_``). ``data`` is the representative network's.
         """
-        sizes, scaling, partial = data.sizes, data.scaling, data.partial
-        params = fold_scaling(unpack(result.theta, sizes), *scaling)
+        partial = data.partial
         validation_curve = result.validation_curve
         if data.warm:
             self.loss_curve_ = self.loss_curve_ + result.loss_curve
@@ -752,9 +818,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             else:  # a refit without validation must not keep the last one's
                 for name in ("validation_loss_curve_", "best_validation_loss_"):
                     vars(self).pop(name, None)
-            # Nor a width-by-evidence refit's choice (it sets them anew).
-            for name in ("hidden_layer_sizes_", "_width_evidence"):
-                vars(self).pop(name, None)
+            self.members_ = result.records
+            vars(self).pop("_width_evidence", None)
+            if self.hidden_layer_sizes == "auto":
+                # (width, value) pairs: skops writes no dict with tuple keys.
+                self._width_evidence = _width_evidence(result.records)
         if validation_curve is not None:
             self.best_validation_loss_ = result.best_validation_loss
         # MLPRegressor's adam attribute: the lowest epoch loss, None with
@@ -763,26 +831,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if self.solver == "adam":
             curve = self.loss_curve_
             self.best_loss_ = min(curve) if curve and validation_curve is None else None
-        # float32 data keep float32 coefficients (as MLPRegressor does); the
-        # fit itself runs in double precision.
-        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
-        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
+        self._store_networks(result, data)
         self.loss_ = result.loss
         self.status_ = result.status
         self.message_ = result.message
-        if not partial or not hasattr(self, "restarts_"):
-            self.restarts_ = result.restarts
-        self.n_outputs_ = sizes[-1]
-        self.n_layers_ = len(sizes)
-        self._hidden = tuple(sizes[1:-1])
-        if isinstance(self.hidden_layer_sizes, str):  # 'auto', continued
-            self.hidden_layer_sizes_ = self._hidden
-        self._y_1d = data.y_1d
-        self._theta = result.theta
-        self._adam_state = result.state
-        self._scaling = scaling
-        self._statistics = result.members[result.kept][2]
-        self._ensemble = result.members if len(result.members) > 1 else None
+        self.committee_reduced_ = committee.reduced
         self.tr_solver_ = result.step
         # The solver's reason stays in status_; the poor-minimum verdict on
         # a fit that settled is a separate flag.
@@ -794,27 +847,76 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         robust = result.robust
         self.robust_weights_ = None if robust is None else robust.row_weights
         self.outlier_cutoff_ = (
-            None if robust is None else robust.threshold * scaling[3].ravel()
+            None if robust is None else robust.threshold * data.scaling[3].ravel()
         )
         self.feature_relevance_ = None
         if data.ard and not partial:
-            # The prior variance of each input's weights, as shares.
-            variance = 1.0 / np.asarray(self.alpha_, dtype=float)[: sizes[0]]
-            self.feature_relevance_ = variance / variance.sum()
+            # The prior variance of each input's weights, as shares, averaged
+            # over the members.
+            n_in = data.sizes[0]
+            shares = [
+                1.0 / np.asarray(m.alpha, dtype=float)[:n_in]
+                for m in result.members
+                if m.ard
+            ]
+            self.feature_relevance_ = np.mean([v / v.sum() for v in shares], axis=0)
 
-    def _widths(self, warm):
-        """The hidden layer sizes to fit: one, or for a fresh
-        ``hidden_layer_sizes='auto'`` fit every width it chooses from."""
-        if not isinstance(self.hidden_layer_sizes, str):
-            return [check_layer_sizes(self.hidden_layer_sizes)]
-        return [self._hidden] if warm else list(WIDTH_CANDIDATES)
+    def _store_networks(self, result, data):
+        """The committee's members, and ``coefs_`` / ``intercepts_`` of the
+        one network equal to their mean."""
+        scaling = data.scaling
+        members = [
+            (m.sizes, m.theta, m.state, m.alpha, m.ard, m.statistics)
+            for m in result.members
+        ]
+        # The representative first: what reads one network reads it.
+        members.insert(0, members.pop(result.kept))
+        self._committee = members
+        self._y_1d = data.y_1d
+        self._scaling = scaling
+        params = side_by_side(
+            [
+                fold_scaling(unpack(theta, sizes), *scaling)
+                for sizes, theta, *_ in members
+            ]
+        )
+        # float32 data keep float32 coefficients (as MLPRegressor does); the
+        # fit itself runs in double precision.
+        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
+        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
+        self.n_outputs_ = data.sizes[-1]
+        self.n_layers_ = len(data.sizes)
+        if self.hidden_layer_sizes == "auto":
+            self.hidden_layer_sizes_ = tuple(
+                dict.fromkeys(tuple(sizes[1:-1]) for sizes, *_ in members)
+            )
+        else:
+            vars(self).pop("hidden_layer_sizes_", None)
 
-    def _prepare(self, X, y, sample_weight, validation, partial):
+    @property
+    def restarts_(self):
+        warnings.warn(
+            "restarts_ is deprecated in 0.2 and will be removed in 0.4: use "
+            "members_ (every network the fit trained).",
+            FutureWarning,
+        )
+        return self.members_
+
+    def _widths(self, n_rows, n_features, n_outputs, n_starts, warm):
+        """The :class:`~._plan.CommitteePlan` of a fresh fit, or of a continued
+        one: every fitted member once."""
+        if warm:
+            widths = [tuple(sizes[1:-1]) for sizes, *_ in self._committee]
+            return CommitteePlan(tuple(widths), 1)
+        hidden = self.hidden_layer_sizes
+        if hidden != "auto":
+            hidden = check_layer_sizes(hidden)
+        return plan_committee(hidden, n_starts, n_rows, n_features, n_outputs)
+
+    def _prepare(self, X, y, sample_weight, validation, partial, n_starts):
         """Validate, standardise and split the data: the fixed inputs of the
-        fit of each width (:meth:`_widths`)."""
+        fit of each width of the committee, and its plan."""
         warm = self._continues(X, partial)
-        widths = self._widths(warm)
-        hidden = widths[0]
         if self.loss != "squared_error" and self.solver != "least_squares":
             raise ValueError(
                 f"loss={self.loss!r} is fitted by reweighted least squares: it "
@@ -822,13 +924,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
         arrays = self._validate_xy(X, y, sample_weight, reset=not warm)
         n_outputs = arrays[2].shape[1]
-        if warm and (n_outputs != self.n_outputs_ or hidden != self._hidden):
-            raise ValueError(
-                "warm_start/partial_fit needs the same hidden_layer_sizes and "
-                f"number of outputs as the fitted network, got "
-                f"hidden_layer_sizes={hidden} and {n_outputs} output(s) for "
-                f"{self._hidden} and {self.n_outputs_}."
-            )
+        committee = self._widths(
+            arrays[0].shape[0], arrays[0].shape[1], n_outputs, n_starts, warm
+        )
+        if warm:
+            self._check_continued(committee, n_outputs)
         X_val, y_val, sw_val = validation
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
@@ -841,17 +941,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             validation = (X_val, Y_val, sw_val)
         else:
             validation = None
-        fitted = None
+        fitted = [None] * len(committee.widths)
         if warm:
-            fitted = Fitted(
-                self._scaling,
-                self._y_1d,
-                getattr(self, "ard_", False),
-                getattr(self, "alpha_", None),
-                self._theta,
-                self._adam_state,
-            )
-        return [
+            fitted = [
+                Fitted(self._scaling, self._y_1d, ard, alpha, theta, state)
+                for _, theta, state, alpha, ard, _ in self._committee
+            ]
+            # The representative's penalties are alpha_ (as a single
+            # network's always were).
+            fitted[0] = replace(fitted[0], alpha=getattr(self, "alpha_", None))
+        candidates = [
             in_memory_fit_data(
                 arrays,
                 validation,
@@ -863,13 +962,32 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 alpha=self.alpha,
                 ard=self.ard,
                 partial=partial,
-                fitted=fitted,
-                width_evidence=len(widths) > 1,
+                fitted=member,
+                width_evidence=len(committee.widths) > 1 and not warm,
             )
-            for hidden in widths
+            for hidden, member in zip(committee.widths, fitted)
         ]
+        return candidates, committee
 
-    def _prepare_partitioned(self, X, y, sample_weight, validation, partial):
+    def _check_continued(self, committee, n_outputs):
+        """A ValueError unless a continued fit's parameters match the fitted
+        committee's."""
+        hidden = self.hidden_layer_sizes
+        widths = committee.widths
+        if hidden != "auto" and any(w != check_layer_sizes(hidden) for w in widths):
+            given = check_layer_sizes(hidden)
+        elif n_outputs != self.n_outputs_:
+            given = hidden
+        else:
+            return
+        raise ValueError(
+            "warm_start/partial_fit needs the same hidden_layer_sizes and "
+            f"number of outputs as the fitted networks, got "
+            f"hidden_layer_sizes={given} and {n_outputs} output(s) for "
+            f"{', '.join(map(str, dict.fromkeys(widths)))} and {self.n_outputs_}."
+        )
+
+    def _prepare_partitioned(self, X, y, sample_weight, validation, partial, n_starts):
         """:meth:`_prepare` for Dask collections: the partitions stay on the workers.
 
         The package's Levenberg-Marquardt with every sum over rows taken per
@@ -879,9 +997,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         from distributed import get_client
 
         check_partitioned_params(self.get_params(deep=False), partial, validation)
-        widths = self._widths(False)
         client = get_client()  # ValueError: no client
         parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
+        committee = self._widths(
+            parts.n_rows, parts.n_features, parts.n_outputs, n_starts, False
+        )
         data = [
             partitioned_fit_data(
                 client,
@@ -892,29 +1012,29 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 random_state=self.random_state,
                 alpha=self.alpha,
                 ard=self.ard,
-                width_evidence=len(widths) > 1,
+                width_evidence=len(committee.widths) > 1,
             )
-            for hidden in widths
+            for hidden in committee.widths
         ]
         self.n_features_in_ = parts.n_features
         # A Dask DataFrame's column names, from its empty pandas twin (_meta),
         # as a pandas X's; none for a Dask array.
         _check_feature_names(self, getattr(X, "_meta", None), reset=True)
-        return data
+        return data, committee
 
     def _layer_sizes(self):
+        """Layer sizes of the network of ``coefs_``."""
         return [self.n_features_in_, *(W.shape[1] for W in self.coefs_)]
 
     def _fitted_statistics(self):
-        """The delta-method statistics (computed now if deferred), or the reason."""
-        if not hasattr(self, "_statistics"):
+        """The representative network's delta-method statistics (computed now
+        if deferred), or the reason there are none."""
+        if not hasattr(self, "_committee"):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet; call "
                 "'fit' first."
             )
-        if isinstance(self._statistics, DeferredStatistics):
-            return self._statistics.resolve(statistics_of)
-        return self._statistics
+        return _resolved(self._committee[0][5])
 
     @property
     def width_log_evidence_(self):
@@ -939,16 +1059,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return None
         return statistics.effective_n_params
 
-    def _delta_method(self, X, statistics=None, theta=None):
-        """Standard error of the mean, noise std and dof, original units.
-
-        Of the fitted network, or of an ensemble member's ``theta`` and
-        ``statistics``.
-        """
-        if statistics is None:
-            statistics, theta = self._fitted_statistics(), self._theta
-        elif isinstance(statistics, DeferredStatistics):
-            statistics = statistics.resolve(statistics_of)
+    def _delta_method(self, X, member):
+        """Standard error of the mean, noise std and dof of one member of the
+        committee, in the original units."""
+        sizes, theta, _, _, _, statistics = member
+        statistics = _resolved(statistics)
         if isinstance(statistics, str):
             raise ValueError("Uncertainty is not available for this fit: " + statistics)
         warn_few_residual_dof(statistics, self.n_outputs_)
@@ -957,36 +1072,23 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             statistics,
             theta,
             _standardized(X, *self._scaling[:2]),
-            self._layer_sizes(),
+            list(sizes),
             self.activation,
         )
         noise = np.sqrt(statistics.noise_variance) * y_scale
         return se * y_scale, noise, statistics.dof
 
-    def _members(self):
-        """``(params, theta, statistics)`` of each network predictions average."""
-        ensemble = getattr(self, "_ensemble", None)
-        if not ensemble:
-            params = list(zip(self.coefs_, self.intercepts_))
-            return [(params, self._theta, None)]
-        return [
-            (list(zip(record["coefs"], record["intercepts"])), theta, statistics)
-            for theta, record, statistics in ensemble
-        ]
-
     def _member_predictions(self, X, with_uncertainty):
-        """Each member's mean and, if asked, its (se, noise, dof), (n, K)."""
-        network = Network(self._layer_sizes(), self.activation)
+        """Each member's mean (original units) and, if
+        asked, its (se, noise, dof), (n, K) each."""
         means, uncertainty = [], []
-        for params, theta, statistics in self._members():
-            params = [
-                (W.astype(float, copy=False), b.astype(float, copy=False))
-                for W, b in params
-            ]
-            with np.errstate(over="ignore"):
-                means.append(network.predict(params, X))
+        for member in self._committee:
+            sizes, theta = member[0], member[1]
+            with np.errstate(over="ignore", invalid="ignore"):
+                params = fold_scaling(unpack(theta, sizes), *self._scaling)
+                means.append(Network(list(sizes), self.activation).predict(params, X))
             if with_uncertainty:
-                uncertainty.append(self._delta_method(X, statistics, theta))
+                uncertainty.append(self._delta_method(X, member))
         return np.stack(means), uncertainty
 
     @with_one_blas_thread
@@ -1021,10 +1123,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
         _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
-        means, uncertainty = self._member_predictions(X, return_std)
-        out = means.mean(axis=0).astype(dtype, copy=False)
+        params = [
+            (W.astype(float, copy=False), b.astype(float, copy=False))
+            for W, b in zip(self.coefs_, self.intercepts_)
+        ]
+        with np.errstate(over="ignore"):
+            out = Network(self._layer_sizes(), self.activation).predict(params, X)
+        out = out.astype(dtype, copy=False)
         if not return_std:
             return _like_y(self, out)
+        means, uncertainty = self._member_predictions(X, True)
         # A mixture's variance: the mean of the members' plus their means'.
         # Summed in units of y's scale, where a variance is representable
         # whenever the standard deviation is (a y of scale 1e160 has none).
@@ -1109,8 +1217,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def predict_gradient(self, X):
         """Derivative of each prediction with respect to the inputs.
 
-        Of the function :meth:`predict` computes: for an ensemble
-        (``ensemble=True``), the mean of its members' derivatives.
+        Of the function :meth:`predict` computes: for a committee, the mean
+        of its members' derivatives (the derivative of the one network of
+        ``coefs_``).
 
         Parameters
         ----------
@@ -1131,15 +1240,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if sparse.issparse(X):
             X = CenteredSparse(X, np.zeros(X.shape[1]))
         network = Network(self._layer_sizes(), self.activation)
-        # An ensemble predicts its members' mean: its derivative is the mean
-        # of theirs.
-        out = [
-            _input_gradient(network, pack(params), X, self.n_outputs_)
-            for params, _, _ in self._members()
+        params = [
+            (W.astype(float, copy=False), b.astype(float, copy=False))
+            for W, b in zip(self.coefs_, self.intercepts_)
         ]
-        out = (out[0] if len(out) == 1 else np.mean(out, axis=0)).astype(
-            dtype, copy=False
-        )
+        out = _input_gradient(network, pack(params), X, self.n_outputs_)
+        out = out.astype(dtype, copy=False)
         return out[:, 0, :] if self._y_1d else out
 
     @with_one_blas_thread
@@ -1173,16 +1279,31 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         X, _, Y, sample_weight, _ = self._validate_xy(X, y, sample_weight)
         _, _, y_mean, y_scale = self._scaling
         inputs = _standardized(X, *self._scaling[:2])
-        problem = LeastSquaresProblem(
-            inputs.toarray() if sparse.issparse(X) else inputs,  # autograd's Hessian
-            (Y - y_mean) / y_scale,
-            sample_weight,
-            self.alpha_,
-            self._layer_sizes(),
-            self.activation,
-            self.ard_,
-        )
-        diagnostics = diagnose(problem, self._theta, rcond)
+        inputs = (
+            inputs.toarray() if sparse.issparse(X) else inputs
+        )  # autograd's Hessian
+        members = [
+            diagnose(
+                LeastSquaresProblem(
+                    inputs,
+                    (Y - y_mean) / y_scale,
+                    sample_weight,
+                    self.alpha_ if alpha is None else alpha,
+                    list(sizes),
+                    self.activation,
+                    ard,
+                ),
+                theta,
+                rcond,
+            )
+            for sizes, theta, _, alpha, ard, _ in self._committee
+        ]
+        diagnostics = members[0]
+        if len(members) > 1:
+            diagnostics.members = members
+            diagnostics.member_widths = [
+                tuple(sizes[1:-1]) for sizes, *_ in self._committee
+            ]
         diagnostics.stop_reason = self.message_
         diagnostics.penalties_estimated = self.alpha == "auto"
         if getattr(self, "feature_relevance_", None) is not None:

@@ -8,18 +8,17 @@ with ``coefs_`` the ``W_l`` and ``intercepts_`` the ``b_l``. The fit's
 standardisation is already folded into the first and last layers
 (:func:`~._network.fold_scaling`), so these act on X and give y in their
 original units: an export is this forward pass and nothing else, with no
-scaler in front or behind. An ensemble (``ensemble=True`` with several
-restarts) predicts the mean of its members' outputs,
-``(1 / M) sum_m out_m(X)``.
+scaler in front or behind. A committee of several networks, which predicts
+the mean of its members' outputs ``(1 / M) sum_m out_m(X)``, is one such
+network too: ``coefs_`` hold its members side by side
+(:func:`~._network.side_by_side`).
 
 * :func:`to_mlp_regressor` sets the same arrays as the fitted attributes of
   a :class:`~sklearn.neural_network.MLPRegressor`, whose ``predict`` runs
   this forward pass for its activations tanh, logistic, relu and identity.
-  It holds one network, so it cannot hold an ensemble.
 * :func:`register_onnx_converter` teaches skl2onnx the graph: per layer a
   ``MatMul`` and an ``Add``, then the activation's operator on the hidden
-  layers (:data:`ONNX_ACTIVATIONS`); an ensemble's members side by side,
-  their sum divided by their number.
+  layers (:data:`ONNX_ACTIVATIONS`).
 """
 
 import numpy as np
@@ -60,26 +59,9 @@ def _activation_name(estimator, supported, target):
 
 
 def _networks(estimator):
-    """``(coefs, intercepts)`` of each network the estimator's predictions average."""
-    return [
-        ([W for W, _ in params], [b for _, b in params])
-        for params, _, _ in estimator._members()
-    ]
-
-
-def _the_one_network(estimator):
-    """The fitted network's ``(coefs, intercepts)``; a ValueError for an
-    ensemble, which MLPRegressor cannot hold."""
-    networks = _networks(estimator)
-    if len(networks) > 1:
-        raise ValueError(
-            f"Cannot export an ensemble of {len(networks)} networks "
-            "(ensemble=True with n_restarts > 1) to MLPRegressor: it holds one "
-            "network, and the ensemble predicts the mean of all of them. Export "
-            "it to ONNX (register_onnx_converter), which keeps every member, or "
-            "refit with ensemble=False to keep the best start."
-        )
-    return networks[0]
+    """``[(coefs, intercepts)]`` of the one network the estimator's
+    predictions are (a committee's members side by side)."""
+    return [(list(estimator.coefs_), list(estimator.intercepts_))]
 
 
 def to_mlp_regressor(estimator):
@@ -100,8 +82,8 @@ def to_mlp_regressor(estimator):
     ----------
     estimator : TanhNetRegressor
         A fitted model with activation ``'tanh'``, ``'logistic'``,
-        ``'relu'`` or ``'identity'`` and one network (not an ensemble of
-        several restarts).
+        ``'relu'`` or ``'identity'``. A committee exports as the one network
+        of its ``coefs_``: its members side by side, their mean.
 
     Returns
     -------
@@ -111,12 +93,11 @@ def to_mlp_regressor(estimator):
     Raises
     ------
     ValueError
-        For an activation MLPRegressor lacks (``'sin'``, a callable) or an
-        ensemble of more than one network.
+        For an activation MLPRegressor lacks (``'sin'``, a callable).
 
     See Also
     --------
-    register_onnx_converter : Export to ONNX, ensembles and ``'sin'`` included.
+    register_onnx_converter : Export to ONNX, ``'sin'`` included.
 
     Notes
     -----
@@ -143,7 +124,7 @@ def to_mlp_regressor(estimator):
     """
     check_is_fitted(estimator)
     activation = _activation_name(estimator, MLP_ACTIVATIONS, "MLPRegressor")
-    coefs, intercepts = _the_one_network(estimator)
+    ((coefs, intercepts),) = _networks(estimator)
     mlp = MLPRegressor(
         hidden_layer_sizes=tuple(W.shape[1] for W in coefs[:-1]),
         activation=activation,
@@ -171,10 +152,10 @@ def register_onnx_converter():
 
     The graph has a ``MatMul`` and an ``Add`` per layer and the activation's
     operator after each hidden layer: ``Tanh``, ``Sigmoid`` for
-    ``'logistic'``, ``Relu``, ``Sin``, none for ``'identity'``. An ensemble's
-    members are averaged (``Sum``, then ``Div``). It is a double-precision
-    graph for float64 inputs (``to_onnx(est, X.astype(np.float64))``) and a
-    float graph otherwise, with the weights rounded to float32. The output
+    ``'logistic'``, ``Relu``, ``Sin``, none for ``'identity'``; a committee
+    is the one network of its ``coefs_`` (its members side by side). It is a
+    double-precision graph for float64 inputs (``to_onnx(est,
+    X.astype(np.float64))``) and a float graph otherwise, with the weights rounded to float32. The output
     has shape ``(n_samples, n_outputs_)``, as other skl2onnx regressors',
     also for a model fitted on a 1-D target. Converting a model whose
     activation is a Python callable raises a ValueError: ONNX cannot run it.
@@ -250,7 +231,7 @@ def _onnx_output_shapes(operator):
 
 
 def _convert_to_onnx(scope, operator, container):
-    """skl2onnx converter: each network's layers, then the mean of the networks."""
+    """skl2onnx converter: the layers of the network of ``coefs_``."""
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
@@ -273,27 +254,16 @@ def _convert_to_onnx(scope, operator, container):
         )
         inputs = cast
     output = operator.outputs[0].full_name
-    networks = _networks(estimator)
-    if len(networks) == 1:
-        outputs = [output]
-    else:
-        outputs = [scope.get_unique_variable_name("member_output") for _ in networks]
-    for (coefs, intercepts), network_output in zip(networks, outputs):
-        layers = zip(coefs, intercepts)
-        _add_network(
-            scope, container, inputs, network_output, layers, name, proto_type, dtype
-        )
-    if len(networks) == 1:
-        return
-    # Sum, then divide, as numpy's mean (onnxruntime has no double Mean).
-    total = scope.get_unique_variable_name("member_sum")
-    container.add_node(
-        "Sum", outputs, total, name=scope.get_unique_operator_name("Sum")
-    )
-    count = scope.get_unique_variable_name("n_members")
-    container.add_initializer(count, proto_type, [], [float(len(networks))])
-    container.add_node(
-        "Div", [total, count], output, name=scope.get_unique_operator_name("Div")
+    ((coefs, intercepts),) = _networks(estimator)
+    _add_network(
+        scope,
+        container,
+        inputs,
+        output,
+        zip(coefs, intercepts),
+        name,
+        proto_type,
+        dtype,
     )
 
 

@@ -82,13 +82,47 @@ class FitSettings:
     epsilon: float
     shuffle: bool
     n_jobs: object
-    n_restarts: int
-    ensemble: bool
+    n_starts: int
+    combine: str
 
     @classmethod
-    def from_params(cls, params):
-        """The settings among ``params`` (``get_params(deep=False)``)."""
-        return cls(**{f.name: params[f.name] for f in fields(cls)})
+    def from_params(cls, params, **resolved):
+        """The settings among ``params`` (``get_params(deep=False)``), with
+        those the estimator resolved (``n_starts``, ``combine``) given."""
+        return cls(
+            **{
+                f.name: resolved[f.name] if f.name in resolved else params[f.name]
+                for f in fields(cls)
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Member:
+    """One network of the committee, as predictions and continued fits need it.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Its layer sizes, inputs to outputs.
+    theta : ndarray
+        Its parameters (standardised units).
+    state : tuple or None
+        adam's moment estimates.
+    alpha : float or ndarray
+        Its penalties.
+    ard : bool
+        Whether it took one penalty per input.
+    statistics : FitStatistics, ResidualStatistics, DeferredStatistics or str
+        Its delta-method statistics, or why there are none.
+    """
+
+    sizes: tuple
+    theta: np.ndarray
+    state: object
+    alpha: object
+    ard: bool
+    statistics: object
 
 
 @dataclass
@@ -119,13 +153,15 @@ class FitResult:
         The held-out loss per iteration (None without early stopping).
     best_validation_loss : float or None
         The lowest of them.
-    members : list of tuple
-        ``(theta, record, statistics)`` of each kept network: the chosen
-        one, or the ensemble's.
+    members : list of Member
+        The committee's networks: all for ``combine='mixture'``, else the
+        chosen one.
     kept : int
         The chosen network's index in ``members``.
-    restarts : list of dict
-        Every start's record.
+    width : int
+        The index of the chosen network's width among the candidates.
+    records : list of dict
+        Every network's record.
     lack_of_fit : float or None
         :func:`lack_of_fit` of the chosen network.
     step : str
@@ -146,18 +182,22 @@ class FitResult:
     best_validation_loss: object
     members: list
     kept: int
-    restarts: list
+    width: int
+    records: list
     lack_of_fit: object
     step: str
 
 
-def fit_networks(data, plan, settings, callbacks=None):
-    """Run the plan on the data: every start, scored; the chosen one's result.
+def fit_networks(candidates, plans, settings, callbacks=None):
+    """Train the committee: every width's starts, scored, combined.
 
     Parameters
     ----------
-    data : FitData
-    plan : FitPlan
+    candidates : list of FitData
+        The data of each width (one for a single width; a continued fit
+        has one per fitted member).
+    plans : list of FitPlan
+        Their plans.
     settings : FitSettings
     callbacks : Callbacks, default=None
         scikit-learn's callback context of the fit.
@@ -165,10 +205,21 @@ def fit_networks(data, plan, settings, callbacks=None):
     Returns
     -------
     result : FitResult
+        The representative network's (the member of best score: largest
+        log evidence, or lowest validation loss or robust objective) and
+        the members: all of them for ``combine='mixture'``, else the
+        representative alone.
     """
-    n_starts = 1 if (data.warm or data.partial) else settings.n_restarts
-    results = run_starts(data, plan, settings, callbacks, n_starts)
+    tasks = []  # (width index, random stream) of each network to train
+    for index, data in enumerate(candidates):
+        continued = data.warm or data.partial
+        tasks += [
+            (index, rng)
+            for rng in _streams(data.rng, 1 if continued else settings.n_starts)
+        ]
+    results = run_starts(candidates, plans, settings, callbacks, tasks)
     best = min(results, key=lambda res: res.extra["score"])
+    data = candidates[best.extra["width"]]
     if callbacks is not None:
         callbacks.end(callbacks.root, best.theta, data)
     lack_of_fit = None if data.partial else _lack_of_fit(best, data)
@@ -177,9 +228,16 @@ def fit_networks(data, plan, settings, callbacks=None):
         # poor local minimum that restarts would mend.
         lack_of_fit = None
     _warn_outcome(best, data.partial, lack_of_fit, settings)
-    members = results if (settings.ensemble and n_starts > 1) else [best]
+    mixture = settings.combine == "mixture" or data.warm or data.partial
+    members = [best]
+    if mixture:
+        # A network that diverged kept its start: it has no say (unless
+        # every one did, when the best stands alone, warned of).
+        members = [res for res in results if res.status != "diverged"] or [best]
     _check_representable(members, data)
-    statistics = [_planned_statistics(res, plan, settings) for res in members]
+    for res in results:
+        kept = any(res is member for member in members)
+        res.extra["record"]["weight"] = 1 / len(members) if kept else 0.0
     monitor = best.extra["monitor"]
     return FitResult(
         theta=best.theta,
@@ -195,57 +253,56 @@ def fit_networks(data, plan, settings, callbacks=None):
         validation_curve=None if monitor is None else monitor.curve,
         best_validation_loss=None if monitor is None else monitor.best_loss,
         members=[
-            (res.theta, res.extra["record"], stats)
-            for res, stats in zip(members, statistics)
+            Member(
+                sizes=tuple(candidates[res.extra["width"]].sizes),
+                theta=res.theta,
+                state=res.state,
+                alpha=res.alpha,
+                ard=candidates[res.extra["width"]].ard,
+                statistics=_planned_statistics(
+                    res, plans[res.extra["width"]], settings
+                ),
+            )
+            for res in members
         ],
         kept=next(i for i, res in enumerate(members) if res is best),
-        restarts=[res.extra["record"] for res in results],
+        width=best.extra["width"],
+        records=[res.extra["record"] for res in results],
         lack_of_fit=lack_of_fit,
-        step=plan.step,
+        step=plans[best.extra["width"]].step,
     )
 
 
-def fit_width_candidates(candidates, plans, settings, callbacks):
-    """``hidden_layer_sizes='auto'``: the fit of each width, and which one to keep.
-
-    ``candidates`` holds the :class:`FitData` of each width (with
-    ``width_evidence``), ``plans`` their plans and ``callbacks`` a
-    :class:`Callbacks` for each. With a float ``alpha`` the evidence is that
-    of the model with that fixed penalty (the noise precision still
-    estimated): well defined, and what each width's fit then is.
-
-    Returns
-    -------
-    chosen : int
-        The index of the width of largest log evidence.
-    results : list of FitResult
-    """
-    results = [
-        fit_networks(data, plan, settings, context)
-        for data, plan, context in zip(candidates, plans, callbacks)
-    ]
-    scores = [-np.inf if r.log_evidence is None else r.log_evidence for r in results]
-    return int(np.argmax(scores)), results
-
-
-def run_starts(data, plan, settings, callbacks, n_starts):
-    """Every start, serially or with ``n_jobs`` processes: the same bits.
-
-    Each start draws from its own random stream: the first from
-    ``random_state``'s, the others from seeds drawn from it first, so a
-    start does not depend on which ran before it.
-    """
-    streams = [data.rng]
+def _streams(rng, n_starts):
+    """The random streams of a width's starts: the first is ``rng`` itself,
+    the others are seeded from it first, so a start does not depend on
+    which ran before it."""
+    streams = [rng]
     if n_starts > 1:
-        seeds = data.rng.randint(np.iinfo(np.int32).max, size=n_starts - 1)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_starts - 1)
         streams += [np.random.RandomState(seed) for seed in seeds]
-    if settings.n_jobs in (None, 1) or n_starts == 1:
-        return [run_start(data, plan, settings, callbacks, rng) for rng in streams]
-    # Processes, not threads: each fit limits BLAS threads process-wide.
-    # Callbacks and verbose reports of the workers do not reach here.
-    return Parallel(n_jobs=settings.n_jobs)(
-        delayed(run_start)(data, plan, settings, None, rng) for rng in streams
-    )
+    return streams
+
+
+def run_starts(candidates, plans, settings, callbacks, tasks):
+    """Every ``(width index, stream)`` task, serially or with ``n_jobs``
+    processes: the same bits either way (each start owns its stream)."""
+    if settings.n_jobs in (None, 1) or len(tasks) == 1:
+        results = [
+            run_start(candidates[w], plans[w], settings, callbacks, rng)
+            for w, rng in tasks
+        ]
+    else:
+        # Processes, not threads: each fit limits BLAS threads process-wide.
+        # Callbacks and verbose reports of the workers do not reach here.
+        results = Parallel(n_jobs=settings.n_jobs)(
+            delayed(run_start)(candidates[w], plans[w], settings, None, rng)
+            for w, rng in tasks
+        )
+    for (w, _), res in zip(tasks, results):
+        res.extra["width"] = w
+        res.extra["record"]["hidden_layer_sizes"] = tuple(candidates[w].sizes[1:-1])
+    return results
 
 
 def run_start(data, plan, settings, callbacks, rng):
@@ -466,8 +523,8 @@ def _poor_fit_message(lack_of_fit):
         "The fit may have settled in a poor local minimum: a nearest-neighbour "
         "smoother of its training residuals recovers "
         f"{lack_of_fit:.1%} of the target's variance, structure the network "
-        "missed. Try n_restarts=5 (the restarts are chosen by their log "
-        "evidence), another random_state, or more hidden units."
+        "missed. Try n_starts=5 (more random starts), another random_state, "
+        "or more hidden units."
     )
 
 

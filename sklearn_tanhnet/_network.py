@@ -36,6 +36,7 @@ import numpy as np
 from autograd import elementwise_grad
 from autograd.extend import defjvp, defvjp, primitive
 from scipy import sparse
+from scipy.linalg import block_diag
 
 
 @primitive
@@ -290,6 +291,31 @@ def fold_scaling(params, x_mean, x_scale, y_mean, y_scale):
         W, b = params[-1]
         params[-1] = (W * y_scale, b * y_scale + y_mean)
     return params
+
+
+def side_by_side(networks):
+    """The one network whose output is the mean of ``networks``' outputs.
+
+    ``networks`` are lists of ``(W, b)`` of equal depth, inputs and outputs.
+    Their hidden units stand side by side: the first layers' columns are
+    joined, the deeper hidden layers are block-diagonal (no unit sees
+    another network's), and the output weights are stacked and divided by
+    the number of networks, the output biases averaged. So it computes
+    exactly the mean of their predictions, up to rounding, for any
+    elementwise activation.
+    """
+    k, last = len(networks), len(networks[0]) - 1
+    layers = []
+    for depth in range(last + 1):
+        Ws = [np.asarray(net[depth][0]) for net in networks]
+        bs = [np.asarray(net[depth][1]) for net in networks]
+        if depth == last:  # the outputs: the members' mean
+            W = np.vstack(Ws) / k if last > 0 else np.mean(Ws, axis=0)
+            layers.append((W, np.mean(bs, axis=0)))
+        else:
+            W = np.hstack(Ws) if depth == 0 else block_diag(*Ws)
+            layers.append((W, np.concatenate(bs)))
+    return layers
 
 
 def zero_output_layer(theta, layer_sizes):

@@ -352,3 +352,111 @@ def plan_fit(
     if step == "lsmr":
         max_inner = MATRIX_FREE_LSMR_MAXITER if matrix_free else DENSE_LSMR_MAXITER
     return FitPlan(solver, method, step, matrix_free, max_inner, **common)
+
+
+# -- the committee ------------------------------------------------------------------
+
+# hidden_layer_sizes='auto': the committee's widest member has
+# max(COMMITTEE_MIN_WIDTH, round(sqrt(n_rows))) units and the others a half
+# and a quarter of it. A ladder that spans a factor of four keeps every
+# member a sensible model of the data; wider spans pulled in members that
+# were clearly too small or too large (docs/benchmarks.rst, "The committee").
+COMMITTEE_MIN_WIDTH = 20
+COMMITTEE_WIDTH_RATIOS = (4, 2, 1)
+# n_starts='auto': random starts per width when the widths are 'auto' (one
+# for a width the user gives).
+COMMITTEE_STARTS = 2
+# The most multiply-adds that one Gauss-Newton step of all the committee's
+# members together may cost (each n * K * P^2, or M^2 * units + M^3 / 3 in
+# the residual space): about a second a step. Beyond it the committee has
+# one start per width, then fewer widths, then one network of the width this
+# budget affords.
+COMMITTEE_FLOPS = 5e9
+
+
+@dataclass(frozen=True)
+class CommitteePlan:
+    """Which networks a fit trains.
+
+    Attributes
+    ----------
+    widths : tuple of tuple of int
+        The hidden layer sizes of the members, narrowest first.
+    n_starts : int
+        Random starts of each width.
+    reduced : str
+        Why the committee is smaller than asked ('' when it is not).
+    """
+
+    widths: tuple
+    n_starts: int
+    reduced: str = ""
+
+    @property
+    def n_members(self):
+        return len(self.widths) * self.n_starts
+
+
+def _n_params(n_features, hidden, n_outputs):
+    sizes = [n_features, *hidden, n_outputs]
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def step_flops(n_rows, n_features, hidden, n_outputs):
+    """Multiply-adds of one direct Gauss-Newton step of a network: ``n K P^2``,
+    or in the residual space (fewer residuals ``M`` than parameters) the
+    layers' kernels and an ``M x M`` factorisation, whichever is smaller."""
+    n_data = n_rows * n_outputs
+    n_params = _n_params(n_features, hidden, n_outputs)
+    residual_space = n_data**2 * (sum(hidden) + 1) + n_data**3 / 3
+    return min(n_data * n_params**2, residual_space)
+
+
+def committee_widths(n_rows):
+    """The widths of ``hidden_layer_sizes='auto'`` for ``n_rows`` training rows."""
+    top = max(COMMITTEE_MIN_WIDTH, round(n_rows**0.5))
+    return tuple((max(1, round(top / ratio)),) for ratio in COMMITTEE_WIDTH_RATIOS)
+
+
+def plan_committee(widths, n_starts, n_rows, n_features, n_outputs):
+    """The :class:`CommitteePlan` of a fit, within :data:`COMMITTEE_FLOPS`.
+
+    Parameters
+    ----------
+    widths : tuple of int or 'auto'
+        ``hidden_layer_sizes``: one width (its members differ by their
+        start only, and are never cut) or ``'auto'`` (:func:`committee_widths`).
+    n_starts : int or 'auto'
+        Starts of each width; ``'auto'``: :data:`COMMITTEE_STARTS` for
+        ``'auto'`` widths, one for a given width.
+    n_rows, n_features, n_outputs : int
+        The training data's size.
+    """
+    if widths != "auto":
+        starts = 1 if n_starts == "auto" else n_starts
+        return CommitteePlan((tuple(widths),), starts)
+    ladder = committee_widths(n_rows)
+    starts = COMMITTEE_STARTS if n_starts == "auto" else n_starts
+
+    def cost(members, k):
+        return k * sum(step_flops(n_rows, n_features, h, n_outputs) for h in members)
+
+    if cost(ladder, starts) <= COMMITTEE_FLOPS:
+        return CommitteePlan(ladder, starts)
+    reduced = (
+        f"the whole committee ({len(ladder)} widths x {starts} starts) would cost "
+        f"{cost(ladder, starts):.2g} multiply-adds a step, more than the "
+        f"{COMMITTEE_FLOPS:.2g} budgeted"
+    )
+    if cost(ladder, 1) <= COMMITTEE_FLOPS:
+        return CommitteePlan(ladder, 1, reduced)
+    # Fewer widths, the widest kept: on much data, capacity matters more than
+    # averaging (the narrow members are the ones that underfit).
+    for first in range(1, len(ladder)):
+        if cost(ladder[first:], 1) <= COMMITTEE_FLOPS:
+            return CommitteePlan(ladder[first:], 1, reduced)
+    # One network, as wide as the budget affords.
+    width = ladder[0][0]
+    while width > 1 and cost([(width,)], 1) > COMMITTEE_FLOPS:
+        width -= max(1, width // 8)
+    return CommitteePlan(((width,),), 1, reduced)

@@ -129,7 +129,7 @@ def breakdown_message(what):
     return (
         f"The fit broke down numerically: {what}. The best finite parameters "
         "were kept. Try a stronger alpha (or alpha='auto'), fewer hidden "
-        "units, standardize=True, or n_restarts > 1."
+        "units, standardize=True, or n_starts > 1."
     )
 
 

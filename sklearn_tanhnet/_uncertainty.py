@@ -473,6 +473,11 @@ class Diagnostics:
         Why the fit ended (the estimator's ``message_``).
     penalties_estimated : bool
         Whether the fit estimated its penalties (``alpha='auto'``).
+    members : list of Diagnostics or None
+        For a committee of several networks: each member's diagnostics, the
+        representative's (these attributes') first. None for one network.
+    member_widths : list of tuple of int or None
+        The members' hidden layer sizes, in the same order.
     """
 
     gradient_norm: float
@@ -489,6 +494,8 @@ class Diagnostics:
     feature_relevance: dict = None
     stop_reason: str = None
     penalties_estimated: bool = False
+    members: list = None
+    member_widths: list = None
 
     @property
     def relative_gradient(self):
@@ -507,14 +514,47 @@ class Diagnostics:
             and h[-1] >= -NEGATIVE_CURVATURE_RTOL * h[0]
         )
 
+    @property
+    def committee_at_stationary_points(self):
+        """Whether every network of the committee (or the one network) is
+        at a stationary point that is a minimum to rounding."""
+        return all(m.at_stationary_point for m in (self.members or [self]))
+
+    def _committee_lines(self):
+        if not self.members:
+            return []
+        lines = [
+            f"  committee of {len(self.members)} networks (predictions: their "
+            "mean; intervals: their mixture); the figures above are the first's:",
+            "    width          relative gradient   lowest eigenvalue / largest   rank",
+        ]
+        for width, member in zip(self.member_widths, self.members):
+            h = member.hessian_eigenvalues
+            lines.append(
+                f"    {str(width):<14} {member.relative_gradient:<19.2e} "
+                f"{h[-1] / h[0]:<29.2e} {member.rank}/{member.n_params}"
+            )
+        return lines
+
     def _verdict(self):
-        if self.at_stationary_point:
-            return [
-                f"  at a stationary point: relative gradient <= {STATIONARY_GTOL:g}, "
-                f"no Hessian eigenvalue below -{NEGATIVE_CURVATURE_RTOL:g} x the "
-                "largest."
+        lines = self._committee_lines()
+        if self.committee_at_stationary_points:
+            which = "every network is" if self.members else "the fit is"
+            return lines + [
+                f"  {which} at a stationary point: relative gradient <= "
+                f"{STATIONARY_GTOL:g}, no Hessian eigenvalue below "
+                f"-{NEGATIVE_CURVATURE_RTOL:g} x the largest."
             ]
-        lines = ["  not at a stationary point: the Laplace quantities (intervals,"]
+        if self.members:
+            n_off = sum(not m.at_stationary_point for m in self.members)
+            lines.append(
+                f"  {n_off} of {len(self.members)} networks are not at a stationary "
+                "point: the Laplace quantities (intervals,"
+            )
+        else:
+            lines.append(
+                "  not at a stationary point: the Laplace quantities (intervals,"
+            )
         lines.append("  log evidence, these errors) are taken where the fit stopped.")
         if self.penalties_estimated:
             lines += [

@@ -83,7 +83,7 @@ def test_non_finite_jacobian_ends_diverged_with_the_best_parameters(
     assert est.status_ == "diverged"
     assert len(caught) == 1
     message = str(caught[0].message)
-    assert "n_restarts" in message and "alpha" in message
+    assert "n_starts" in message and "alpha" in message
     assert est.message_ == message
 
 

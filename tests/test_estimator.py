@@ -51,7 +51,7 @@ def test_prediction_equals_independent_scaled_network(fitted_multi, small_regres
     x_std = np.sqrt(np.average((X - x_mean) ** 2, axis=0, weights=w))
     y_mean = np.average(Y, axis=0, weights=w)
     y_std = np.sqrt(np.average((Y - y_mean) ** 2, axis=0, weights=w))
-    params = unpack(fitted_multi._theta, [3, 4, 2])
+    params = unpack(fitted_multi._committee[0][1], [3, 4, 2])
     expected = y_mean + y_std * forward_numpy(params, (X - x_mean) / x_std)
     np.testing.assert_allclose(fitted_multi.predict(X), expected, rtol=1e-10)
 
@@ -69,12 +69,14 @@ def test_fitted_attributes(fitted_multi, small_regression):
     assert est.predict(X).shape == (40, 2)
     # loss_ is the objective of the docstring, recomputed by hand in scaled units.
     x_mean, x_scale, y_mean, y_scale = est._scaling
-    pred = forward_numpy(unpack(est._theta, [3, 4, 2]), (X - x_mean) / x_scale)
+    pred = forward_numpy(
+        unpack(est._committee[0][1], [3, 4, 2]), (X - x_mean) / x_scale
+    )
     resid = pred - (Y - y_mean) / y_scale
     # The defaults (alpha='auto', ard='auto': 80 observations, 26 parameters)
     # fit one penalty per input on the first layer, one for the output layer.
     assert est.ard_ and est.alpha_.shape == (4,)
-    (W1, _), (W2, _) = unpack(est._theta, [3, 4, 2])
+    (W1, _), (W2, _) = unpack(est._committee[0][1], [3, 4, 2])
     penalty = est.alpha_[:3] @ np.sum(W1**2, axis=1) + est.alpha_[3] * np.sum(W2**2)
     expected = (np.sum(w[:, None] * resid**2) / 2 + penalty) / (2 * w.sum())
     assert est.loss_ == pytest.approx(expected, rel=1e-10)
@@ -140,7 +142,7 @@ def test_weights_summing_to_one_warn_of_their_count_not_of_a_poor_minimum():
 def test_standardize_off_matches_raw_network(lecture_data):
     X, y = lecture_data
     est = TanhNetRegressor((3,), standardize=False, random_state=0).fit(X, y)
-    params = unpack(est._theta, [1, 3, 1])
+    params = unpack(est._committee[0][1], [1, 3, 1])
     np.testing.assert_allclose(est.predict(X), forward_numpy(params, X).ravel())
 
 
@@ -260,7 +262,7 @@ def test_scipy_least_squares_goes_matrix_free_beyond_the_memory_budget():
         est = TanhNetRegressor((5,), method="trf", **params).fit(X, y)
         lm = TanhNetRegressor((5,), **params).fit(X, y)
     assert est.tr_solver_ == "lsmr" and est.score(X, y) > 0.8
-    assert isinstance(est._statistics, str)
+    assert isinstance(est._committee[0][5], str)
     # The package's LM needs no n x P matrix: conjugate gradients.
     assert lm.tr_solver_ == "cg" and lm.score(X, y) > 0.8
     with pytest.raises(ValueError, match="alpha='auto'"):

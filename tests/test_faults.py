@@ -231,7 +231,7 @@ def test_a_model_unpickled_in_another_process_predicts_the_same_bits(tmp_path):
     models = [
         _estimator("least_squares", "fitted"),
         _estimator("adam", "partial"),
-        _new("least_squares", n_restarts=2, ensemble=True).fit(X, y),
+        _new("least_squares", n_starts=2).fit(X, y),
         # Statistics computed only on first use: the child computes them
         # from the pickled data.
         _new("least_squares", uncertainty="lazy").fit(X, y),
@@ -387,7 +387,9 @@ def test_an_error_in_a_worker_changes_nothing_and_leaves_no_busy_worker(
     tmp_path, release
 ):
     activation = BusyInWorkers(tmp_path, raise_in_one=True)
-    est = _new("least_squares", activation, n_restarts=3).fit(X, y)  # serially
+    est = _new("least_squares", activation, n_starts=3, combine="best").fit(
+        X, y
+    )  # serially
     est.set_params(n_jobs=2)
     outputs, before = _outputs(est), copy.deepcopy(state_of(est))
     with pytest.raises(Injected, match="in a worker"):
@@ -403,8 +405,8 @@ def test_an_interrupted_parallel_fit_changes_nothing_and_leaves_no_busy_worker(
     activation = BusyInWorkers(tmp_path, raise_in_one=False)
     # First a parallel fit that runs to the end: the serial fit's bits (and
     # the workers to interrupt next, warm).
-    est = _new("least_squares", n_restarts=2, n_jobs=2).fit(X, y)
-    serial = _new("least_squares", n_restarts=2).fit(X, y)
+    est = _new("least_squares", n_starts=2, combine="best", n_jobs=2).fit(X, y)
+    serial = _new("least_squares", n_starts=2, combine="best").fit(X, y)
     assert_same(state_of(est), {**state_of(serial), "n_jobs": 2})
     outputs, before = _outputs(est), copy.deepcopy(state_of(est))
 

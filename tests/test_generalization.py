@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_tanhnet import TanhNetRegressor
 from sklearn_tanhnet._evidence import Evidence, model_log_evidence
-from sklearn_tanhnet._network import weight_groups
+from sklearn_tanhnet._network import fold_scaling, unpack, weight_groups
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,13 @@ def test_model_log_evidence_adds_occam_and_symmetry_factors():
     assert model_log_evidence(ev, (), "tanh", True) == pytest.approx(-10.0 + occam)
 
 
-def test_restarts_are_chosen_by_their_log_evidence(sine):
+def test_members_are_chosen_by_their_log_evidence(sine):
     X, y = sine
-    est = TanhNetRegressor((4,), n_restarts=4, random_state=0).fit(X, y)
-    evidences = [r["log_evidence"] for r in est.restarts_]
+    est = TanhNetRegressor((4,), n_starts=4, combine="best", random_state=0).fit(X, y)
+    evidences = [r["log_evidence"] for r in est.members_]
     assert all(np.isfinite(evidences))
     assert est.log_evidence_ == max(evidences)
-    kept = est.restarts_[int(np.argmax(evidences))]
+    kept = est.members_[int(np.argmax(evidences))]
     for W, W_kept in zip(est.coefs_, kept["coefs"]):
         np.testing.assert_array_equal(W, W_kept)
 
@@ -64,7 +64,7 @@ def test_log_evidence_prefers_the_true_width(seed):
     # below that of (6,), which the model comparison cannot be blamed for.
     X, y = _three_unit_data(seed)
     evidence = {
-        width: TanhNetRegressor(width, n_restarts=10, random_state=seed)
+        width: TanhNetRegressor(width, n_starts=10, combine="best", random_state=seed)
         .fit(X, y)
         .log_evidence_
         for width in [(1,), (2,), (3,), (6,), (12,)]
@@ -76,9 +76,11 @@ def test_log_evidence_prefers_the_true_width(seed):
 
 def test_fixed_penalty_has_no_log_evidence(sine):
     X, y = sine
-    est = TanhNetRegressor((3,), alpha=1e-3, n_restarts=2, random_state=0).fit(X, y)
+    est = TanhNetRegressor(
+        (3,), alpha=1e-3, n_starts=2, combine="best", random_state=0
+    ).fit(X, y)
     assert est.log_evidence_ is None
-    assert all(r["log_evidence"] is None for r in est.restarts_)
+    assert all(r["log_evidence"] is None for r in est.members_)
 
 
 # -- ARD -------------------------------------------------------------------------
@@ -94,7 +96,7 @@ def test_ard_groups_the_first_layer_by_input():
 @pytest.fixture(scope="module")
 def friedman1_ard():
     X, y = make_friedman1(n_samples=500, noise=1.0, random_state=0)
-    return X, y, TanhNetRegressor(random_state=0, ard=True).fit(X, y)
+    return X, y, TanhNetRegressor((10,), random_state=0, ard=True).fit(X, y)
 
 
 def test_ard_penalises_friedman1s_noise_features_ten_times_more(friedman1_ard):
@@ -168,29 +170,34 @@ def test_ard_warm_start_and_float_alpha(friedman1_ard):
 @pytest.fixture(scope="module")
 def ensemble_fit(sine):
     X, y = sine
-    return TanhNetRegressor((4,), n_restarts=4, ensemble=True, random_state=0).fit(X, y)
+    return TanhNetRegressor((4,), n_starts=4, random_state=0).fit(X, y)
 
 
 def test_ensemble_predicts_with_the_mixture_of_its_members(sine, ensemble_fit):
     X, y = sine
     est = ensemble_fit
     X_new = np.linspace(-4, 4, 7)[:, None]
-    # Each member alone: the same fit with one start, refitted from its record.
+    # Each member alone: the same fit with one start, given the member.
     members = []
-    for record, (theta, _, statistics) in zip(est.restarts_, est._ensemble):
+    for member in est._committee:
         single = TanhNetRegressor((4,), random_state=0).fit(X, y)
-        single.coefs_, single.intercepts_ = record["coefs"], record["intercepts"]
-        single._theta, single._statistics = theta, statistics
+        single._committee = [member]
+        single.coefs_, single.intercepts_ = zip(
+            *fold_scaling(unpack(member[1], member[0]), *est._scaling)
+        )
         members.append(single.predict(X_new, return_std=True))
     means = np.array([m for m, _ in members])
     variances = np.array([s**2 for _, s in members])
     mean, std = est.predict(X_new, return_std=True)
+    # The mean of 4 members, against one network of their units side by
+    # side: the same sums in another order, a few eps of the outputs' scale.
     np.testing.assert_allclose(est.predict(X_new), means.mean(0), rtol=1e-12)
     np.testing.assert_allclose(mean, means.mean(0), rtol=1e-12)
     np.testing.assert_allclose(std**2, variances.mean(0) + means.var(0), rtol=1e-10)
-    # The attributes stay those of the best start.
-    best = int(np.argmax([r["log_evidence"] for r in est.restarts_]))
-    np.testing.assert_array_equal(est.coefs_[0], est.restarts_[best]["coefs"][0])
+    # Every member has equal weight; the representative is the best start.
+    assert [r["weight"] for r in est.members_] == [0.25] * 4
+    best = int(np.argmax([r["log_evidence"] for r in est.members_]))
+    assert est.log_evidence_ == est.members_[best]["log_evidence"]
 
 
 def test_mixture_interval_is_the_mixtures_quantile():
@@ -222,55 +229,89 @@ def test_mixture_interval_is_the_mixtures_quantile():
     assert hi[0, 0] == pytest.approx(stats.t.ppf(0.95, 5.0), abs=1e-9)
 
 
-def test_restarts_in_processes_give_the_serial_bits(sine, ensemble_fit):
+def test_members_in_processes_give_the_serial_bits(sine, ensemble_fit):
     X, y = sine
-    parallel = TanhNetRegressor(
-        (4,), n_restarts=4, ensemble=True, n_jobs=2, random_state=0
-    ).fit(X, y)
+    parallel = TanhNetRegressor((4,), n_starts=4, n_jobs=2, random_state=0).fit(X, y)
     X_new = np.linspace(-4, 4, 7)[:, None]
     for a, b in zip(
         parallel.predict_interval(X_new), ensemble_fit.predict_interval(X_new)
     ):
         np.testing.assert_array_equal(a, b)
-    for r, s in zip(parallel.restarts_, ensemble_fit.restarts_):
+    for r, s in zip(parallel.members_, ensemble_fit.members_):
         assert r["log_evidence"] == s["log_evidence"]
         np.testing.assert_array_equal(r["coefs"][0], s["coefs"][0])
 
 
-# -- width by evidence -------------------------------------------------------------
+# -- the committee of widths ------------------------------------------------------
 
 
-def test_auto_width_keeps_the_candidate_of_largest_log_evidence(sine):
-    from sklearn_tanhnet._estimator import WIDTH_CANDIDATES
+def test_the_committee_widths_grow_with_the_rows_and_fit_the_budget():
+    from sklearn_tanhnet._plan import COMMITTEE_FLOPS, plan_committee, step_flops
 
+    small = plan_committee("auto", "auto", 80, 1, 1)
+    assert small.widths == ((5,), (10,), (20,)) and small.n_starts == 2
+    assert not small.reduced
+    # sqrt(n) beyond 400 rows: 2,500 rows give a widest member of 50 units.
+    assert plan_committee("auto", "auto", 2500, 3, 1).widths == ((12,), (25,), (50,))
+    # On much data, fewer members, each affordable; one network at the most.
+    large = plan_committee("auto", "auto", 10**6, 5, 1)
+    assert large.n_members == 1 and large.reduced
+    cost = sum(step_flops(10**6, 5, h, 1) for h in large.widths) * large.n_starts
+    assert cost <= COMMITTEE_FLOPS
+    # A width given is never cut: its starts are the committee.
+    assert plan_committee((300,), 3, 10**6, 5, 1).widths == ((300,),)
+    assert plan_committee((4,), "auto", 80, 1, 1).n_starts == 1
+
+
+def test_auto_width_fits_a_committee_of_every_width_with_equal_weights(sine):
     X, y = sine
     est = TanhNetRegressor("auto", random_state=0).fit(X, y)
-    assert set(est.width_log_evidence_) == set(WIDTH_CANDIDATES)
-    chosen = max(est.width_log_evidence_, key=est.width_log_evidence_.get)
-    assert est.hidden_layer_sizes_ == chosen != ()  # a sine is not a line
+    assert est.hidden_layer_sizes_ == ((5,), (10,), (20,))
     assert est.hidden_layer_sizes == "auto"  # the parameter is left as given
-    single = TanhNetRegressor(chosen, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(est.predict(X), single.predict(X))
-    assert est.log_evidence_ == single.log_evidence_
+    assert [r["hidden_layer_sizes"] for r in est.members_] == [
+        (5,),
+        (5,),
+        (10,),
+        (10,),
+        (20,),
+        (20,),
+    ]
+    assert [r["weight"] for r in est.members_] == [1 / 6] * 6
+    assert [W.shape for W in est.coefs_] == [(1, 70), (70, 1)]
+    values = est.width_log_evidence_
+    assert set(values) == {(5,), (10,), (20,)}
+    # The representative network is the member of largest log evidence.
+    assert est.log_evidence_ == max(r["log_evidence"] for r in est.members_)
+    # The two starts of a width are two networks.
+    starts = [r for r in est.members_ if r["hidden_layer_sizes"] == (10,)]
+    assert (starts[0]["coefs"][0] != starts[1]["coefs"][0]).all()
     lower, upper = est.predict_interval(X)
     assert np.all(lower < upper)
 
 
-def test_auto_width_at_a_fixed_alpha_compares_the_evidence_at_that_penalty(sine):
-    from sklearn_tanhnet._estimator import WIDTH_CANDIDATES
-
+def test_combine_best_keeps_the_member_of_largest_log_evidence(sine):
     X, y = sine
-    est = TanhNetRegressor("auto", alpha=1e-3, random_state=0).fit(X, y)
+    est = TanhNetRegressor("auto", combine="best", random_state=0).fit(X, y)
+    best = int(np.argmax([r["log_evidence"] for r in est.members_]))
+    record = est.members_[best]
+    assert [r["weight"] for r in est.members_].count(1.0) == 1
+    assert record["weight"] == 1.0
+    np.testing.assert_array_equal(est.coefs_[0], record["coefs"][0])
+    assert est.log_evidence_ == record["log_evidence"]
+
+
+def test_auto_width_at_a_fixed_alpha_compares_the_evidence_at_that_penalty(sine):
+    X, y = sine
+    est = TanhNetRegressor("auto", alpha=1e-3, combine="best", random_state=0)
+    est.fit(X, y)
     values = est.width_log_evidence_
-    assert set(values) == set(WIDTH_CANDIDATES)
+    assert set(values) == {(5,), (10,), (20,)}
     assert all(np.isfinite(v) for v in values.values())
-    assert est.hidden_layer_sizes_ == max(values, key=values.get) != ()
-    single = TanhNetRegressor(est.hidden_layer_sizes_, alpha=1e-3, random_state=0)
-    np.testing.assert_array_equal(est.predict(X), single.fit(X, y).predict(X))
+    assert est.log_evidence_ == max(values.values())
     assert est.alpha_ == 1e-3
 
 
-def test_a_search_over_alpha_chooses_a_width_at_each_penalty(sine):
+def test_a_search_over_alpha_fits_the_committee_at_each_penalty(sine):
     from sklearn.model_selection import GridSearchCV
 
     X, y = sine
@@ -280,30 +321,36 @@ def test_a_search_over_alpha_chooses_a_width_at_each_penalty(sine):
         cv=2,
     ).fit(X, y)
     best = search.best_estimator_
-    assert best.hidden_layer_sizes_ in best.width_log_evidence_
+    assert set(best.hidden_layer_sizes_) == set(best.width_log_evidence_)
 
 
-def test_auto_width_continues_the_width_chosen(sine):
+def test_a_continued_committee_continues_every_member(sine):
     X, y = sine
     est = TanhNetRegressor("auto", solver="adam", alpha=1e-3, max_iter=5)
-    with pytest.raises(ValueError, match="partial_fit cannot choose the width"):
+    with pytest.raises(ValueError, match="partial_fit cannot size the committee"):
         est.partial_fit(X, y)
     with pytest.warns(ConvergenceWarning):
         est.fit(X, y)
-    chosen, curve = est.hidden_layer_sizes_, list(est.loss_curve_)
+    widths, curve = est.hidden_layer_sizes_, list(est.loss_curve_)
+    before = [theta.copy() for _, theta, *_ in est._committee]
     est.partial_fit(X, y)
-    assert est.hidden_layer_sizes_ == chosen and len(est.loss_curve_) == len(curve) + 1
+    assert est.hidden_layer_sizes_ == widths and len(est.loss_curve_) == len(curve) + 1
+    after = [theta for _, theta, *_ in est._committee]
+    assert len(after) == 6 and all((a != b).any() for a, b in zip(after, before))
     with pytest.warns(ConvergenceWarning):
         est.set_params(warm_start=True).fit(X, y)
-    assert est.hidden_layer_sizes_ == chosen and est.n_iter_ == 5
+    assert est.hidden_layer_sizes_ == widths and est.n_iter_ == 5
     assert est.loss_curve_[: len(curve)] == curve
 
 
 def test_ensemble_keeps_the_attributes_of_a_best_start_that_is_not_the_first(sine):
     X, y = sine
-    est = TanhNetRegressor((4,), n_restarts=4, ensemble=True, random_state=4)
+    est = TanhNetRegressor((4,), n_starts=4, random_state=4)
     est.fit(X, y)
-    best = int(np.argmax([r["log_evidence"] for r in est.restarts_]))
+    best = int(np.argmax([r["log_evidence"] for r in est.members_]))
     assert best != 0  # the case this test is for
-    np.testing.assert_array_equal(est.coefs_[0], est.restarts_[best]["coefs"][0])
+    assert est.log_evidence_ == est.members_[best]["log_evidence"]
+    assert est.n_iter_ == est.members_[best]["n_iter"]
+    # coefs_ are the members side by side: the best's units among them.
+    np.testing.assert_array_equal(est.coefs_[0][:, :4], est.members_[best]["coefs"][0])
     assert est.effective_n_params_ > 0

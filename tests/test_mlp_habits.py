@@ -57,7 +57,7 @@ def test_lazy_statistics_equal_those_of_fit_bit_for_bit(sine):
     X, y = sine
     eager = TanhNetRegressor((5,), random_state=0, uncertainty="fit").fit(X, y)
     lazy = TanhNetRegressor((5,), random_state=0, uncertainty="lazy").fit(X, y)
-    assert isinstance(lazy._statistics, DeferredStatistics)
+    assert isinstance(lazy._committee[0][5], DeferredStatistics)
     # A model saved before the first use computes them after loading.
     lazy = pickle.loads(pickle.dumps(lazy))
     for a, b in zip(eager.predict_interval(X), lazy.predict_interval(X)):
@@ -65,8 +65,8 @@ def test_lazy_statistics_equal_those_of_fit_bit_for_bit(sine):
     np.testing.assert_array_equal(eager.noise_variance_, lazy.noise_variance_)
     assert eager.effective_n_params_ == lazy.effective_n_params_
     # Computed once; the training data are let go.
-    assert lazy._statistics.arrays is None
-    assert lazy._fitted_statistics() is lazy._statistics.result
+    assert lazy._committee[0][5].arrays is None
+    assert lazy._fitted_statistics() is lazy._committee[0][5].result
 
 
 def test_uncertainty_off_computes_nothing_and_says_so(sine):
@@ -124,7 +124,11 @@ def test_a_diverging_early_stopped_fit_is_no_worse_than_its_start(
 ):
     X, y = regression_data
     options = dict(
-        solver="adam", early_stopping=True, batch_size=batch_size, random_state=0
+        hidden_layer_sizes=(10,),
+        solver="adam",
+        early_stopping=True,
+        batch_size=batch_size,
+        random_state=0,
     )
     with pytest.warns(ConvergenceWarning, match="start included"):
         est = TanhNetRegressor(learning_rate=10.0, **options).fit(X, y)

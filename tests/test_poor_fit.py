@@ -53,7 +53,7 @@ def test_a_fit_in_a_poor_minimum_warns_and_records_it():
     est, caught = fit_sine(POOR_SEED)
     assert est.score(X_SINE, Y_SINE) < 0.99
     assert len(caught) == 1 and "poor local minimum" in str(caught[0].message)
-    assert "n_restarts" in str(caught[0].message)
+    assert "n_starts" in str(caught[0].message)
     # The verdict is a flag of its own: status_ keeps why the solver stopped.
     assert est.poor_fit_
     assert est.status_ in ("converged", "plateau")
@@ -61,11 +61,11 @@ def test_a_fit_in_a_poor_minimum_warns_and_records_it():
     assert est.lack_of_fit_ >= 0.01
 
 
-def test_a_good_fit_does_not_warn_and_restarts_cure_a_poor_one():
+def test_a_good_fit_does_not_warn_and_members_cure_a_poor_one():
     good, caught = fit_sine(GOOD_SEED)
     assert not caught and good.status_ == "converged" and not good.poor_fit_
     assert good.lack_of_fit_ < 0.001
-    cured, caught = fit_sine(POOR_SEED, n_restarts=5)
+    cured, caught = fit_sine(POOR_SEED, n_starts=5, combine="best")
     assert not caught and not cured.poor_fit_
     assert cured.score(X_SINE, Y_SINE) > 0.99
 

@@ -269,7 +269,7 @@ def test_float32_input_keeps_float32_out_and_fits_in_double():
     est = _est().fit(X32, y32)
     ref = _est().fit(X32.astype(np.float64), y32.astype(np.float64))
     # The fit itself runs in double precision: the same fit, bit for bit.
-    np.testing.assert_array_equal(est._theta, ref._theta)
+    np.testing.assert_array_equal(est._committee[0][1], ref._committee[0][1])
     assert {a.dtype for a in est.coefs_ + est.intercepts_} == {np.dtype(np.float32)}
     X_new32 = X_NEW.astype(np.float32)
     pred = est.predict(X_new32)

@@ -75,20 +75,22 @@ def test_early_stopping_holds_out_validation_fraction():
         TanhNetRegressor().fit(X, y, X_val=X)
 
 
-def test_restarts_record_every_start_and_keep_the_best():
+def test_members_record_every_start_and_keep_the_best():
     X, y = _noisy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = TanhNetRegressor((4,), alpha=1e-3, n_restarts=4, random_state=0)
+        est = TanhNetRegressor(
+            (4,), alpha=1e-3, n_starts=4, combine="best", random_state=0
+        )
         est.fit(X, y)
-    assert len(est.restarts_) == 4
-    losses = [r["loss"] for r in est.restarts_]
+    assert len(est.members_) == 4
+    losses = [r["loss"] for r in est.members_]
     best = int(np.argmin(losses))
     assert est.loss_ == min(losses)
-    for W, W_best in zip(est.coefs_, est.restarts_[best]["coefs"]):
+    for W, W_best in zip(est.coefs_, est.members_[best]["coefs"]):
         np.testing.assert_array_equal(W, W_best)
     # Independent starts: their first-layer weights differ.
-    first = [r["coefs"][0] for r in est.restarts_]
+    first = [r["coefs"][0] for r in est.members_]
     assert not np.allclose(first[0], first[1])
 
 

@@ -58,7 +58,7 @@ def test_linear_network_intervals_equal_ols(linear_data, hidden, standardize):
     np.testing.assert_allclose((hi - lo) / 2, pred, rtol=1e-6)
     ols = A0 @ np.linalg.lstsq(A, y, rcond=None)[0]
     np.testing.assert_allclose((hi + lo) / 2, ols, rtol=1e-5)
-    assert est._statistics.rank == 3
+    assert est._committee[0][5].rank == 3
 
 
 def test_multi_output_linear_intervals_equal_per_output_ols(linear_data):
@@ -102,7 +102,7 @@ def test_return_std_matches_independent_delta_method(sin_fit):
     def net(theta, Z):
         return forward(unpack(theta, sizes), (Z - x_mean) / x_scale)[:, 0]
 
-    theta = est._theta
+    theta = est._committee[0][1]
     J = jacobian(net)(theta, X)
     r = (y - y_mean) / y_scale - net(theta, X)
     evals, evecs = np.linalg.eigh(J.T @ J)
@@ -115,7 +115,7 @@ def test_return_std_matches_independent_delta_method(sin_fit):
     expected = y_scale * np.sqrt(np.einsum("ip,pq,iq->i", G, cov, G) + s2)
     _, std = est.predict(X0, return_std=True)
     np.testing.assert_allclose(std, expected, rtol=1e-6)
-    assert est._statistics.dof == pytest.approx(dof)
+    assert est._committee[0][5].dof == pytest.approx(dof)
 
 
 def test_intervals_widen_outside_training_range(sin_fit):
@@ -144,7 +144,7 @@ def test_interval_coverage_on_noisy_sine():
     assert 0.85 <= np.mean(conf_cov) <= 0.99
 
 
-@pytest.mark.parametrize("members", [{}, {"n_restarts": 2, "ensemble": True}])
+@pytest.mark.parametrize("members", [{}, {"n_starts": 2}])
 def test_intervals_of_a_target_near_float64s_limit_scale_with_it(members):
     # y times 2**530 (about 3.5e159, whose variance overflows float64): the
     # standardised data, and so the fit, are bit for bit those of y, and a
@@ -237,7 +237,7 @@ def test_predict_gradient_of_an_ensemble_is_that_of_its_predictions(small_regres
     # The ensemble predicts its members' mean; its gradient is the mean of
     # theirs, not the kept member's.
     X, Y, _ = small_regression
-    est = TanhNetRegressor((4,), n_restarts=3, ensemble=True, random_state=0)
+    est = TanhNetRegressor((4,), n_starts=3, random_state=0)
     est.fit(X, Y)
     _assert_gradient_is_that_of_predict(est, X[:5])
 
@@ -253,7 +253,7 @@ def test_diagnose_hessian_agrees_with_independent_autograd_hessian(lecture_data)
     def sse(theta):
         return anp.sum((forward(unpack(theta, [1, 3, 1]), X)[:, 0] - y) ** 2)
 
-    H = np.linalg.eigvalsh(hessian(sse)(est._theta))[::-1]
+    H = np.linalg.eigvalsh(hessian(sse)(est._committee[0][1]))[::-1]
     diag = est.diagnose(X, y)
     # The objective is SSE / (2 n) here.
     np.testing.assert_allclose(diag.hessian_eigenvalues[:5], H[:5] / 100, rtol=1e-6)
@@ -290,7 +290,8 @@ def test_lecture_fit_has_rank_five_of_ten(lecture_data, seed):
             alpha=0.0,
             tol=0.0,
             max_iter=600,
-            n_restarts=3,
+            n_starts=3,
+            combine="best",
             random_state=seed,
         ).fit(X, y)
     diag = est.diagnose(X, y)
@@ -348,7 +349,7 @@ def _tall_fit(n_rows):
     rng = np.random.RandomState(0)
     X = rng.uniform(-2, 2, size=(n_rows, 2))
     y = np.tanh(X[:, 0]) - X[:, 1] + 0.1 * rng.normal(size=n_rows)
-    est = TanhNetRegressor((3,), n_restarts=2, ensemble=True, random_state=0)
+    est = TanhNetRegressor((3,), n_starts=2, random_state=0)
     return X, est.fit(X, y)
 
 
@@ -374,12 +375,12 @@ def test_a_wide_fit_keeps_principal_directions_not_training_rows():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(30, 40))
     y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=30)
-    est = TanhNetRegressor(random_state=0).fit(X, y)
-    statistics = est._statistics
+    est = TanhNetRegressor((10,), random_state=0).fit(X, y)
+    statistics = est._committee[0][5]
     assert isinstance(statistics, ResidualStatistics)
     assert _arrays_with_rows(est, len(X)) == [
-        "est['_statistics']['row_map']",
-        "est['_statistics']['bias_map']",
+        "est['_committee'][0][5]['row_map']",
+        "est['_committee'][0][5]['bias_map']",
     ]
     W = statistics.row_map
     gram = W @ W.T
@@ -529,8 +530,9 @@ def test_wide_data_prediction_intervals_cover_new_points():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(440, 50))
     y = X[:, 0] + 0.3 * rng.normal(size=440)
-    est = TanhNetRegressor(random_state=0, memory_budget=0.01).fit(X[:40], y[:40])
-    assert isinstance(est._statistics, ResidualStatistics)
+    est = TanhNetRegressor((10,), random_state=0, memory_budget=0.01)
+    est.fit(X[:40], y[:40])
+    assert isinstance(est._committee[0][5], ResidualStatistics)
     lower, upper = est.predict_interval(X[40:], confidence=0.95)
     covered = np.mean((lower <= y[40:]) & (y[40:] <= upper))
     # 400 new points: at a true coverage of 0.95 the measured share has a
