@@ -155,10 +155,11 @@ def register_onnx_converter():
     ``'logistic'``, ``Relu``, ``Sin``, none for ``'identity'``; a committee
     is the one network of its ``coefs_`` (its members side by side). It is a
     double-precision graph for float64 inputs (``to_onnx(est,
-    X.astype(np.float64))``) and a float graph otherwise, with the weights rounded to float32. The output
-    has shape ``(n_samples, n_outputs_)``, as other skl2onnx regressors',
-    also for a model fitted on a 1-D target. Converting a model whose
-    activation is a Python callable raises a ValueError: ONNX cannot run it.
+    X.astype(np.float64))``) and a float graph otherwise, with the weights
+    rounded to float32. The output has shape ``(n_samples, n_outputs_)``, as
+    other skl2onnx regressors', also for a model fitted on a 1-D target.
+    Converting a model whose activation is a Python callable raises a
+    ValueError: ONNX cannot run it.
 
     Raises
     ------
