@@ -45,15 +45,18 @@ print(f"training MSE {np.mean((est.predict(X) - y) ** 2):.2e}")
 # The diagnostics
 # ---------------
 # ``diagnose`` needs the training data (the estimator does not keep it). Its
-# report gives the gradient norm (small: a stationary point), the exact
-# Hessian's eigenvalues relative to the largest, and the numerical rank: the
-# number of eigenvalues above ``rcond`` (default ``1e-6``) times the largest.
+# report gives the gradient norm (how close to a stationary point the fit
+# stopped), the exact Hessian's eigenvalues relative to the largest, and the
+# numerical rank: the number of eigenvalues above ``rcond`` (default
+# ``1e-6``) times the largest.
 diagnostics = est.diagnose(X, y)
 print(diagnostics)
 
 # %%
-# Five eigenvalues are large and five are, relative to the largest, below
-# one in a million: rank 5 of 10. The horizontal line is the cutoff.
+# Four eigenvalues are above the cutoff and six are, relative to the
+# largest, below one in a million: rank 4 of 10, where the lecture found 5.
+# Which of the smallest eigenvalues clear the cutoff depends on where the fit
+# stopped. The horizontal line is the cutoff.
 HessianSpectrumDisplay.from_diagnostics(diagnostics, estimator_name="1-3-1 network")
 plt.show()
 

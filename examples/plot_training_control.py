@@ -9,7 +9,7 @@ estimates one penalty per layer from the training data alone, by MacKay's
 evidence framework. This example puts the defaults next to scikit-learn's
 :class:`~sklearn.neural_network.MLPRegressor` on the diabetes data, then shows
 the two other tools against overfitting and bad starts: early stopping on a
-held-out loss, and several restarts in one fit.
+held-out loss, and several random starts in one fit.
 """
 
 # %%
@@ -17,11 +17,15 @@ held-out loss, and several restarts in one fit.
 # -----------------------------
 # Five shuffled folds of scikit-learn's diabetes data (442 patients, 10
 # features, a target in the hundreds). ``TanhNetRegressor`` is used as it
-# comes: ten hidden units, ``alpha='auto'``, no scaling outside (it
-# standardises X and y itself). The MLP has the same architecture and the
-# closest solver, ``'lbfgs'``; it gets a scaled X and y, without which it does
-# far worse, and is shown with its default ``alpha=1e-4`` and with
-# ``alpha=1``. :class:`~sklearn.linear_model.RidgeCV` is the linear baseline.
+# comes: ``alpha='auto'``, no scaling outside (it standardises X and y
+# itself), and ``hidden_layer_sizes='auto'``, a committee of one-hidden-layer
+# networks of 5, 10 and 20 units (on the 353 or 354 training rows of a fold),
+# two random starts of each, that predicts with the mean of the six
+# (:ref:`committee`). The MLP is one network of ten units, the committee's
+# middle width, with the closest solver, ``'lbfgs'``; it gets a scaled X and
+# y, without which it does far worse, and is shown with its default
+# ``alpha=1e-4`` and with ``alpha=1``. :class:`~sklearn.linear_model.RidgeCV`
+# is the linear baseline.
 import time
 import warnings
 
@@ -81,39 +85,48 @@ for name, model in models.items():
         f"{seconds:>7.1f}s"
     )
 
+print("widths of the committee (first fold):", fold_nets[0].hidden_layer_sizes_)
+
 # %%
-# With no tuning the network comes close to the linear baseline, while the MLP
-# overfits: 121 parameters for about 350 training rows per fold need a
+# With no tuning the committee comes close to the linear baseline, while the MLP
+# overfits: its 121 parameters for about 350 training rows per fold need a
 # penalty, and which one is a matter of search (``alpha=1`` helps, but is
 # still far from the linear model). The diabetes signal is nearly linear, so matching
 # ``RidgeCV`` is the most a network can do here. On a nonlinear problem,
 # ``make_friedman1(2500, noise=1, random_state=0)`` with the same folds, the
-# defaults reach a median :math:`R^2` of 0.958, the MLP 0.953 and ``RidgeCV``
+# defaults reach a median :math:`R^2` of 0.959, the MLP 0.953 and ``RidgeCV``
 # 0.737.
 #
 # What the evidence framework chose
 # ---------------------------------
-# Each fitted network reports what the evidence framework settled on.
-# ``alpha_`` holds one penalty per layer, in the units of ``alpha`` for the
-# standardised data; ``effective_n_params_`` is the number of parameter
-# combinations the data determine (of 121); ``noise_variance_`` is the
-# estimated noise variance in the units of y squared, so its square root is
-# the typical error of a new prediction. One row per fold:
-print("fold  alpha_[0]  alpha_[1]  effective_n_params_  noise std")
+# Each network of the committee has its own penalties. The fitted attributes
+# below are those of the committee's representative network, its member of
+# largest log evidence, whose width ``members_`` records. ``alpha_`` holds one
+# penalty per layer, in the units of ``alpha`` for the standardised data;
+# ``effective_n_params_`` is the number of parameter combinations the data
+# determine, of the network's parameters (61, 121 or 241 for 5, 10 or 20
+# units); ``noise_variance_`` is the estimated noise variance in the units of
+# y squared, so its square root is the typical error of a new prediction. One
+# row per fold:
+print("fold  width  alpha_[0]  alpha_[1]  effective_n_params_  noise std")
 for k, net in enumerate(fold_nets):
+    representative = max(net.members_, key=lambda m: m["log_evidence"])
+    (width,) = representative["hidden_layer_sizes"]
+    n_params = (X.shape[1] + 2) * width + 1
     print(
-        f"{k:<4}{net.alpha_[0]:>11.3g}{net.alpha_[1]:>11.3g}"
-        f"{net.effective_n_params_:>21.1f}{np.sqrt(net.noise_variance_[0]):>11.1f}"
+        f"{k:<4}{width:>7}{net.alpha_[0]:>11.3g}{net.alpha_[1]:>11.3g}"
+        f"{net.effective_n_params_:>13.1f} of {n_params:<3}"
+        f"{np.sqrt(net.noise_variance_[0]):>11.1f}"
     )
 
 # %%
-# The penalties swing by orders of magnitude from fold to fold, and in
-# opposite directions: a tanh unit can trade smaller input weights for larger
-# output weights, so only the two together mean something. What the evidence
-# iteration watches to decide that it has settled, the effective number of
-# parameters and the noise, is much steadier: 19 to 39 of 121 parameters'
-# worth of information, and a noise standard deviation that moves by a few
-# percent.
+# The representative is the network of 5 units on four folds of five. Its
+# penalties swing by orders of magnitude from fold to fold: a tanh unit can
+# trade smaller input weights for larger output weights, so only the two
+# together mean something. What the evidence iteration watches to decide
+# that it has settled, the effective number of parameters and the noise, is
+# much steadier: 14 to 22 parameters' worth of information, whatever the
+# width, and a noise standard deviation that moves by a few percent.
 
 # %%
 # Early stopping
@@ -148,7 +161,7 @@ fits = {
     "adam, early stopping": TanhNetRegressor(
         **adam, early_stopping=True, validation_fraction=0.2
     ),
-    "defaults (alpha='auto')": TanhNetRegressor(random_state=0),
+    "defaults (committee)": TanhNetRegressor(random_state=0),
 }
 for name, fit in fits.items():
     fit.fit(X_train, y_train)
@@ -167,10 +180,12 @@ print(
 # Without a penalty adam fits the noise of the training rows until the
 # objective plateaus, and the test :math:`R^2` is negative. Early stopping
 # keeps the network of the best epoch and generalises nearly as well as the
-# evidence penalty, which needed no held-out data. The curves show why: the
-# training loss keeps falling while the validation loss turns up. (The
-# validation loss is the unpenalised loss on the held-out rows; with
-# ``alpha=0`` the training curve is the same quantity on the training rows.)
+# defaults' evidence penalties, which needed no held-out data (the defaults'
+# status and iterations are those of the committee's representative network).
+# The curves show why: the training loss keeps falling while the validation
+# loss turns up. (The validation loss is the unpenalised loss on the held-out
+# rows; with ``alpha=0`` the training curve is the same quantity on the
+# training rows.)
 disp = LossCurveDisplay.from_estimator(stopped)
 disp.ax_.axvline(best, color="0.5", ls=":", label="parameters kept")
 disp.ax_.legend()
@@ -192,47 +207,53 @@ print(
 )
 
 # %%
-# Restarts: equally good fits, different weights
-# ----------------------------------------------
-# ``n_restarts=4`` fits from four random initial weights and keeps the best:
-# by the validation loss with early stopping, otherwise (with
-# ``alpha='auto'``) by generalised cross-validation (GCV): the training mean
-# squared error inflated for the effective number of parameters, in units of
-# the target's variance, so that one minus it estimates the
-# cross-validated :math:`R^2`. Every start is recorded in ``restarts_``. To
-# compare weights without being fooled by the network's symmetries (hidden
-# units can be swapped, and a unit's signs flipped), the table shows the three
-# largest output weights in absolute value, and the norm of the input
-# weights.
-est = TanhNetRegressor(n_restarts=4, random_state=0).fit(X, y)
+# Random starts: equally good fits, different weights
+# ---------------------------------------------------
+# The committee's networks differ by their random start as well as by their
+# width. To see what the start alone does, fix the width:
+# ``hidden_layer_sizes=(10,), n_starts=4`` fits a network of ten units from
+# four random initial weights, and ``combine='best'`` keeps the one of
+# largest log evidence (of lowest validation loss with early stopping)
+# instead of averaging them. Every start is recorded in ``members_``, with
+# its objective, its log evidence, its generalised cross-validation score
+# (GCV: the training mean squared error inflated for the effective number of
+# parameters, in units of the target's variance, so that one minus it
+# estimates the cross-validated :math:`R^2`) and its weights. To compare
+# weights without being fooled by the network's symmetries (hidden units can
+# be swapped, and a unit's signs flipped), the table shows the three largest
+# output weights in absolute value, and the norm of the input weights.
+est = TanhNetRegressor((10,), n_starts=4, combine="best", random_state=0).fit(X, y)
 
 
 def predict_with(coefs, intercepts, X):
-    """The network of one restart (``coefs`` are in the units of X and y)."""
+    """The network of one start (``coefs`` are in the units of X and y)."""
     hidden = np.tanh(X @ coefs[0] + intercepts[0])
     return (hidden @ coefs[1] + intercepts[1]).ravel()
 
 
 predictions = []
-print("start   loss    GCV  train R^2   largest |output weights|   |input W|")
-for k, r in enumerate(est.restarts_):
-    predictions.append(predict_with(r["coefs"], r["intercepts"], X))
+print("start   loss    GCV   log ev  train R^2   largest |output W|   |input W|")
+for k, member in enumerate(est.members_):
+    predictions.append(predict_with(member["coefs"], member["intercepts"], X))
     r2 = 1 - np.mean((predictions[-1] - y) ** 2) / np.var(y)
-    out = np.sort(np.abs(r["coefs"][1].ravel()))[::-1][:3]
+    out = np.sort(np.abs(member["coefs"][1].ravel()))[::-1][:3]
     print(
-        f"{k:<5}{r['loss']:>7.3f}{r['gcv']:>7.3f}{r2:>11.3f}   "
+        f"{k:<5}{member['loss']:>7.3f}{member['gcv']:>7.3f}"
+        f"{member['log_evidence']:>9.1f}{r2:>11.3f}   "
         f"{out[0]:>6.0f}{out[1]:>6.0f}{out[2]:>6.0f}"
-        f"{np.linalg.norm(r['coefs'][0]):>19.1f}"
+        f"{np.linalg.norm(member['coefs'][0]):>12.1f}"
     )
-kept = int(np.argmin([r["gcv"] for r in est.restarts_]))
-print(f"kept: start {kept} (lowest GCV)")
+kept = int(np.argmax([member["weight"] for member in est.members_]))
+print(f"kept: start {kept} (largest log evidence)")
 
 # %%
 # The fits are about equally good: their objectives and GCV scores are
 # within a few hundredths of each other, the training :math:`R^2` a little
-# more spread. Their weights are not: the largest output weights and the size
-# of the input weights differ by factors, symmetries aside. The predictions
-# agree much better than the weights, well within the noise:
+# more spread (the start kept has neither the lowest objective nor the lowest
+# GCV: the evidence scores a network by more than its fit). Their weights are
+# not: the largest output weights and the size of the input weights differ by
+# up to a factor of two, symmetries aside. The predictions agree much better
+# than the weights, well within the noise:
 predictions = np.array(predictions)
 spread = predictions.std(axis=0)
 print(f"spread of the four predictions per patient: median {np.median(spread):.1f}")
@@ -241,5 +262,7 @@ print(f"estimated noise standard deviation: {np.sqrt(est.noise_variance_[0]):.1f
 # %%
 # This is the lecture's point in a real setting: a network that fits is not
 # unique, and its weights have no meaning of their own. Judge a network by its
-# predictions, and use restarts to avoid a bad start, not to find "the"
-# weights.
+# predictions. That is why the default does not pick one start: its committee
+# predicts with the mean of all its networks (``combine='mixture'``), and
+# counts their disagreement in ``predict(return_std=True)`` and the
+# intervals, so that no single start's accident decides the prediction.
