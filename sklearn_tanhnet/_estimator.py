@@ -1,7 +1,6 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
 import warnings
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,53 +17,50 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._committee import (
+    diagnose_committee,
+    feature_relevance,
+    fitted_members,
+    input_gradient,
+    mean_network,
+    member_predictions,
+    mixture_std,
+    resolved,
+    stored_members,
+    width_evidence,
+)
 from ._data import (
-    Fitted,
     _check_real_numeric,
     _naming_the_column,
-    _standardized,
-    check_partitioned_params,
-    in_memory_fit_data,
-    partitioned_fit_data,
-)
-from ._derivatives import (
-    LeastSquaresProblem,
+    check_in_memory_params,
+    fit_plan,
+    in_memory_candidates,
+    partitioned_candidates,
+    plan_widths,
+    validation_given,
 )
 from ._distributed import (
     is_dask_collection,
     lazily,
-    prepare_partitions,
 )
 from ._fitting import (
     POOR_FIT_SHARE,
     Callbacks,
     FitSettings,
     fit_networks,
-    statistics_of,
 )
 from ._network import (
     ACTIVATIONS,
     CenteredSparse,
     Network,
-    check_layer_sizes,
-    fold_scaling,
-    n_params_of,
     pack,
-    side_by_side,
-    unpack,
-    weight_mask,
 )
-from ._plan import CommitteePlan, plan_committee, plan_fit
 from ._robust import LOSSES
 from ._threads import with_one_blas_thread
 from ._uncertainty import (
     RCOND,
-    DeferredStatistics,
-    diagnose,
     mixture_interval,
-    prediction_std,
     t_quantile,
-    warn_few_residual_dof,
 )
 
 
@@ -98,54 +94,6 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
 def _like_y(estimator, A):
     """``A`` of shape (n_samples, n_outputs) shaped as the fitted y was."""
     return A.ravel() if estimator._y_1d else A
-
-
-def _plan_of(estimator, data):
-    """The :class:`~._plan.FitPlan` of the estimator's settings on ``data``."""
-    return plan_fit(
-        estimator.solver,
-        estimator.method,
-        estimator.tr_solver,
-        data.n_rows,
-        data.sizes[-1],
-        n_params_of(data.sizes),
-        int(weight_mask(data.sizes).sum()),
-        isinstance(data.alpha, str),
-        estimator.uncertainty,
-        data.ard,
-        estimator.memory_budget * 2**30,
-    )
-
-
-def _resolved(statistics):
-    """Delta-method statistics, computed now if they were deferred."""
-    if isinstance(statistics, DeferredStatistics):
-        return statistics.resolve(statistics_of)
-    return statistics
-
-
-def _width_evidence(records):
-    """``(width, largest log evidence of its starts)`` of each width fitted."""
-    best = {}
-    for record in records:
-        width, value = record["hidden_layer_sizes"], record["log_evidence"]
-        if value is not None and (best.get(width) is None or value > best[width]):
-            best[width] = value
-        best.setdefault(width, None)
-    return list(best.items())
-
-
-def _input_gradient(network, theta, X, n_outputs):
-    """``d output_k / d x_j`` of one network at each row, (n, K, n_features)."""
-    linearization = network.linearize(theta, X)
-    # Rows do not interact: the input gradient of a summed output holds
-    # every row's derivative.
-    eye = np.eye(n_outputs)
-    grads = [
-        linearization.input_vjp(np.broadcast_to(eye[k], (X.shape[0], n_outputs)))
-        for k in range(n_outputs)
-    ]
-    return np.stack(grads, axis=1)
 
 
 def _is_adam(estimator):
@@ -775,6 +723,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _fit_unguarded(self, X, y, sample_weight, validation, partial):
         n_starts, combine = self._combine()
+        params = self.get_params(deep=False)
         if is_dask_collection(X):
             candidates, committee = self._prepare_partitioned(
                 X, y, sample_weight, validation, partial, n_starts
@@ -784,9 +733,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 X, y, sample_weight, validation, partial, n_starts
             )
         settings = FitSettings.from_params(
-            self.get_params(deep=False), n_starts=committee.n_starts, combine=combine
+            params, n_starts=committee.n_starts, combine=combine
         )
-        plans = [_plan_of(self, data) for data in candidates]
+        plans = [fit_plan(data, params) for data in candidates]
         result = fit_networks(candidates, plans, settings, Callbacks(self, X, y))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
@@ -822,7 +771,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             vars(self).pop("_width_evidence", None)
             if self.hidden_layer_sizes == "auto":
                 # (width, value) pairs: skops writes no dict with tuple keys.
-                self._width_evidence = _width_evidence(result.records)
+                self._width_evidence = width_evidence(result.records)
         if validation_curve is not None:
             self.best_validation_loss_ = result.best_validation_loss
         # MLPRegressor's adam attribute: the lowest epoch loss, None with
@@ -851,35 +800,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         self.feature_relevance_ = None
         if data.ard and not partial:
-            # The prior variance of each input's weights, as shares, averaged
-            # over the members.
-            n_in = data.sizes[0]
-            shares = [
-                1.0 / np.asarray(m.alpha, dtype=float)[:n_in]
-                for m in result.members
-                if m.ard
-            ]
-            self.feature_relevance_ = np.mean([v / v.sum() for v in shares], axis=0)
+            self.feature_relevance_ = feature_relevance(result.members, data.sizes[0])
 
     def _store_networks(self, result, data):
         """The committee's members, and ``coefs_`` / ``intercepts_`` of the
         one network equal to their mean."""
-        scaling = data.scaling
-        members = [
-            (m.sizes, m.theta, m.state, m.alpha, m.ard, m.statistics)
-            for m in result.members
-        ]
-        # The representative first: what reads one network reads it.
-        members.insert(0, members.pop(result.kept))
-        self._committee = members
+        self._committee = members = stored_members(result)
         self._y_1d = data.y_1d
-        self._scaling = scaling
-        params = side_by_side(
-            [
-                fold_scaling(unpack(theta, sizes), *scaling)
-                for sizes, theta, *_ in members
-            ]
-        )
+        self._scaling = data.scaling
+        params = mean_network(members, data.scaling)
         # float32 data keep float32 coefficients (as MLPRegressor does); the
         # fit itself runs in double precision.
         self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
@@ -902,121 +831,41 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         return self.members_
 
-    def _widths(self, n_rows, n_features, n_outputs, n_starts, warm):
-        """The :class:`~._plan.CommitteePlan` of a fresh fit, or of a continued
-        one: every fitted member once."""
-        if warm:
-            widths = [tuple(sizes[1:-1]) for sizes, *_ in self._committee]
-            return CommitteePlan(tuple(widths), 1)
-        hidden = self.hidden_layer_sizes
-        if hidden != "auto":
-            hidden = check_layer_sizes(hidden)
-        return plan_committee(hidden, n_starts, n_rows, n_features, n_outputs)
-
     def _prepare(self, X, y, sample_weight, validation, partial, n_starts):
         """Validate, standardise and split the data: the fixed inputs of the
-        fit of each width of the committee, and its plan."""
-        warm = self._continues(X, partial)
-        if self.loss != "squared_error" and self.solver != "least_squares":
-            raise ValueError(
-                f"loss={self.loss!r} is fitted by reweighted least squares: it "
-                f"needs solver='least_squares', got solver={self.solver!r}."
-            )
-        arrays = self._validate_xy(X, y, sample_weight, reset=not warm)
-        n_outputs = arrays[2].shape[1]
-        committee = self._widths(
-            arrays[0].shape[0], arrays[0].shape[1], n_outputs, n_starts, warm
-        )
-        if warm:
-            self._check_continued(committee, n_outputs)
-        X_val, y_val, sw_val = validation
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise ValueError("X_val and y_val must be given together.")
-            X_val, _, Y_val, sw_val, _ = self._validate_xy(X_val, y_val, sw_val)
-            if Y_val.shape[1] != n_outputs:
-                raise ValueError(
-                    f"y_val has {Y_val.shape[1]} output(s), y has {n_outputs}."
-                )
+        fit of each width of the committee, and its plan.
+
+        The arrays are validated here, on the estimator (``validate_data``
+        records ``n_features_in_`` and the feature names); :mod:`._data`
+        builds the rest from them and the parameters.
+        """
+        params = self.get_params(deep=False)
+        fitted = None
+        if self._continues(X, partial):
+            alpha = getattr(self, "alpha_", None)
+            fitted = fitted_members(self._committee, self._scaling, self._y_1d, alpha)
+        check_in_memory_params(params)
+        arrays = self._validate_xy(X, y, sample_weight, reset=fitted is None)
+        shape = (*arrays[0].shape, arrays[2].shape[1])
+        committee = plan_widths(self.hidden_layer_sizes, n_starts, shape, fitted)
+        if validation_given(validation):
+            X_val, _, Y_val, sw_val, _ = self._validate_xy(*validation)
             validation = (X_val, Y_val, sw_val)
         else:
             validation = None
-        fitted = [None] * len(committee.widths)
-        if warm:
-            fitted = [
-                Fitted(self._scaling, self._y_1d, ard, alpha, theta, state)
-                for _, theta, state, alpha, ard, _ in self._committee
-            ]
-            # The representative's penalties are alpha_ (as a single
-            # network's always were).
-            fitted[0] = replace(fitted[0], alpha=getattr(self, "alpha_", None))
-        candidates = [
-            in_memory_fit_data(
-                arrays,
-                validation,
-                hidden,
-                standardize=self.standardize,
-                early_stopping=self.early_stopping,
-                validation_fraction=self.validation_fraction,
-                random_state=self.random_state,
-                alpha=self.alpha,
-                ard=self.ard,
-                partial=partial,
-                fitted=member,
-                width_evidence=len(committee.widths) > 1 and not warm,
-            )
-            for hidden, member in zip(committee.widths, fitted)
-        ]
+        candidates = in_memory_candidates(
+            arrays, validation, params, committee, partial, fitted
+        )
         return candidates, committee
 
-    def _check_continued(self, committee, n_outputs):
-        """A ValueError unless a continued fit's parameters match the fitted
-        committee's."""
-        hidden = self.hidden_layer_sizes
-        widths = committee.widths
-        if hidden != "auto" and any(w != check_layer_sizes(hidden) for w in widths):
-            given = check_layer_sizes(hidden)
-        elif n_outputs != self.n_outputs_:
-            given = hidden
-        else:
-            return
-        raise ValueError(
-            "warm_start/partial_fit needs the same hidden_layer_sizes and "
-            f"number of outputs as the fitted networks, got "
-            f"hidden_layer_sizes={given} and {n_outputs} output(s) for "
-            f"{', '.join(map(str, dict.fromkeys(widths)))} and {self.n_outputs_}."
-        )
-
     def _prepare_partitioned(self, X, y, sample_weight, validation, partial, n_starts):
-        """:meth:`_prepare` for Dask collections: the partitions stay on the workers.
-
-        The package's Levenberg-Marquardt with every sum over rows taken per
-        partition (:mod:`._distributed`), on the client of the current Dask
-        context.
-        """
-        from distributed import get_client
-
-        check_partitioned_params(self.get_params(deep=False), partial, validation)
-        client = get_client()  # ValueError: no client
-        parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
-        committee = self._widths(
-            parts.n_rows, parts.n_features, parts.n_outputs, n_starts, False
+        """:meth:`_prepare` for Dask collections: the partitions stay on the
+        workers (:func:`~._data.partitioned_candidates`)."""
+        params = self.get_params(deep=False)
+        data, committee = partitioned_candidates(
+            X, y, sample_weight, validation, params, partial, n_starts
         )
-        data = [
-            partitioned_fit_data(
-                client,
-                parts,
-                X,
-                y,
-                hidden,
-                random_state=self.random_state,
-                alpha=self.alpha,
-                ard=self.ard,
-                width_evidence=len(committee.widths) > 1,
-            )
-            for hidden in committee.widths
-        ]
-        self.n_features_in_ = parts.n_features
+        self.n_features_in_ = data[0].sizes[0]
         # A Dask DataFrame's column names, from its empty pandas twin (_meta),
         # as a pandas X's; none for a Dask array.
         _check_feature_names(self, getattr(X, "_meta", None), reset=True)
@@ -1034,7 +883,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"This {type(self).__name__} instance is not fitted yet; call "
                 "'fit' first."
             )
-        return _resolved(self._committee[0][5])
+        return resolved(self._committee[0][5])
 
     @property
     def width_log_evidence_(self):
@@ -1059,37 +908,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return None
         return statistics.effective_n_params
 
-    def _delta_method(self, X, member):
-        """Standard error of the mean, noise std and dof of one member of the
-        committee, in the original units."""
-        sizes, theta, _, _, _, statistics = member
-        statistics = _resolved(statistics)
-        if isinstance(statistics, str):
-            raise ValueError("Uncertainty is not available for this fit: " + statistics)
-        warn_few_residual_dof(statistics, self.n_outputs_)
-        y_scale = self._scaling[3]
-        se = prediction_std(
-            statistics,
-            theta,
-            _standardized(X, *self._scaling[:2]),
-            list(sizes),
-            self.activation,
+    def _member_predictions(self, X):
+        """Each member's mean and (se, noise, dof), in the original units."""
+        return member_predictions(
+            self._committee, X, self._scaling, self.activation, self.n_outputs_, True
         )
-        noise = np.sqrt(statistics.noise_variance) * y_scale
-        return se * y_scale, noise, statistics.dof
-
-    def _member_predictions(self, X, with_uncertainty):
-        """Each member's mean (original units) and, if
-        asked, its (se, noise, dof), (n, K) each."""
-        means, uncertainty = [], []
-        for member in self._committee:
-            sizes, theta = member[0], member[1]
-            with np.errstate(over="ignore", invalid="ignore"):
-                params = fold_scaling(unpack(theta, sizes), *self._scaling)
-                means.append(Network(list(sizes), self.activation).predict(params, X))
-            if with_uncertainty:
-                uncertainty.append(self._delta_method(X, member))
-        return np.stack(means), uncertainty
 
     @with_one_blas_thread
     def predict(self, X, return_std=False):
@@ -1132,17 +955,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         out = out.astype(dtype, copy=False)
         if not return_std:
             return _like_y(self, out)
-        means, uncertainty = self._member_predictions(X, True)
-        # A mixture's variance: the mean of the members' plus their means'.
-        # Summed in units of y's scale, where a variance is representable
-        # whenever the standard deviation is (a y of scale 1e160 has none).
-        y_scale = self._scaling[3]
-        variance = np.mean(
-            [(np.hypot(se, noise) / y_scale) ** 2 for se, noise, _ in uncertainty],
-            axis=0,
-        )
-        variance = variance + (means / y_scale).var(axis=0)
-        std = (np.sqrt(variance) * y_scale).astype(dtype, copy=False)
+        means, uncertainty = self._member_predictions(X)
+        std = mixture_std(means, uncertainty, self._scaling[3])
+        std = std.astype(dtype, copy=False)
         return _like_y(self, out), _like_y(self, std)
 
     @with_one_blas_thread
@@ -1199,7 +1014,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         y_pred = self.predict(X)
         _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
-        means, uncertainty = self._member_predictions(X, True)
+        means, uncertainty = self._member_predictions(X)
         scales, dofs = [], []
         for se, noise, dof in uncertainty:
             # hypot: no square of a quantity of y's scale, which may overflow.
@@ -1244,7 +1059,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             (W.astype(float, copy=False), b.astype(float, copy=False))
             for W, b in zip(self.coefs_, self.intercepts_)
         ]
-        out = _input_gradient(network, pack(params), X, self.n_outputs_)
+        out = input_gradient(network, pack(params), X, self.n_outputs_)
         out = out.astype(dtype, copy=False)
         return out[:, 0, :] if self._y_1d else out
 
@@ -1277,33 +1092,14 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X, _, Y, sample_weight, _ = self._validate_xy(X, y, sample_weight)
-        _, _, y_mean, y_scale = self._scaling
-        inputs = _standardized(X, *self._scaling[:2])
-        inputs = (
-            inputs.toarray() if sparse.issparse(X) else inputs
-        )  # autograd's Hessian
-        members = [
-            diagnose(
-                LeastSquaresProblem(
-                    inputs,
-                    (Y - y_mean) / y_scale,
-                    sample_weight,
-                    self.alpha_ if alpha is None else alpha,
-                    list(sizes),
-                    self.activation,
-                    ard,
-                ),
-                theta,
-                rcond,
-            )
-            for sizes, theta, _, alpha, ard, _ in self._committee
-        ]
-        diagnostics = members[0]
-        if len(members) > 1:
-            diagnostics.members = members
-            diagnostics.member_widths = [
-                tuple(sizes[1:-1]) for sizes, *_ in self._committee
-            ]
+        diagnostics = diagnose_committee(
+            self._committee,
+            self._scaling,
+            (X, Y, sample_weight),
+            self.alpha_,
+            self.activation,
+            rcond,
+        )
         diagnostics.stop_reason = self.message_
         diagnostics.penalties_estimated = self.alpha == "auto"
         if getattr(self, "feature_relevance_", None) is not None:
