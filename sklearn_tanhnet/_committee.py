@@ -17,12 +17,14 @@ from scipy import sparse
 
 from ._data import Fitted, _standardized
 from ._derivatives import LeastSquaresProblem
-from ._fitting import statistics_of
+from ._fitting import POOR_FIT_SHARE, statistics_of
 from ._network import Network, fold_scaling, side_by_side, unpack
 from ._uncertainty import (
     DeferredStatistics,
     diagnose,
+    mixture_interval,
     prediction_std,
+    t_quantile,
     warn_few_residual_dof,
 )
 
@@ -36,6 +38,57 @@ def stored_members(result):
     ]
     members.insert(0, members.pop(result.kept))
     return members
+
+
+def fitted_state(result, data, committee, params):
+    """The fitted attributes of a fit that do not extend an earlier fit's,
+    by name: the committee, the one network of its mean and the outcome.
+
+    ``result`` is the :class:`~._fitting.FitResult`, ``data`` the
+    representative's :class:`~._data.FitData`, ``committee`` the
+    :class:`~._plan.CommitteePlan` and ``params`` the estimator's
+    parameters (``get_params(deep=False)``).
+    """
+    members = stored_members(result)
+    network = mean_network(members, data.scaling)
+    state = {
+        "_committee": members,
+        "_y_1d": data.y_1d,
+        "_scaling": data.scaling,
+        # float32 data keep float32 coefficients (as MLPRegressor does); the
+        # fit itself runs in double precision.
+        "coefs_": [W.astype(data.dtype, copy=False) for W, _ in network],
+        "intercepts_": [b.astype(data.dtype, copy=False) for _, b in network],
+        "n_outputs_": data.sizes[-1],
+        "n_layers_": len(data.sizes),
+    }
+    if params["hidden_layer_sizes"] == "auto":
+        state["hidden_layer_sizes_"] = tuple(
+            dict.fromkeys(tuple(sizes[1:-1]) for sizes, *_ in members)
+        )
+    partial, robust, lack_of_fit = data.partial, result.robust, result.lack_of_fit
+    state.update(
+        loss_=result.loss,
+        status_=result.status,
+        message_=result.message,
+        committee_reduced_=committee.reduced,
+        tr_solver_=result.step,
+        # The solver's reason stays in status_; the poor-minimum verdict on
+        # a fit that settled is a separate flag.
+        lack_of_fit_=lack_of_fit,
+        poor_fit_=lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE,
+        alpha_=(data.alpha0 if partial and params["alpha"] == "auto" else result.alpha),
+        log_evidence_=result.log_evidence,
+        ard_=data.ard,
+        robust_weights_=None if robust is None else robust.row_weights,
+        outlier_cutoff_=(
+            None if robust is None else robust.threshold * data.scaling[3].ravel()
+        ),
+        feature_relevance_=None,
+    )
+    if data.ard and not partial:
+        state["feature_relevance_"] = feature_relevance(result.members, data.sizes[0])
+    return state
 
 
 def mean_network(committee, scaling):
@@ -78,6 +131,23 @@ def fitted_members(committee, scaling, y_1d, alpha):
     ]
     fitted[0] = replace(fitted[0], alpha=alpha)
     return fitted
+
+
+def double_precision(coefs, intercepts):
+    """``[(W, b), ...]`` of ``coefs_`` and ``intercepts_`` in float64 (a
+    float32 fit's exactly): predictions compute in double precision."""
+    return [
+        (W.astype(float, copy=False), b.astype(float, copy=False))
+        for W, b in zip(coefs, intercepts)
+    ]
+
+
+def named_relevance(relevance, names=None):
+    """``{feature name: relevance}``, the features named ``x0``, ``x1``, ...
+    when X had no column names."""
+    if names is None:
+        names = [f"x{i}" for i in range(len(relevance))]
+    return dict(zip(map(str, names), relevance.tolist()))
 
 
 def resolved(statistics):
@@ -132,6 +202,25 @@ def mixture_std(means, uncertainty, y_scale):
     )
     variance = variance + (means / y_scale).var(axis=0)
     return np.sqrt(variance) * y_scale
+
+
+def interval(y_pred, means, uncertainty, confidence, kind, dtype):
+    """Lower and upper bounds, (n, K) of ``dtype`` each: ``y_pred -/+ t se``
+    for one member, the mixture's quantiles for several.
+
+    ``kind='prediction'`` adds the noise to the standard error of the mean.
+    """
+    scales, dofs = [], []
+    for se, noise, dof in uncertainty:
+        # hypot: no square of a quantity of y's scale, which may overflow.
+        scales.append(np.hypot(se, noise) if kind == "prediction" else se)
+        dofs.append(dof)
+    if len(means) == 1:
+        half = t_quantile(confidence, dofs[0]) * scales[0]
+        half = half.astype(dtype, copy=False)
+        return y_pred - half, y_pred + half
+    lower, upper = mixture_interval(means, np.stack(scales), dofs, confidence)
+    return lower.astype(dtype, copy=False), upper.astype(dtype, copy=False)
 
 
 def input_gradient(network, theta, X, n_outputs):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, assert_all_finite
 
 from ._derivatives import (
     added_in_order,
@@ -131,6 +132,29 @@ class Fitted:
     theta: np.ndarray
     state: object
     sizes: tuple = None
+
+
+def checked_sample_weight(sample_weight, X):
+    """scikit-learn's checked ``sample_weight`` for the validated ``X``, as a
+    float64 copy: deferred statistics keep the weights, and must not see the
+    caller change their array after fit."""
+    return _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
+    )
+
+
+def fit_arrays(X, y, sample_weight):
+    """``(X, y, Y, sample_weight, dtype)`` of the validated ``X`` and ``y``:
+    float64 X (C-ordered, or CSR) and y, 2-D Y, and X's dtype as given
+    (float32 stays float32 in the fitted coefficients and the predictions)."""
+    dtype = X.dtype
+    X = X.astype(np.float64, copy=False)
+    y = y.astype(np.float64, copy=False)  # validate_data types only X
+    # validate_data checks an object y for NaN before casting it, when a
+    # None in it is not yet one: check the numbers.
+    assert_all_finite(y, input_name="y")
+    Y = y.reshape(-1, 1) if y.ndim == 1 else y
+    return X, y, Y, sample_weight, dtype
 
 
 def check_in_memory_params(params):
