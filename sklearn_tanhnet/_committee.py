@@ -18,7 +18,14 @@ from scipy import sparse
 from ._data import Fitted, _standardized
 from ._derivatives import LeastSquaresProblem
 from ._fitting import POOR_FIT_SHARE, statistics_of
-from ._network import Network, fold_scaling, side_by_side, unpack
+from ._network import (
+    CenteredSparse,
+    Network,
+    fold_scaling,
+    pack,
+    side_by_side,
+    unpack,
+)
 from ._uncertainty import (
     DeferredStatistics,
     diagnose,
@@ -143,8 +150,10 @@ def double_precision(coefs, intercepts):
 
 
 def named_relevance(relevance, names=None):
-    """``{feature name: relevance}``, the features named ``x0``, ``x1``, ...
-    when X had no column names."""
+    """``{feature name: relevance}`` (None without ARD), the features named
+    ``x0``, ``x1``, ... when X had no column names."""
+    if relevance is None:
+        return None
     if names is None:
         names = [f"x{i}" for i in range(len(relevance))]
     return dict(zip(map(str, names), relevance.tolist()))
@@ -223,9 +232,12 @@ def interval(y_pred, means, uncertainty, confidence, kind, dtype):
     return lower.astype(dtype, copy=False), upper.astype(dtype, copy=False)
 
 
-def input_gradient(network, theta, X, n_outputs):
+def input_gradient(network, params, X):
     """``d output_k / d x_j`` of one network at each row, (n, K, n_features)."""
-    linearization = network.linearize(theta, X)
+    if sparse.issparse(X):
+        X = CenteredSparse(X, np.zeros(X.shape[1]))
+    n_outputs = network.n_outputs
+    linearization = network.linearize(pack(params), X)
     # Rows do not interact: the input gradient of a summed output holds
     # every row's derivative.
     eye = np.eye(n_outputs)

@@ -30,6 +30,11 @@ from ._network import (
 )
 from ._plan import CommitteePlan, plan_committee, plan_fit
 
+# What validate_data asks of X for predictions, and of X and y for a fit:
+# float64 or float32 (the dtype of the fitted coefficients), CSR when sparse.
+X_CHECKS = {"accept_sparse": "csr", "dtype": [np.float64, np.float32], "order": "C"}
+XY_CHECKS = {**X_CHECKS, "multi_output": True, "y_numeric": True}
+
 # ard='auto' takes one penalty per input up to this many observations per
 # parameter (docs/benchmarks.rst).
 ARD_OBSERVATIONS_PER_PARAMETER = 10

@@ -4,7 +4,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
@@ -29,6 +28,8 @@ from ._committee import (
     width_evidence,
 )
 from ._data import (
+    X_CHECKS,
+    XY_CHECKS,
     _check_real_numeric,
     _naming_the_column,
     check_in_memory_params,
@@ -51,9 +52,7 @@ from ._fitting import (
 )
 from ._network import (
     ACTIVATIONS,
-    CenteredSparse,
     Network,
-    pack,
 )
 from ._plan import starts_and_combine
 from ._robust import LOSSES
@@ -69,14 +68,7 @@ def _validated_inputs(estimator, X):
         np.errstate(invalid="ignore", over="ignore"),  # as in _validate_xy
         _naming_the_column(X),
     ):
-        X = validate_data(
-            estimator,
-            X,
-            reset=False,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-        )
+        X = validate_data(estimator, X, reset=False, **X_CHECKS)
     dtype = np.result_type(X.dtype, estimator.coefs_[0].dtype)
     return X.astype(np.float64, copy=False), dtype
 
@@ -101,10 +93,10 @@ def _is_adam(estimator):
 class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Feed-forward tanh neural network regressor with exact autograd derivatives.
 
-    A committee of networks with ``len(hidden_layer_sizes)`` activated hidden
-    layers and a linear output layer, each minimising the weighted mean
-    squared error plus an L2 penalty on the weights, by default with the
-    package's Levenberg-Marquardt and MacKay's evidence framework (Bayesian
+    Networks of activated hidden layers and a linear output layer (by default
+    a committee of them), each minimising the weighted mean squared error plus
+    an L2 penalty on the weights, by default with the package's
+    Levenberg-Marquardt and MacKay's evidence framework (Bayesian
     regularisation, as MATLAB's ``trainbr``). See the :ref:`user_guide`.
 
     Parameters
@@ -141,9 +133,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         evaluations) for least_squares, epochs for adam.
 
     tol : float, default=1e-5
-        Training stops once the objective has not improved by more than
-        ``tol`` times the objective of the mean prediction for
-        ``n_iter_no_change`` consecutive iterations.
+        Training stops once the objective has not improved by more than ``tol``
+        times the mean prediction's for ``n_iter_no_change`` iterations.
 
     n_iter_no_change : int or np.inf, default=10
         Iterations without improvement before stopping (``np.inf``: never).
@@ -165,9 +156,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     n_jobs : int or None, default=None
         Processes for the committee's networks (joblib; None or 1: in this
-        process), with the same result bit for bit. Callbacks and
-        ``verbose`` reports of networks fitted in other processes are not
-        seen.
+        process), with the same result bit for bit; callbacks and ``verbose``
+        do not see the networks fitted in other processes.
 
     warm_start : bool, default=False
         Continue every network from its fitted weights for at most
@@ -186,7 +176,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     ard : bool or 'auto', default='auto'
         With ``alpha='auto'``, one penalty per input on the first layer
-        (:ref:`ard`); ``'auto'`` takes it for small data of two or more inputs.
+        (:ref:`ard`); ``'auto'`` takes it for two or more inputs and 1 to 10
+        observations per parameter.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the statistics behind the intervals, ``noise_variance_`` and
@@ -555,11 +546,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
     def _fit(self, X, y, sample_weight, validation, partial):
-        if (
-            self.hidden_layer_sizes == "auto"
-            and partial
-            and not self._continues(X, partial)
-        ):
+        auto = self.hidden_layer_sizes == "auto"
+        if auto and partial and not self._continues(X, partial):
             raise ValueError(
                 "partial_fit cannot size the committee of "
                 "hidden_layer_sizes='auto' from one batch: call fit first "
@@ -590,17 +578,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # scikit-learn's finiteness check sums the array: +inf beside -inf
         # would warn 'invalid value' before its own clear error.
         with np.errstate(invalid="ignore", over="ignore"), _naming_the_column(X):
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=reset,
-                accept_sparse="csr",
-                multi_output=True,
-                y_numeric=True,
-                dtype=[np.float64, np.float32],
-                order="C",
-            )
+            X, y = validate_data(self, X, y, reset=reset, **XY_CHECKS)
             sample_weight = checked_sample_weight(sample_weight, X)
         return fit_arrays(X, y, sample_weight)
 
@@ -611,11 +589,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         if is_dask_collection(X):
             candidates, committee = self._prepare_partitioned(
-                X, y, sample_weight, validation, partial, n_starts
+                X, y, sample_weight, validation, partial, n_starts, params
             )
         else:
             candidates, committee = self._prepare(
-                X, y, sample_weight, validation, partial, n_starts
+                X, y, sample_weight, validation, partial, n_starts, params
             )
         settings = FitSettings.from_params(
             params, n_starts=committee.n_starts, combine=combine
@@ -624,14 +602,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         result = fit_networks(candidates, plans, settings, Callbacks(self, X, y))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        self._store(result, candidates[result.width], committee)
+        self._store(result, candidates[result.width], committee, params)
         return self
 
-    def _store(self, result, data, committee):
+    def _store(self, result, data, committee, params):
         """Set every fitted attribute, from the fit's :class:`FitResult`.
 
         The one place a fit changes the estimator, whatever ended it (see
-        ``status_``). ``data`` is the representative network's.
+        ``status_``). ``data`` is the representative network's, ``params``
+        the estimator's parameters.
         """
         partial = data.partial
         validation_curve = result.validation_curve
@@ -667,7 +646,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.best_loss_ = min(curve) if curve and validation_curve is None else None
         if self.hidden_layer_sizes != "auto":
             vars(self).pop("hidden_layer_sizes_", None)
-        params = self.get_params(deep=False)
         vars(self).update(fitted_state(result, data, committee, params))
 
     @property
@@ -679,15 +657,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         return self.members_
 
-    def _prepare(self, X, y, sample_weight, validation, partial, n_starts):
-        """Validate, standardise and split the data: the fixed inputs of the
-        fit of each width of the committee, and its plan.
-
-        The arrays are validated here, on the estimator (``validate_data``
-        records ``n_features_in_`` and the feature names); :mod:`._data`
-        builds the rest from them and the parameters.
-        """
-        params = self.get_params(deep=False)
+    def _prepare(self, X, y, sample_weight, validation, partial, n_starts, params):
+        """The fixed inputs of the fit of each width, and the committee's plan:
+        the arrays validated on the estimator (``validate_data`` records the
+        inputs' shape and names), the rest built by :mod:`._data`."""
         fitted = None
         if self._continues(X, partial):
             alpha = getattr(self, "alpha_", None)
@@ -706,10 +679,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         return candidates, committee
 
-    def _prepare_partitioned(self, X, y, sample_weight, validation, partial, n_starts):
+    def _prepare_partitioned(
+        self, X, y, sample_weight, validation, partial, n_starts, params
+    ):
         """:meth:`_prepare` for Dask collections: the partitions stay on the
         workers (:func:`~._data.partitioned_candidates`)."""
-        params = self.get_params(deep=False)
         data, committee = partitioned_candidates(
             X, y, sample_weight, validation, params, partial, n_starts
         )
@@ -801,8 +775,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return _like_y(self, out)
         means, uncertainty = self._member_predictions(X)
         std = mixture_std(means, uncertainty, self._scaling[3])
-        std = std.astype(dtype, copy=False)
-        return _like_y(self, out), _like_y(self, std)
+        return _like_y(self, out), _like_y(self, std.astype(dtype, copy=False))
 
     @with_one_blas_thread
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
@@ -876,12 +849,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X, dtype = _validated_inputs(self, X)
-        if sparse.issparse(X):
-            X = CenteredSparse(X, np.zeros(X.shape[1]))
         network = Network(self._layer_sizes(), self.activation)
         params = double_precision(self.coefs_, self.intercepts_)
-        out = input_gradient(network, pack(params), X, self.n_outputs_)
-        out = out.astype(dtype, copy=False)
+        out = input_gradient(network, params, X).astype(dtype, copy=False)
         return out[:, 0, :] if self._y_1d else out
 
     @with_one_blas_thread
@@ -924,7 +894,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         diagnostics.stop_reason = self.message_
         diagnostics.penalties_estimated = self.alpha == "auto"
         relevance = getattr(self, "feature_relevance_", None)
-        if relevance is not None:
-            names = getattr(self, "feature_names_in_", None)
-            diagnostics.feature_relevance = named_relevance(relevance, names)
+        names = getattr(self, "feature_names_in_", None)
+        diagnostics.feature_relevance = named_relevance(relevance, names)
         return diagnostics
