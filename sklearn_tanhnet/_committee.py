@@ -3,11 +3,12 @@
 A fitted estimator holds its committee as a list of ``(sizes, theta, state,
 alpha, ard, statistics)`` tuples, one per member in standardised units, the
 representative network first, beside the scaling ``(x_mean, x_scale, y_mean,
-y_scale)`` of its data. The functions here build that list from a
-:class:`~._fitting.FitResult` and read it back: the one network equal to the
-members' mean, each member's prediction and delta-method uncertainty in the
-original units, the input gradient, the members' diagnostics and what a
-continued fit starts from. They take arrays and values, never the estimator.
+y_scale)`` of its data. The functions here build that list (and the other
+fitted attributes) from a :class:`~._fitting.FitResult` and read it back: the
+one network equal to the members' mean, each member's prediction and
+delta-method uncertainty in the original units, the input gradient, the
+members' diagnostics and what a continued fit starts from. They take arrays
+and values, never the estimator.
 """
 
 from dataclasses import replace
@@ -84,7 +85,7 @@ def fitted_state(result, data, committee, params):
         # a fit that settled is a separate flag.
         lack_of_fit_=lack_of_fit,
         poor_fit_=lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE,
-        alpha_=(data.alpha0 if partial and params["alpha"] == "auto" else result.alpha),
+        alpha_=data.alpha0 if partial and params["alpha"] == "auto" else result.alpha,
         log_evidence_=result.log_evidence,
         ard_=data.ard,
         robust_weights_=None if robust is None else robust.row_weights,

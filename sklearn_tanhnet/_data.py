@@ -186,11 +186,8 @@ def plan_widths(hidden_layer_sizes, n_starts, shape, fitted=None):
             hidden = check_layer_sizes(hidden)
         return plan_committee(hidden, n_starts, *shape)
     widths = tuple(tuple(member.sizes[1:-1]) for member in fitted)
-    hidden, n_outputs, fitted_outputs = (
-        hidden_layer_sizes,
-        shape[2],
-        fitted[0].sizes[-1],
-    )
+    hidden = hidden_layer_sizes
+    n_outputs, fitted_outputs = shape[2], fitted[0].sizes[-1]
     if hidden != "auto" and any(w != check_layer_sizes(hidden) for w in widths):
         given = check_layer_sizes(hidden)
     elif n_outputs != fitted_outputs:
