@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, assert_all_finite
 
 from ._derivatives import (
     added_in_order,
@@ -19,7 +20,20 @@ from ._derivatives import (
     row_block_parts,
     standard_moments,
 )
-from ._network import CenteredSparse, layer_sizes_of, n_params_of
+from ._distributed import prepare_partitions
+from ._network import (
+    CenteredSparse,
+    check_layer_sizes,
+    layer_sizes_of,
+    n_params_of,
+    weight_mask,
+)
+from ._plan import CommitteePlan, plan_committee, plan_fit
+
+# What validate_data asks of X for predictions, and of X and y for a fit:
+# float64 or float32 (the dtype of the fitted coefficients), CSR when sparse.
+X_CHECKS = {"accept_sparse": "csr", "dtype": [np.float64, np.float32], "order": "C"}
+XY_CHECKS = {**X_CHECKS, "multi_output": True, "y_numeric": True}
 
 # ard='auto' takes one penalty per input up to this many observations per
 # parameter (docs/benchmarks.rst).
@@ -122,6 +136,169 @@ class Fitted:
     alpha: object
     theta: np.ndarray
     state: object
+    sizes: tuple = None
+
+
+def checked_sample_weight(sample_weight, X):
+    """scikit-learn's checked ``sample_weight`` for the validated ``X``, as a
+    float64 copy: deferred statistics keep the weights, and must not see the
+    caller change their array after fit."""
+    return _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
+    )
+
+
+def fit_arrays(X, y, sample_weight):
+    """``(X, y, Y, sample_weight, dtype)`` of the validated ``X`` and ``y``:
+    float64 X (C-ordered, or CSR) and y, 2-D Y, and X's dtype as given
+    (float32 stays float32 in the fitted coefficients and the predictions)."""
+    dtype = X.dtype
+    X = X.astype(np.float64, copy=False)
+    y = y.astype(np.float64, copy=False)  # validate_data types only X
+    # validate_data checks an object y for NaN before casting it, when a
+    # None in it is not yet one: check the numbers.
+    assert_all_finite(y, input_name="y")
+    Y = y.reshape(-1, 1) if y.ndim == 1 else y
+    return X, y, Y, sample_weight, dtype
+
+
+def check_in_memory_params(params):
+    """A ValueError for parameters an in-memory fit cannot combine."""
+    if params["loss"] != "squared_error" and params["solver"] != "least_squares":
+        raise ValueError(
+            f"loss={params['loss']!r} is fitted by reweighted least squares: it "
+            f"needs solver='least_squares', got solver={params['solver']!r}."
+        )
+
+
+def plan_widths(hidden_layer_sizes, n_starts, shape, fitted=None):
+    """The :class:`~._plan.CommitteePlan` of a fresh fit, or of a continued
+    one: every fitted member once.
+
+    ``shape`` is the training data's ``(n_rows, n_features, n_outputs)``,
+    ``fitted`` the :class:`Fitted` members a continued fit goes on from; it
+    raises a ValueError unless their widths and outputs match the
+    parameters and the data.
+    """
+    if fitted is None:
+        hidden = hidden_layer_sizes
+        if hidden != "auto":
+            hidden = check_layer_sizes(hidden)
+        return plan_committee(hidden, n_starts, *shape)
+    widths = tuple(tuple(member.sizes[1:-1]) for member in fitted)
+    hidden = hidden_layer_sizes
+    n_outputs, fitted_outputs = shape[2], fitted[0].sizes[-1]
+    if hidden != "auto" and any(w != check_layer_sizes(hidden) for w in widths):
+        given = check_layer_sizes(hidden)
+    elif n_outputs != fitted_outputs:
+        given = hidden
+    else:
+        return CommitteePlan(widths, 1)
+    raise ValueError(
+        "warm_start/partial_fit needs the same hidden_layer_sizes and "
+        f"number of outputs as the fitted networks, got "
+        f"hidden_layer_sizes={given} and {n_outputs} output(s) for "
+        f"{', '.join(map(str, dict.fromkeys(widths)))} and {fitted_outputs}."
+    )
+
+
+def validation_given(validation):
+    """Whether ``(X_val, y_val, sample_weight_val)`` gives a validation set
+    (a ValueError for one of X_val and y_val alone)."""
+    X_val, y_val, _ = validation
+    if X_val is None and y_val is None:
+        return False
+    if X_val is None or y_val is None:
+        raise ValueError("X_val and y_val must be given together.")
+    return True
+
+
+def in_memory_candidates(arrays, validation, params, committee, partial, fitted=None):
+    """The :class:`FitData` of each width of the committee, in memory.
+
+    ``arrays`` and ``validation`` are as :func:`in_memory_fit_data` takes
+    them, ``params`` the estimator's parameters (``get_params(deep=False)``),
+    ``committee`` the :func:`plan_widths`, ``fitted`` the members a
+    continued fit goes on from.
+    """
+    n_outputs = arrays[2].shape[1]
+    if validation is not None and validation[1].shape[1] != n_outputs:
+        raise ValueError(
+            f"y_val has {validation[1].shape[1]} output(s), y has {n_outputs}."
+        )
+    warm = fitted is not None
+    if not warm:
+        fitted = [None] * len(committee.widths)
+    return [
+        in_memory_fit_data(
+            arrays,
+            validation,
+            hidden,
+            standardize=params["standardize"],
+            early_stopping=params["early_stopping"],
+            validation_fraction=params["validation_fraction"],
+            random_state=params["random_state"],
+            alpha=params["alpha"],
+            ard=params["ard"],
+            partial=partial,
+            fitted=member,
+            width_evidence=len(committee.widths) > 1 and not warm,
+        )
+        for hidden, member in zip(committee.widths, fitted)
+    ]
+
+
+def partitioned_candidates(X, y, sample_weight, validation, params, partial, n_starts):
+    """``(candidates, committee)`` of a fit on Dask collections: the
+    :class:`FitData` of each width, whose partitions stay on the workers.
+
+    The package's Levenberg-Marquardt with every sum over rows taken per
+    partition (:mod:`._distributed`), on the client of the current Dask
+    context.
+    """
+    from distributed import get_client
+
+    check_partitioned_params(params, partial, validation)
+    client = get_client()  # ValueError: no client
+    parts = prepare_partitions(client, X, y, sample_weight, params["standardize"])
+    committee = plan_widths(
+        params["hidden_layer_sizes"],
+        n_starts,
+        (parts.n_rows, parts.n_features, parts.n_outputs),
+    )
+    data = [
+        partitioned_fit_data(
+            client,
+            parts,
+            X,
+            y,
+            hidden,
+            random_state=params["random_state"],
+            alpha=params["alpha"],
+            ard=params["ard"],
+            width_evidence=len(committee.widths) > 1,
+        )
+        for hidden in committee.widths
+    ]
+    return data, committee
+
+
+def fit_plan(data, params):
+    """The :class:`~._plan.FitPlan` of the estimator's parameters
+    (``get_params(deep=False)``) on ``data``."""
+    return plan_fit(
+        params["solver"],
+        params["method"],
+        params["tr_solver"],
+        data.n_rows,
+        data.sizes[-1],
+        n_params_of(data.sizes),
+        int(weight_mask(data.sizes).sum()),
+        isinstance(data.alpha, str),
+        params["uncertainty"],
+        data.ard,
+        params["memory_budget"] * 2**30,
+    )
 
 
 def in_memory_fit_data(

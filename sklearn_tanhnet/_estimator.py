@@ -1,88 +1,74 @@
 """TanhNetRegressor: validation and orchestration around the network and solvers."""
 
 import warnings
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_feature_names,
-    _check_sample_weight,
-    assert_all_finite,
     check_is_fitted,
     validate_data,
 )
 
+from ._committee import (
+    diagnose_committee,
+    double_precision,
+    fitted_members,
+    fitted_state,
+    input_gradient,
+    interval,
+    member_predictions,
+    mixture_std,
+    named_relevance,
+    resolved,
+    width_evidence,
+)
 from ._data import (
-    Fitted,
+    X_CHECKS,
+    XY_CHECKS,
     _check_real_numeric,
     _naming_the_column,
-    _standardized,
-    check_partitioned_params,
-    in_memory_fit_data,
-    partitioned_fit_data,
-)
-from ._derivatives import (
-    LeastSquaresProblem,
+    check_in_memory_params,
+    checked_sample_weight,
+    fit_arrays,
+    fit_plan,
+    in_memory_candidates,
+    partitioned_candidates,
+    plan_widths,
+    validation_given,
 )
 from ._distributed import (
     is_dask_collection,
     lazily,
-    prepare_partitions,
 )
 from ._fitting import (
-    POOR_FIT_SHARE,
     Callbacks,
     FitSettings,
     fit_networks,
-    statistics_of,
 )
 from ._network import (
     ACTIVATIONS,
-    CenteredSparse,
     Network,
-    check_layer_sizes,
-    fold_scaling,
-    n_params_of,
-    pack,
-    side_by_side,
-    unpack,
-    weight_mask,
 )
-from ._plan import CommitteePlan, plan_committee, plan_fit
+from ._plan import starts_and_combine
 from ._robust import LOSSES
 from ._threads import with_one_blas_thread
-from ._uncertainty import (
-    RCOND,
-    DeferredStatistics,
-    diagnose,
-    mixture_interval,
-    prediction_std,
-    t_quantile,
-    warn_few_residual_dof,
-)
+from ._uncertainty import RCOND
 
 
 def _validated_inputs(estimator, X):
     """Validated X for predict-like methods (float64, CSR when sparse) and the
     dtype of what they return: float32 for float32 X on a float32 fit."""
+    _check_real_numeric(X)
     with (
         np.errstate(invalid="ignore", over="ignore"),  # as in _validate_xy
         _naming_the_column(X),
     ):
-        X = validate_data(
-            estimator,
-            X,
-            reset=False,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-        )
+        X = validate_data(estimator, X, reset=False, **X_CHECKS)
     dtype = np.result_type(X.dtype, estimator.coefs_[0].dtype)
     return X.astype(np.float64, copy=False), dtype
 
@@ -100,54 +86,6 @@ def _like_y(estimator, A):
     return A.ravel() if estimator._y_1d else A
 
 
-def _plan_of(estimator, data):
-    """The :class:`~._plan.FitPlan` of the estimator's settings on ``data``."""
-    return plan_fit(
-        estimator.solver,
-        estimator.method,
-        estimator.tr_solver,
-        data.n_rows,
-        data.sizes[-1],
-        n_params_of(data.sizes),
-        int(weight_mask(data.sizes).sum()),
-        isinstance(data.alpha, str),
-        estimator.uncertainty,
-        data.ard,
-        estimator.memory_budget * 2**30,
-    )
-
-
-def _resolved(statistics):
-    """Delta-method statistics, computed now if they were deferred."""
-    if isinstance(statistics, DeferredStatistics):
-        return statistics.resolve(statistics_of)
-    return statistics
-
-
-def _width_evidence(records):
-    """``(width, largest log evidence of its starts)`` of each width fitted."""
-    best = {}
-    for record in records:
-        width, value = record["hidden_layer_sizes"], record["log_evidence"]
-        if value is not None and (best.get(width) is None or value > best[width]):
-            best[width] = value
-        best.setdefault(width, None)
-    return list(best.items())
-
-
-def _input_gradient(network, theta, X, n_outputs):
-    """``d output_k / d x_j`` of one network at each row, (n, K, n_features)."""
-    linearization = network.linearize(theta, X)
-    # Rows do not interact: the input gradient of a summed output holds
-    # every row's derivative.
-    eye = np.eye(n_outputs)
-    grads = [
-        linearization.input_vjp(np.broadcast_to(eye[k], (X.shape[0], n_outputs)))
-        for k in range(n_outputs)
-    ]
-    return np.stack(grads, axis=1)
-
-
 def _is_adam(estimator):
     return estimator.solver == "adam"
 
@@ -155,25 +93,18 @@ def _is_adam(estimator):
 class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Feed-forward tanh neural network regressor with exact autograd derivatives.
 
-    A network of ``len(hidden_layer_sizes)`` activated hidden layers and a
-    linear output layer, fitted by minimising the (weighted) mean squared error
-    plus an L2 penalty on the weights. The default solver is the package's
-    Levenberg-Marquardt on the Gauss-Newton normal equations, with the
-    penalties re-estimated after every step by MacKay's evidence framework
-    (Bayesian regularisation, as MATLAB's ``trainbr``); ``solver='adam'`` is
-    first-order stochastic gradient descent. Inputs and targets are
-    standardised internally (weighted by ``sample_weight``) and the scaling is
-    folded back into the fitted weights, so ``coefs_`` and ``intercepts_``
-    describe a network on the original units.
+    Networks of activated hidden layers and a linear output layer (by default
+    a committee of them), each minimising the weighted mean squared error plus
+    an L2 penalty on the weights, by default with the package's
+    Levenberg-Marquardt and MacKay's evidence framework (Bayesian
+    regularisation, as MATLAB's ``trainbr``). See the :ref:`user_guide`.
 
     Parameters
     ----------
     hidden_layer_sizes : int, tuple of int or 'auto', default='auto'
-        Number of units in each hidden layer. ``()`` gives a linear model.
-        ``'auto'`` fits a committee of one-hidden-layer networks whose widths
-        grow with the data: ``top``, ``top / 2`` and ``top / 4`` units with
-        ``top = max(20, round(sqrt(n_samples)))``, fewer on data too large
-        for all of them (:ref:`committee`).
+        Number of units in each hidden layer; ``()`` gives a linear model.
+        ``'auto'``: a committee of one-hidden-layer networks of widths
+        growing with the rows (:ref:`committee`).
 
     activation : {'tanh', 'logistic', 'relu', 'sin', 'identity'} or callable, \
             default='tanh'
@@ -181,23 +112,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         the same shape using ``autograd.numpy`` so it can be differentiated.
 
     solver : {'least_squares', 'adam'}, default='least_squares'
-        ``'least_squares'``: a Gauss-Newton/Levenberg-Marquardt fit of the
-        residual vector with exact derivatives (``method``); fast and precise
-        up to about a million rows. ``'adam'``: minibatch adam, for the
-        largest data and networks (:ref:`which_solver`).
+        Gauss-Newton/Levenberg-Marquardt on the residual vector (``method``),
+        or minibatch adam for the largest data (:ref:`which_solver`).
 
     alpha : 'auto' or float, default='auto'
-        L2 penalty on the weights (not the biases), scaled like scikit-learn's
-        MLP: the objective adds ``alpha * ||W||^2 / (2 * sum(sample_weight))``.
-        ``'auto'`` re-estimates one penalty per layer during the fit by
-        MacKay's evidence framework (as MATLAB's ``trainbr``; see
-        :ref:`training_control`); the result is ``alpha_``. A float fixes the
-        penalty (needed for exact ``partial_fit`` equivalence).
+        L2 penalty on the weights (not the biases), scaled as in
+        MLPRegressor: the objective adds ``alpha * ||W||^2 / (2 *
+        sum(sample_weight))``. ``'auto'`` re-estimates one penalty per layer
+        by the evidence (:ref:`training_control`); the result is ``alpha_``.
 
     learning_rate : float, default=1e-3
-        Adam step size. Unlike :class:`~sklearn.neural_network.MLPRegressor`,
-        where ``learning_rate`` names a schedule and ``learning_rate_init`` is
-        the step, here it is the step itself. Only used when ``solver='adam'``.
+        Adam's step size itself (MLPRegressor's ``learning_rate_init``; its
+        ``learning_rate`` names a schedule). Only used when ``solver='adam'``.
 
     batch_size : int or 'auto', default='auto'
         Minibatch size for adam; ``'auto'`` is ``min(200, n_samples)``.
@@ -207,20 +133,15 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         evaluations) for least_squares, epochs for adam.
 
     tol : float, default=1e-5
-        Training stops once the objective has not improved by more than
-        ``tol`` times the objective of the mean prediction for
-        ``n_iter_no_change`` consecutive iterations.
+        Training stops once the objective has not improved by more than ``tol``
+        times the mean prediction's for ``n_iter_no_change`` iterations.
 
     n_iter_no_change : int or np.inf, default=10
-        Iterations without sufficient improvement (of the training objective,
-        or of the validation loss with early stopping) before stopping;
-        ``np.inf`` turns the rule off, as in MLPRegressor.
+        Iterations without improvement before stopping (``np.inf``: never).
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (a seeded split), stop
-        when their loss stops improving and keep the parameters with the
-        best validation loss. ``fit(..., X_val=, y_val=)`` gives the
-        validation set explicitly.
+        Hold out ``validation_fraction`` of the rows, stop when their loss
+        stops improving and keep the best parameters (:ref:`early_stopping`).
 
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping.
@@ -230,64 +151,42 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``hidden_layer_sizes='auto'``, 1 for a width given.
 
     combine : {'mixture', 'best'}, default='mixture'
-        How the committee's networks (widths x starts) predict:
-        ``'mixture'``, every network with equal weight (the mean of their
-        predictions, and the mixture of their Laplace approximations for
-        the intervals); ``'best'``, the one of largest log evidence alone
-        (lowest validation loss with early stopping, lowest robust
-        objective under a robust loss). Every network is recorded in
-        ``members_`` (:ref:`committee`).
+        Predict with every network of the committee with equal weight, or
+        with the one of largest log evidence alone (:ref:`committee`).
 
     n_jobs : int or None, default=None
         Processes for the committee's networks (joblib; None or 1: in this
-        process), with the same result bit for bit. Callbacks and
-        ``verbose`` reports of networks fitted in other processes are not
-        seen.
+        process), with the same result bit for bit; callbacks and ``verbose``
+        do not see the networks fitted in other processes.
 
     warm_start : bool, default=False
-        Continue every network of the committee from its fitted weights
-        (and adam's moments) for at most ``max_iter`` iterations; the loss
-        curve (of the representative network) is extended, ``n_iter_``
-        counts this call's iterations (as in MLPRegressor).
+        Continue every network from its fitted weights for at most
+        ``max_iter`` iterations (:ref:`warm_start`).
 
     method : {'lm', 'trf', 'dogbox'}, default='lm'
-        The least-squares algorithm: ``'lm'``, the package's own
-        Levenberg-Marquardt with the evidence updates inside its loop,
-        reproducible bit for bit; ``'trf'``, ``'dogbox'``:
-        :func:`scipy.optimize.least_squares`, with ``alpha='auto'``
-        re-estimated between runs of 5 iterations (:ref:`which_solver`).
+        The package's own Levenberg-Marquardt (``'lm'``), or
+        :func:`scipy.optimize.least_squares`'s (:ref:`which_solver`).
 
     tr_solver : {'auto', 'exact', 'cg', 'lsmr'}, default='auto'
-        How a step is solved. ``method='lm'``: ``'exact'`` (a Cholesky
-        factorisation of the damped normal equations) or ``'cg'``
-        (matrix-free conjugate gradients); scipy's methods: ``'exact'`` (an
-        SVD) or ``'lsmr'``. ``'auto'`` chooses by cost (:ref:`memory_budget`);
-        the choice is stored in ``tr_solver_``.
+        How a step is solved; ``'auto'`` chooses by cost
+        (:ref:`memory_budget`) and stores the choice in ``tr_solver_``.
 
     standardize : bool, default=True
-        Standardise X and y (weighted mean and standard deviation) before
-        fitting. Turn off to fit the network in the data's own units, as the
-        lecture does.
+        Standardise X and y (weighted by ``sample_weight``) before fitting.
 
     ard : bool or 'auto', default='auto'
-        With ``alpha='auto'``, one penalty per input feature on the first
-        layer's weights (automatic relevance determination, :ref:`ard`);
-        ``'auto'`` takes it for two or more inputs and between 1 and 10
-        observations per parameter. ``ard_`` records the choice.
+        With ``alpha='auto'``, one penalty per input on the first layer
+        (:ref:`ard`); ``'auto'`` takes it for two or more inputs and 1 to 10
+        observations per parameter.
 
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
-        When the delta-method statistics behind :meth:`predict_interval`,
-        ``predict(return_std=True)``, ``noise_variance_`` and
-        ``effective_n_params_`` are computed: at the end of fit (``'fit'``;
-        ``'auto'``, in the residual space where that is cheaper), on their
-        first use (``'lazy'``: the model keeps its scaled training data until
-        then) or never (``'off'``). See :ref:`intervals`.
+        When the statistics behind the intervals, ``noise_variance_`` and
+        ``effective_n_params_`` are computed: at the end of fit, on first use
+        or never (:ref:`intervals`).
 
     memory_budget : float, default=2.0
-        The most memory, in GiB, that the fit's dense matrices may take. The
-        fit plans within it before allocating anything large: steps become
-        iterative, what cannot fit is refused and statistics that cannot fit
-        are skipped (:ref:`memory_budget`).
+        The most memory, in GiB, the fit's dense matrices may take
+        (:ref:`memory_budget`).
 
     shuffle : bool, default=True
         Shuffle the rows every epoch (adam with minibatches only).
@@ -302,57 +201,48 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Adam's numerical stability constant.
 
     loss : {'squared_error', 'huber', 'soft_l1', 'cauchy'}, default='squared_error'
-        The data term. The robust losses (``solver='least_squares'``) count
-        residuals beyond ``outlier_threshold`` robust standard deviations
-        less and less, fitted by iteratively reweighted least squares from
-        the least-squares fit (:ref:`robust_losses`); ``log_evidence_`` is
-        then None and restarts are chosen by the robust objective.
+        The data term; the robust losses need ``solver='least_squares'``
+        (:ref:`robust_losses`).
 
     outlier_threshold : float, default=1.345
-        For the robust losses: where they start to discount a residual, in
-        robust standard deviations of the residuals, re-estimated every
-        round. 1.345 gives Huber's loss 95% of least squares' efficiency
-        on Gaussian noise.
+        Where the robust losses start to discount a residual, in robust
+        standard deviations of the residuals.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the minibatch shuffling. Pass an int for
+        Seeds the initial weights and the minibatch shuffling; an int gives
         results that are reproducible bit for bit.
 
     verbose : int or bool, default=0
         Print the loss every ``verbose`` iterations (every iteration for True).
 
     n_restarts : int, default='deprecated'
-        Deprecated: use ``n_starts`` (with ``combine='best'`` for the old
-        choice of the best start). Will be removed in 0.4.
+        Deprecated: ``n_starts`` with ``combine='best'``. Removed in 0.4.
 
     ensemble : bool, default='deprecated'
-        Deprecated: use ``combine='mixture'`` (``True``) or ``'best'``
-        (``False``). Will be removed in 0.4.
+        Deprecated: ``combine='mixture'`` (``True``) or ``'best'``
+        (``False``). Removed in 0.4.
 
     Attributes
     ----------
     coefs_ : list of ndarray
-        Weight matrices, one per layer, in the original units of X and y, of
-        the one network :meth:`predict` computes. For a committee it is the
-        members side by side: their hidden units joined (block-diagonal
-        beyond the first layer), their output weights stacked and divided by
-        their number, so it outputs their mean exactly; each member's own
-        weights are in ``members_``.
+        Weight matrices, one per layer, in the original units, of the one
+        network :meth:`predict` computes: the committee's members side by
+        side (:ref:`committee`).
 
     intercepts_ : list of ndarray
-        Bias vectors, one per layer, in the original units of X and y (of
-        the same network as ``coefs_``).
+        Bias vectors, one per layer, of the same network.
 
     members_ : list of dict
-        Every network the fit trained, the committee's and those
-        ``combine='best'`` left out: ``hidden_layer_sizes``, ``weight`` (in
-        the mixture; 0 if left out), ``loss``, ``validation_loss``, ``gcv``,
+        Every network the fit trained: ``hidden_layer_sizes``, ``weight`` (0
+        if left out), ``loss``, ``validation_loss``, ``gcv``,
         ``log_evidence``, ``n_iter``, ``status``, ``coefs``, ``intercepts``.
 
+    committee_reduced_ : str
+        Why the committee is smaller than asked ('' when it is not).
+
     loss_ : float
-        Objective at the fitted parameters (in standardised units) of the
-        representative network: the member of largest log evidence (or of
-        best validation loss or robust objective), whose ``loss_curve_``,
+        Objective at the fitted parameters (standardised units) of the
+        representative network (:ref:`committee`), whose ``loss_curve_``,
         ``n_iter_``, ``status_``, ``alpha_``, ``log_evidence_``,
         ``noise_variance_`` and ``effective_n_params_`` these are too.
 
@@ -360,25 +250,19 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Objective at each iteration.
 
     n_iter_ : int
-        Number of iterations of the last call to ``fit`` (at most
-        ``max_iter``); after ``partial_fit``, the epochs run since the
-        network was initialised.
+        Iterations of the last call to ``fit``; after ``partial_fit``, the
+        epochs since the network was initialised.
 
     status_ : str
-        Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``
-        (early stopping or a callback), ``'max_iter'`` or ``'diverged'``.
-        Whether the fit is any good is judged apart from it: ``poor_fit_``.
+        Why the solver stopped: ``'converged'``, ``'plateau'``, ``'stopped'``,
+        ``'max_iter'`` or ``'diverged'``.
 
     lack_of_fit_ : float or None
-        The share of the target's variance that a nearest-neighbour smoother
-        of the training residuals recovers: at or below zero where the
-        residuals are noise. None where there is nothing to check
-        (:ref:`poor_local_minimum`).
+        Share of the target's variance a smoother of the training residuals
+        recovers (:ref:`poor_local_minimum`).
 
     poor_fit_ : bool
-        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE`` (0.01): the
-        fit settled but likely in a poor local minimum; a
-        ``ConvergenceWarning`` says so too, with what to try.
+        Whether ``lack_of_fit_`` is at least ``POOR_FIT_SHARE`` (0.01).
 
     tr_solver_ : {'exact', 'cg', 'lsmr'} or None
         The step the least_squares fit ran (None for adam).
@@ -387,14 +271,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         The penalty used: ``alpha``, or the per-layer evidence estimates.
 
     log_evidence_ : float or None
-        With ``alpha='auto'``: the log evidence of the fitted model (MacKay
-        1992; :ref:`model_comparison`). Larger is better; restarts are
-        chosen by it. None with a float ``alpha``, except with
-        ``hidden_layer_sizes='auto'``: the evidence at the fixed penalty.
+        The log evidence of the fitted model (:ref:`model_comparison`); None
+        with a float ``alpha`` unless ``hidden_layer_sizes='auto'``.
 
     hidden_layer_sizes_ : tuple of tuple of int
-        With ``hidden_layer_sizes='auto'``: the widths of the committee's
-        members (one entry per width).
+        With ``hidden_layer_sizes='auto'``: the members' widths.
 
     width_log_evidence_ : dict
         With ``hidden_layer_sizes='auto'``: each width's largest
@@ -404,20 +285,18 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Whether the fit took one penalty per input (see ``ard``).
 
     robust_weights_ : ndarray of shape (n_training_rows,) or None
-        With a robust ``loss``: each training row's weight in the last
-        round (1 within the threshold, smaller for outliers). None otherwise.
+        With a robust ``loss``: each training row's weight in the last round
+        (1 within the threshold, smaller for outliers).
 
     outlier_cutoff_ : ndarray of shape (`n_outputs_`,) or None
         With a robust ``loss``: the residual, in the target's units, beyond
-        which a row counts less. None otherwise.
+        which a row counts less.
 
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
-        With ARD (``ard_``): each input's share of the first layer's prior
-        variance, averaged over the committee's members; None otherwise.
+        With ARD: each input's share of the first layer's prior variance.
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
-        Residual variance per output, in the target's units, on the residual
-        degrees of freedom (None when there are none; ``inf`` beyond
+        Residual variance per output, in the target's units (``inf`` beyond
         float64's range).
 
     effective_n_params_ : float or None
@@ -430,11 +309,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Lowest validation loss (with a validation set only).
 
     best_loss_ : float or None
-        ``solver='adam'`` only, as in MLPRegressor: ``min(loss_curve_)``;
-        None with a validation set.
+        ``solver='adam'``: ``min(loss_curve_)``, None with a validation set.
 
     restarts_ : list of dict
-        Deprecated: ``members_``. Will be removed in 0.4.
+        Deprecated: ``members_``. Removed in 0.4.
 
     message_ : str
         The solver's own account of why it stopped.
@@ -454,11 +332,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     See Also
     --------
     sklearn.neural_network.MLPRegressor : scikit-learn's multi-layer perceptron.
-
-    Notes
-    -----
-    The objective, its derivatives and the evidence framework are described
-    in the :ref:`user guide <user_guide>`.
 
     References
     ----------
@@ -614,28 +487,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training inputs. A Dask array (or DataFrame) is fitted where it
-            lies: with a ``distributed.Client`` active, every sum over rows
-            of the Levenberg-Marquardt fit (``J'J``, ``J'r``, the losses, the
-            standardisation, the evidence and the statistics) is taken per
-            partition on the workers and added on the client in partition
-            order; X is never gathered (``docs/scaling.rst``).
+            lies, its partitions on the workers of the active
+            ``distributed.Client`` (:ref:`scaling`).
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values; a Dask array (or Series/DataFrame) with X's.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; an integer weight counts as repeating the row.
-            A Dask array with X's. They are counts of observations: their sum
-            is the number of observations for ``alpha='auto'`` (the evidence)
-            and for the intervals, while the fit with a fixed ``alpha``
-            depends on their ratios only. With ``alpha='auto'``, weights that
-            count fewer observations than the network has parameters
-            (``sum(sample_weight) * n_outputs < n_params``) although the rows
-            would be enough get a ``UserWarning``: the evidence may flatten
-            the fit to a constant. Relative weights (summing to one, say)
-            should be scaled to sum to the number of observations,
-            ``sample_weight * n / sample_weight.sum()``, or fitted with a
-            fixed ``alpha``.
+            Non-negative weights (a Dask array with X's), counts of
+            observations: an integer weight counts as repeating the row, and
+            their sum is the number of observations for ``alpha='auto'`` and
+            the intervals (:ref:`intervals`).
 
         X_val, y_val : array-like, default=None
             A validation set for early stopping, used instead of holding out
@@ -662,11 +524,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         The first call initialises the network (and the standardisation, from
         this data); later calls continue from the current weights and adam's
-        moment estimates, so repeated calls on the full data equal ``fit``
-        with that many iterations (and ``tol=0``). The penalty is held fixed:
-        ``alpha``, or with ``alpha='auto'`` the ``alpha_`` of the last fit
-        (the weight sum of the first batch before any fit). Only available
-        for ``solver='adam'``.
+        moment estimates, with the penalty held fixed (:ref:`warm_start`).
+        Only available for ``solver='adam'``.
 
         Parameters
         ----------
@@ -687,11 +546,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
     def _fit(self, X, y, sample_weight, validation, partial):
-        if (
-            self.hidden_layer_sizes == "auto"
-            and partial
-            and not self._continues(X, partial)
-        ):
+        auto = self.hidden_layer_sizes == "auto"
+        if auto and partial and not self._continues(X, partial):
             raise ValueError(
                 "partial_fit cannot size the committee of "
                 "hidden_layer_sizes='auto' from one batch: call fit first "
@@ -709,95 +565,52 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             vars(self).update(saved)
             raise
 
-    def _combine(self):
-        """``(n_starts, combine)``, the deprecated ``n_restarts`` and
-        ``ensemble`` translated (with a FutureWarning)."""
-        n_starts, combine = self.n_starts, self.combine
-        if self.n_restarts != "deprecated":
-            warnings.warn(
-                "n_restarts is deprecated in 0.2 and will be removed in 0.4: "
-                f"n_restarts={self.n_restarts} (the best start kept) is "
-                f"n_starts={self.n_restarts}, combine='best'.",
-                FutureWarning,
-            )
-            n_starts, combine = self.n_restarts, "best"
-        if self.ensemble != "deprecated":
-            warnings.warn(
-                "ensemble is deprecated in 0.2 and will be removed in 0.4: "
-                "ensemble=True is combine='mixture' (the default), "
-                "ensemble=False is combine='best'.",
-                FutureWarning,
-            )
-            combine = "mixture" if self.ensemble else "best"
-        return n_starts, combine
-
     def _continues(self, X, partial):
         """Whether this fit continues the fitted network (warm_start, partial_fit)."""
         continued = self.warm_start or partial
         return continued and hasattr(self, "_committee") and not is_dask_collection(X)
 
     def _validate_xy(self, X, y, sample_weight, reset=False):
-        """Validated float64 X (C-ordered, or CSR), y, 2-D Y, sample weights,
-        and X's dtype as given (float32 stays float32 in the fitted
-        coefficients and the predictions)."""
+        """The :func:`~._data.fit_arrays` of X, y and sample_weight, validated
+        on the estimator (``validate_data`` records the inputs' shape and
+        names)."""
         _check_real_numeric(X, y)
         # scikit-learn's finiteness check sums the array: +inf beside -inf
         # would warn 'invalid value' before its own clear error.
         with np.errstate(invalid="ignore", over="ignore"), _naming_the_column(X):
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=reset,
-                accept_sparse="csr",
-                multi_output=True,
-                y_numeric=True,
-                dtype=[np.float64, np.float32],
-                order="C",
-            )
-            # A copy: deferred statistics keep the weights, and must not see
-            # the caller change their array after fit.
-            sample_weight = _check_sample_weight(
-                sample_weight,
-                X,
-                dtype=np.float64,
-                ensure_non_negative=True,
-                copy=True,
-            )
-        dtype = X.dtype
-        X = X.astype(np.float64, copy=False)
-        y = y.astype(np.float64, copy=False)  # validate_data types only X
-        # validate_data checks an object y for NaN before casting it, when a
-        # None in it is not yet one: check the numbers.
-        assert_all_finite(y, input_name="y")
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        return X, y, Y, sample_weight, dtype
+            X, y = validate_data(self, X, y, reset=reset, **XY_CHECKS)
+            sample_weight = checked_sample_weight(sample_weight, X)
+        return fit_arrays(X, y, sample_weight)
 
     def _fit_unguarded(self, X, y, sample_weight, validation, partial):
-        n_starts, combine = self._combine()
+        params = self.get_params(deep=False)
+        n_starts, combine = starts_and_combine(
+            self.n_starts, self.combine, self.n_restarts, self.ensemble
+        )
         if is_dask_collection(X):
             candidates, committee = self._prepare_partitioned(
-                X, y, sample_weight, validation, partial, n_starts
+                X, y, sample_weight, validation, partial, n_starts, params
             )
         else:
             candidates, committee = self._prepare(
-                X, y, sample_weight, validation, partial, n_starts
+                X, y, sample_weight, validation, partial, n_starts, params
             )
         settings = FitSettings.from_params(
-            self.get_params(deep=False), n_starts=committee.n_starts, combine=combine
+            params, n_starts=committee.n_starts, combine=combine
         )
-        plans = [_plan_of(self, data) for data in candidates]
+        plans = [fit_plan(data, params) for data in candidates]
         result = fit_networks(candidates, plans, settings, Callbacks(self, X, y))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        self._store(result, candidates[result.width], committee)
+        self._store(result, candidates[result.width], committee, params)
         return self
 
-    def _store(self, result, data, committee):
+    def _store(self, result, data, committee, params):
         """Set every fitted attribute, from the fit's :class:`FitResult`.
 
         The one place a fit changes the estimator, whatever ended it (see
-        ``status_``). ``data`` is the representative network's.
+        ``status_``). ``data`` is the representative network's, ``params``
+        the estimator's parameters.
         """
         partial = data.partial
         validation_curve = result.validation_curve
@@ -822,7 +635,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             vars(self).pop("_width_evidence", None)
             if self.hidden_layer_sizes == "auto":
                 # (width, value) pairs: skops writes no dict with tuple keys.
-                self._width_evidence = _width_evidence(result.records)
+                self._width_evidence = width_evidence(result.records)
         if validation_curve is not None:
             self.best_validation_loss_ = result.best_validation_loss
         # MLPRegressor's adam attribute: the lowest epoch loss, None with
@@ -831,67 +644,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if self.solver == "adam":
             curve = self.loss_curve_
             self.best_loss_ = min(curve) if curve and validation_curve is None else None
-        self._store_networks(result, data)
-        self.loss_ = result.loss
-        self.status_ = result.status
-        self.message_ = result.message
-        self.committee_reduced_ = committee.reduced
-        self.tr_solver_ = result.step
-        # The solver's reason stays in status_; the poor-minimum verdict on
-        # a fit that settled is a separate flag.
-        self.lack_of_fit_ = lack_of_fit = result.lack_of_fit
-        self.poor_fit_ = lack_of_fit is not None and lack_of_fit >= POOR_FIT_SHARE
-        self.alpha_ = data.alpha0 if partial and self.alpha == "auto" else result.alpha
-        self.log_evidence_ = result.log_evidence
-        self.ard_ = data.ard
-        robust = result.robust
-        self.robust_weights_ = None if robust is None else robust.row_weights
-        self.outlier_cutoff_ = (
-            None if robust is None else robust.threshold * data.scaling[3].ravel()
-        )
-        self.feature_relevance_ = None
-        if data.ard and not partial:
-            # The prior variance of each input's weights, as shares, averaged
-            # over the members.
-            n_in = data.sizes[0]
-            shares = [
-                1.0 / np.asarray(m.alpha, dtype=float)[:n_in]
-                for m in result.members
-                if m.ard
-            ]
-            self.feature_relevance_ = np.mean([v / v.sum() for v in shares], axis=0)
-
-    def _store_networks(self, result, data):
-        """The committee's members, and ``coefs_`` / ``intercepts_`` of the
-        one network equal to their mean."""
-        scaling = data.scaling
-        members = [
-            (m.sizes, m.theta, m.state, m.alpha, m.ard, m.statistics)
-            for m in result.members
-        ]
-        # The representative first: what reads one network reads it.
-        members.insert(0, members.pop(result.kept))
-        self._committee = members
-        self._y_1d = data.y_1d
-        self._scaling = scaling
-        params = side_by_side(
-            [
-                fold_scaling(unpack(theta, sizes), *scaling)
-                for sizes, theta, *_ in members
-            ]
-        )
-        # float32 data keep float32 coefficients (as MLPRegressor does); the
-        # fit itself runs in double precision.
-        self.coefs_ = [W.astype(data.dtype, copy=False) for W, _ in params]
-        self.intercepts_ = [b.astype(data.dtype, copy=False) for _, b in params]
-        self.n_outputs_ = data.sizes[-1]
-        self.n_layers_ = len(data.sizes)
-        if self.hidden_layer_sizes == "auto":
-            self.hidden_layer_sizes_ = tuple(
-                dict.fromkeys(tuple(sizes[1:-1]) for sizes, *_ in members)
-            )
-        else:
+        if self.hidden_layer_sizes != "auto":
             vars(self).pop("hidden_layer_sizes_", None)
+        vars(self).update(fitted_state(result, data, committee, params))
 
     @property
     def restarts_(self):
@@ -902,121 +657,37 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         return self.members_
 
-    def _widths(self, n_rows, n_features, n_outputs, n_starts, warm):
-        """The :class:`~._plan.CommitteePlan` of a fresh fit, or of a continued
-        one: every fitted member once."""
-        if warm:
-            widths = [tuple(sizes[1:-1]) for sizes, *_ in self._committee]
-            return CommitteePlan(tuple(widths), 1)
-        hidden = self.hidden_layer_sizes
-        if hidden != "auto":
-            hidden = check_layer_sizes(hidden)
-        return plan_committee(hidden, n_starts, n_rows, n_features, n_outputs)
-
-    def _prepare(self, X, y, sample_weight, validation, partial, n_starts):
-        """Validate, standardise and split the data: the fixed inputs of the
-        fit of each width of the committee, and its plan."""
-        warm = self._continues(X, partial)
-        if self.loss != "squared_error" and self.solver != "least_squares":
-            raise ValueError(
-                f"loss={self.loss!r} is fitted by reweighted least squares: it "
-                f"needs solver='least_squares', got solver={self.solver!r}."
-            )
-        arrays = self._validate_xy(X, y, sample_weight, reset=not warm)
-        n_outputs = arrays[2].shape[1]
-        committee = self._widths(
-            arrays[0].shape[0], arrays[0].shape[1], n_outputs, n_starts, warm
-        )
-        if warm:
-            self._check_continued(committee, n_outputs)
-        X_val, y_val, sw_val = validation
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise ValueError("X_val and y_val must be given together.")
-            X_val, _, Y_val, sw_val, _ = self._validate_xy(X_val, y_val, sw_val)
-            if Y_val.shape[1] != n_outputs:
-                raise ValueError(
-                    f"y_val has {Y_val.shape[1]} output(s), y has {n_outputs}."
-                )
+    def _prepare(self, X, y, sample_weight, validation, partial, n_starts, params):
+        """The fixed inputs of the fit of each width, and the committee's plan:
+        the arrays validated on the estimator (``validate_data`` records the
+        inputs' shape and names), the rest built by :mod:`._data`."""
+        fitted = None
+        if self._continues(X, partial):
+            alpha = getattr(self, "alpha_", None)
+            fitted = fitted_members(self._committee, self._scaling, self._y_1d, alpha)
+        check_in_memory_params(params)
+        arrays = self._validate_xy(X, y, sample_weight, reset=fitted is None)
+        shape = (*arrays[0].shape, arrays[2].shape[1])
+        committee = plan_widths(self.hidden_layer_sizes, n_starts, shape, fitted)
+        if validation_given(validation):
+            X_val, _, Y_val, sw_val, _ = self._validate_xy(*validation)
             validation = (X_val, Y_val, sw_val)
         else:
             validation = None
-        fitted = [None] * len(committee.widths)
-        if warm:
-            fitted = [
-                Fitted(self._scaling, self._y_1d, ard, alpha, theta, state)
-                for _, theta, state, alpha, ard, _ in self._committee
-            ]
-            # The representative's penalties are alpha_ (as a single
-            # network's always were).
-            fitted[0] = replace(fitted[0], alpha=getattr(self, "alpha_", None))
-        candidates = [
-            in_memory_fit_data(
-                arrays,
-                validation,
-                hidden,
-                standardize=self.standardize,
-                early_stopping=self.early_stopping,
-                validation_fraction=self.validation_fraction,
-                random_state=self.random_state,
-                alpha=self.alpha,
-                ard=self.ard,
-                partial=partial,
-                fitted=member,
-                width_evidence=len(committee.widths) > 1 and not warm,
-            )
-            for hidden, member in zip(committee.widths, fitted)
-        ]
+        candidates = in_memory_candidates(
+            arrays, validation, params, committee, partial, fitted
+        )
         return candidates, committee
 
-    def _check_continued(self, committee, n_outputs):
-        """A ValueError unless a continued fit's parameters match the fitted
-        committee's."""
-        hidden = self.hidden_layer_sizes
-        widths = committee.widths
-        if hidden != "auto" and any(w != check_layer_sizes(hidden) for w in widths):
-            given = check_layer_sizes(hidden)
-        elif n_outputs != self.n_outputs_:
-            given = hidden
-        else:
-            return
-        raise ValueError(
-            "warm_start/partial_fit needs the same hidden_layer_sizes and "
-            f"number of outputs as the fitted networks, got "
-            f"hidden_layer_sizes={given} and {n_outputs} output(s) for "
-            f"{', '.join(map(str, dict.fromkeys(widths)))} and {self.n_outputs_}."
+    def _prepare_partitioned(
+        self, X, y, sample_weight, validation, partial, n_starts, params
+    ):
+        """:meth:`_prepare` for Dask collections: the partitions stay on the
+        workers (:func:`~._data.partitioned_candidates`)."""
+        data, committee = partitioned_candidates(
+            X, y, sample_weight, validation, params, partial, n_starts
         )
-
-    def _prepare_partitioned(self, X, y, sample_weight, validation, partial, n_starts):
-        """:meth:`_prepare` for Dask collections: the partitions stay on the workers.
-
-        The package's Levenberg-Marquardt with every sum over rows taken per
-        partition (:mod:`._distributed`), on the client of the current Dask
-        context.
-        """
-        from distributed import get_client
-
-        check_partitioned_params(self.get_params(deep=False), partial, validation)
-        client = get_client()  # ValueError: no client
-        parts = prepare_partitions(client, X, y, sample_weight, self.standardize)
-        committee = self._widths(
-            parts.n_rows, parts.n_features, parts.n_outputs, n_starts, False
-        )
-        data = [
-            partitioned_fit_data(
-                client,
-                parts,
-                X,
-                y,
-                hidden,
-                random_state=self.random_state,
-                alpha=self.alpha,
-                ard=self.ard,
-                width_evidence=len(committee.widths) > 1,
-            )
-            for hidden in committee.widths
-        ]
-        self.n_features_in_ = parts.n_features
+        self.n_features_in_ = data[0].sizes[0]
         # A Dask DataFrame's column names, from its empty pandas twin (_meta),
         # as a pandas X's; none for a Dask array.
         _check_feature_names(self, getattr(X, "_meta", None), reset=True)
@@ -1034,7 +705,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"This {type(self).__name__} instance is not fitted yet; call "
                 "'fit' first."
             )
-        return _resolved(self._committee[0][5])
+        return resolved(self._committee[0][5])
 
     @property
     def width_log_evidence_(self):
@@ -1059,37 +730,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return None
         return statistics.effective_n_params
 
-    def _delta_method(self, X, member):
-        """Standard error of the mean, noise std and dof of one member of the
-        committee, in the original units."""
-        sizes, theta, _, _, _, statistics = member
-        statistics = _resolved(statistics)
-        if isinstance(statistics, str):
-            raise ValueError("Uncertainty is not available for this fit: " + statistics)
-        warn_few_residual_dof(statistics, self.n_outputs_)
-        y_scale = self._scaling[3]
-        se = prediction_std(
-            statistics,
-            theta,
-            _standardized(X, *self._scaling[:2]),
-            list(sizes),
-            self.activation,
+    def _member_predictions(self, X):
+        """Each member's mean and (se, noise, dof), in the original units."""
+        return member_predictions(
+            self._committee, X, self._scaling, self.activation, self.n_outputs_, True
         )
-        noise = np.sqrt(statistics.noise_variance) * y_scale
-        return se * y_scale, noise, statistics.dof
-
-    def _member_predictions(self, X, with_uncertainty):
-        """Each member's mean (original units) and, if
-        asked, its (se, noise, dof), (n, K) each."""
-        means, uncertainty = [], []
-        for member in self._committee:
-            sizes, theta = member[0], member[1]
-            with np.errstate(over="ignore", invalid="ignore"):
-                params = fold_scaling(unpack(theta, sizes), *self._scaling)
-                means.append(Network(list(sizes), self.activation).predict(params, X))
-            if with_uncertainty:
-                uncertainty.append(self._delta_method(X, member))
-        return np.stack(means), uncertainty
 
     @with_one_blas_thread
     def predict(self, X, return_std=False):
@@ -1121,29 +766,16 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return lazily(
                 self, "predict", X, 2 if return_std else 1, return_std=return_std
             )
-        _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
-        params = [
-            (W.astype(float, copy=False), b.astype(float, copy=False))
-            for W, b in zip(self.coefs_, self.intercepts_)
-        ]
+        params = double_precision(self.coefs_, self.intercepts_)
         with np.errstate(over="ignore"):
             out = Network(self._layer_sizes(), self.activation).predict(params, X)
         out = out.astype(dtype, copy=False)
         if not return_std:
             return _like_y(self, out)
-        means, uncertainty = self._member_predictions(X, True)
-        # A mixture's variance: the mean of the members' plus their means'.
-        # Summed in units of y's scale, where a variance is representable
-        # whenever the standard deviation is (a y of scale 1e160 has none).
-        y_scale = self._scaling[3]
-        variance = np.mean(
-            [(np.hypot(se, noise) / y_scale) ** 2 for se, noise, _ in uncertainty],
-            axis=0,
-        )
-        variance = variance + (means / y_scale).var(axis=0)
-        std = (np.sqrt(variance) * y_scale).astype(dtype, copy=False)
-        return _like_y(self, out), _like_y(self, std)
+        means, uncertainty = self._member_predictions(X)
+        std = mixture_std(means, uncertainty, self._scaling[3])
+        return _like_y(self, out), _like_y(self, std.astype(dtype, copy=False))
 
     @with_one_blas_thread
     def predict_interval(self, X, confidence=0.95, kind="prediction"):
@@ -1169,21 +801,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         Notes
         -----
-        The intervals are local (linearised) and assume the fit is a
-        well-determined local minimum and the noise is independent with a
-        constant variance per output. They say nothing about extrapolation
-        error beyond what the linearisation sees: far outside the training
-        range trust neither the network nor its interval.
-
-        The noise variance is the weighted residual sum of squares over the
-        residual degrees of freedom ``sum(sample_weight) - p_eff /
-        n_outputs``. When these are fewer than the effective parameters per
-        output (a weakly penalised network with about as many parameters as
-        rows), the residuals say little about the noise: the correction
-        rests on ``p_eff``, a linearised count that misses how far such a fit
-        bends, and the intervals come out too narrow. This method and
-        ``predict(return_std=True)`` then warn (``UserWarning``) instead of
-        widening by a guess; ``alpha='auto'`` or a larger ``alpha`` avoids it.
+        The intervals are local (linearised), for a well-determined local
+        minimum with independent noise of constant variance per output; they
+        say nothing about extrapolation (:ref:`trust_intervals`). With fewer
+        residual degrees of freedom than effective parameters per output
+        they come out too narrow, and this method and
+        ``predict(return_std=True)`` warn (``UserWarning``).
         """
         if not (isinstance(confidence, Real) and 0 < confidence < 1):
             raise ValueError(
@@ -1197,20 +820,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self, "predict_interval", X, 2, confidence=confidence, kind=kind
             )
         y_pred = self.predict(X)
-        _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
-        means, uncertainty = self._member_predictions(X, True)
-        scales, dofs = [], []
-        for se, noise, dof in uncertainty:
-            # hypot: no square of a quantity of y's scale, which may overflow.
-            scales.append(np.hypot(se, noise) if kind == "prediction" else se)
-            dofs.append(dof)
-        if len(means) == 1:
-            half = t_quantile(confidence, dofs[0]) * _like_y(self, scales[0])
-            half = half.astype(dtype, copy=False)
-            return y_pred - half, y_pred + half
-        lower, upper = mixture_interval(means, np.stack(scales), dofs, confidence)
-        lower, upper = lower.astype(dtype, copy=False), upper.astype(dtype, copy=False)
+        means, uncertainty = self._member_predictions(X)
+        y_pred = y_pred.reshape(means.shape[1:])
+        lower, upper = interval(y_pred, means, uncertainty, confidence, kind, dtype)
         return _like_y(self, lower), _like_y(self, upper)
 
     @with_one_blas_thread
@@ -1235,17 +848,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             back-propagation.
         """
         check_is_fitted(self)
-        _check_real_numeric(X)
         X, dtype = _validated_inputs(self, X)
-        if sparse.issparse(X):
-            X = CenteredSparse(X, np.zeros(X.shape[1]))
         network = Network(self._layer_sizes(), self.activation)
-        params = [
-            (W.astype(float, copy=False), b.astype(float, copy=False))
-            for W, b in zip(self.coefs_, self.intercepts_)
-        ]
-        out = _input_gradient(network, pack(params), X, self.n_outputs_)
-        out = out.astype(dtype, copy=False)
+        params = double_precision(self.coefs_, self.intercepts_)
+        out = input_gradient(network, params, X).astype(dtype, copy=False)
         return out[:, 0, :] if self._y_1d else out
 
     @with_one_blas_thread
@@ -1277,40 +883,17 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X, _, Y, sample_weight, _ = self._validate_xy(X, y, sample_weight)
-        _, _, y_mean, y_scale = self._scaling
-        inputs = _standardized(X, *self._scaling[:2])
-        inputs = (
-            inputs.toarray() if sparse.issparse(X) else inputs
-        )  # autograd's Hessian
-        members = [
-            diagnose(
-                LeastSquaresProblem(
-                    inputs,
-                    (Y - y_mean) / y_scale,
-                    sample_weight,
-                    self.alpha_ if alpha is None else alpha,
-                    list(sizes),
-                    self.activation,
-                    ard,
-                ),
-                theta,
-                rcond,
-            )
-            for sizes, theta, _, alpha, ard, _ in self._committee
-        ]
-        diagnostics = members[0]
-        if len(members) > 1:
-            diagnostics.members = members
-            diagnostics.member_widths = [
-                tuple(sizes[1:-1]) for sizes, *_ in self._committee
-            ]
+        diagnostics = diagnose_committee(
+            self._committee,
+            self._scaling,
+            (X, Y, sample_weight),
+            self.alpha_,
+            self.activation,
+            rcond,
+        )
         diagnostics.stop_reason = self.message_
         diagnostics.penalties_estimated = self.alpha == "auto"
-        if getattr(self, "feature_relevance_", None) is not None:
-            names = getattr(self, "feature_names_in_", None)
-            if names is None:
-                names = [f"x{i}" for i in range(self.n_features_in_)]
-            diagnostics.feature_relevance = dict(
-                zip(map(str, names), self.feature_relevance_.tolist())
-            )
+        relevance = getattr(self, "feature_relevance_", None)
+        names = getattr(self, "feature_names_in_", None)
+        diagnostics.feature_relevance = named_relevance(relevance, names)
         return diagnostics

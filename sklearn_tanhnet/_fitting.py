@@ -252,24 +252,25 @@ def fit_networks(candidates, plans, settings, callbacks=None):
         robust=best.robust,
         validation_curve=None if monitor is None else monitor.curve,
         best_validation_loss=None if monitor is None else monitor.best_loss,
-        members=[
-            Member(
-                sizes=tuple(candidates[res.extra["width"]].sizes),
-                theta=res.theta,
-                state=res.state,
-                alpha=res.alpha,
-                ard=candidates[res.extra["width"]].ard,
-                statistics=_planned_statistics(
-                    res, plans[res.extra["width"]], settings
-                ),
-            )
-            for res in members
-        ],
+        members=[_member(res, candidates, plans, settings) for res in members],
         kept=next(i for i, res in enumerate(members) if res is best),
         width=best.extra["width"],
         records=[res.extra["record"] for res in results],
         lack_of_fit=lack_of_fit,
         step=plans[best.extra["width"]].step,
+    )
+
+
+def _member(res, candidates, plans, settings):
+    """The :class:`Member` of one trained network of the committee."""
+    data, plan = candidates[res.extra["width"]], plans[res.extra["width"]]
+    return Member(
+        sizes=tuple(data.sizes),
+        theta=res.theta,
+        state=res.state,
+        alpha=res.alpha,
+        ard=data.ard,
+        statistics=_planned_statistics(res, plan, settings),
     )
 
 

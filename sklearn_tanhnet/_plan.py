@@ -21,6 +21,7 @@ Costs, for ``n`` rows, ``K`` outputs and ``P`` parameters:
   x P`` Jacobian; its ``'lsmr'`` step needs products only.
 """
 
+import warnings
 from dataclasses import dataclass
 
 # The largest dense memory a fit may allocate (a residual Jacobian for scipy,
@@ -416,6 +417,28 @@ def committee_widths(n_rows):
     """The widths of ``hidden_layer_sizes='auto'`` for ``n_rows`` training rows."""
     top = max(COMMITTEE_MIN_WIDTH, round(n_rows**0.5))
     return tuple((max(1, round(top / ratio)),) for ratio in COMMITTEE_WIDTH_RATIOS)
+
+
+def starts_and_combine(n_starts, combine, n_restarts, ensemble):
+    """``(n_starts, combine)``, the deprecated ``n_restarts`` and
+    ``ensemble`` translated (with a FutureWarning)."""
+    if n_restarts != "deprecated":
+        warnings.warn(
+            "n_restarts is deprecated in 0.2 and will be removed in 0.4: "
+            f"n_restarts={n_restarts} (the best start kept) is "
+            f"n_starts={n_restarts}, combine='best'.",
+            FutureWarning,
+        )
+        n_starts, combine = n_restarts, "best"
+    if ensemble != "deprecated":
+        warnings.warn(
+            "ensemble is deprecated in 0.2 and will be removed in 0.4: "
+            "ensemble=True is combine='mixture' (the default), "
+            "ensemble=False is combine='best'.",
+            FutureWarning,
+        )
+        combine = "mixture" if ensemble else "best"
+    return n_starts, combine
 
 
 def plan_committee(widths, n_starts, n_rows, n_features, n_outputs):
