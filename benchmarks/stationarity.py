@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/stationarity.py                  # diabetes, friedman1, prestige, mpg
+    python benchmarks/stationarity.py        # diabetes, friedman1, prestige, mpg
     python benchmarks/stationarity.py --datasets hitters --params "{'max_iter': 1000}"
 
 Each data set is fitted whole with ``TanhNetRegressor(random_state=0, **params)``;

@@ -71,9 +71,8 @@ def fitted_state(result, data, committee, params):
         "n_layers_": len(data.sizes),
     }
     if params["hidden_layer_sizes"] == "auto":
-        state["hidden_layer_sizes_"] = tuple(
-            dict.fromkeys(tuple(sizes[1:-1]) for sizes, *_ in members)
-        )
+        widths = {m.sizes[1:-1] for m in result.members}
+        state["hidden_layer_sizes_"] = tuple(sorted(widths, key=lambda w: (sum(w), w)))
     partial, robust, lack_of_fit = data.partial, result.robust, result.lack_of_fit
     state.update(
         loss_=result.loss,

@@ -169,6 +169,13 @@ def check_in_memory_params(params):
             f"loss={params['loss']!r} is fitted by reweighted least squares: it "
             f"needs solver='least_squares', got solver={params['solver']!r}."
         )
+    lm = params["solver"] == "least_squares" and params["method"] == "lm"
+    if params["run_to_mode"] and not lm:
+        raise ValueError(
+            "run_to_mode=True runs the package's Levenberg-Marquardt on: it "
+            "needs solver='least_squares' and method='lm', got "
+            f"solver={params['solver']!r}, method={params['method']!r}."
+        )
 
 
 def plan_widths(hidden_layer_sizes, n_starts, shape, fitted=None):

@@ -154,6 +154,11 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Predict with every network of the committee with equal weight, or
         with the one of largest log evidence alone (:ref:`committee`).
 
+    run_to_mode : bool, default=False
+        Go on past the evidence's settling point (or the plateau) with the
+        penalties held, until each network's relative gradient is at most
+        1e-6 (``solver='least_squares'``, ``method='lm'``; :ref:`committee`).
+
     n_jobs : int or None, default=None
         Processes for the committee's networks (joblib; None or 1: in this
         process), with the same result bit for bit; callbacks and ``verbose``
@@ -219,8 +224,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Deprecated: ``n_starts`` with ``combine='best'``. Removed in 0.4.
 
     ensemble : bool, default='deprecated'
-        Deprecated: ``combine='mixture'`` (``True``) or ``'best'``
-        (``False``). Removed in 0.4.
+        Deprecated: ``combine`` (``True``: 'mixture'). Removed in 0.4.
 
     Attributes
     ----------
@@ -336,14 +340,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     References
     ----------
     MacKay, D. J. C. (1992). A practical Bayesian framework for
-    backpropagation networks. Neural Computation, 4(3), 448-472.
-
-    Foresee, F. D. and Hagan, M. T. (1997). Gauss-Newton approximation to
-    Bayesian learning. Proceedings of the International Conference on
-    Neural Networks, 1930-1935.
-
-    Nielsen, H. B. (1999). Damping parameter in Marquardt's method.
-    Technical report IMM-REP-1999-05, Technical University of Denmark.
+    backpropagation networks. Neural Computation, 4(3), 448-472. (The user
+    guide's references give the Levenberg-Marquardt and Gauss-Newton ones.)
 
     Examples
     --------
@@ -380,6 +378,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_starts": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "combine": [StrOptions({"mixture", "best"})],
+        "run_to_mode": ["boolean"],
         "n_restarts": [
             Interval(Integral, 1, None, closed="left"),
             Hidden(StrOptions({"deprecated"})),
@@ -419,6 +418,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         validation_fraction=0.1,
         n_starts="auto",
         combine="mixture",
+        run_to_mode=False,
         n_jobs=None,
         warm_start=False,
         method="lm",
@@ -451,6 +451,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_starts = n_starts
         self.combine = combine
+        self.run_to_mode = run_to_mode
         self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.method = method

@@ -36,6 +36,7 @@ from ._training import (
     train,
 )
 from ._uncertainty import (
+    STATIONARY_GTOL,
     DeferredStatistics,
     fit_statistics,
     neighbour_explained_share,
@@ -84,6 +85,7 @@ class FitSettings:
     n_jobs: object
     n_starts: int
     combine: str
+    run_to_mode: bool
 
     @classmethod
     def from_params(cls, params, **resolved):
@@ -228,6 +230,7 @@ def fit_networks(candidates, plans, settings, callbacks=None):
         # poor local minimum that restarts would mend.
         lack_of_fit = None
     _warn_outcome(best, data.partial, lack_of_fit, settings)
+    _warn_members_outcome(best, results, data.partial, settings)
     mixture = settings.combine == "mixture" or data.warm or data.partial
     members = [best]
     if mixture:
@@ -555,6 +558,7 @@ def run_solver(problem, theta0, data, plan, settings, run):
             evidence=alphas is not None,
             alphas=alphas,
             negligible=settings.tol * data.loss_scale,
+            mode_gtol=_mode_gtol(problem, data, settings),
             max_inner=plan.max_inner,
             gram_dtype=plan.gram_dtype,
         ).solve(theta0)
@@ -591,6 +595,15 @@ def run_solver(problem, theta0, data, plan, settings, run):
         batch_size=batch,
         shuffle=settings.shuffle,
     )
+
+
+def _mode_gtol(problem, data, settings):
+    """With ``run_to_mode``: the relative gradient a network ends at
+    (:data:`~._uncertainty.STATIONARY_GTOL`, what ``diagnose`` calls a
+    stationary point), in the fit's last stage only (a staged ARD fit's
+    per-layer stage is a start for the next, not a result)."""
+    last_stage = bool(getattr(problem, "ard", False)) == bool(data.ard)
+    return STATIONARY_GTOL if settings.run_to_mode and last_stage else None
 
 
 def evidence_schedule(plan, data, settings):
@@ -741,6 +754,34 @@ def _warn_outcome(best, partial, lack_of_fit, settings):
         )
     elif best.status == "diverged":
         warnings.warn(best.message, ConvergenceWarning)
+
+
+def _warn_members_outcome(best, results, partial, settings):
+    """A ConvergenceWarning for the committee's other networks that ran out
+    of iterations or diverged (the representative's own outcome is warned
+    of by :func:`_warn_outcome`)."""
+    others = [res for res in results if res is not best]
+    if partial or not others:
+        return
+    counts = {
+        status: sum(res.status == status for res in others)
+        for status in ("max_iter", "diverged")
+    }
+    if counts["max_iter"] and best.status != "max_iter":
+        what = "the relative gradient" if settings.run_to_mode else "converging"
+        warnings.warn(
+            f"{counts['max_iter']} of the committee's {len(results)} networks "
+            f"stopped at max_iter={settings.max_iter} before {what}. Increase "
+            "max_iter (members_ records each network's status).",
+            ConvergenceWarning,
+        )
+    if counts["diverged"]:
+        warnings.warn(
+            f"{counts['diverged']} of the committee's {len(results)} networks "
+            "diverged and have no weight in its predictions (members_ records "
+            "why). Try a larger alpha or a lower learning_rate.",
+            ConvergenceWarning,
+        )
 
 
 def _planned_statistics(res, plan, settings):

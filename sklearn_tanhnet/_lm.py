@@ -119,11 +119,12 @@ class LevenbergMarquardt:
     negligible : float, default=0.0
         A penalty contribution to ``F`` below this counts as settled.
     mode_gtol : float, default=None
-        With ``evidence=True``: where the evidence iteration settles, hold
-        the penalties and go on until the relative gradient ``||g|| / (1 +
-        |F|)`` at the current point is at most this, so the fit ends at a
-        stationary point of its final penalised objective (or at a minimum
-        to rounding). None ends the fit where the evidence settles.
+        Where the evidence iteration settles (with ``evidence=True``) or the
+        objective reaches its plateau, hold the penalties and go on until
+        the relative gradient ``||g|| / (1 + |F|)`` at the current point is
+        at most this, so the fit ends at a stationary point of its final
+        penalised objective (or at a minimum to rounding). None ends the fit
+        where the evidence settles or at the plateau.
     xtol, gtol : float
         Step and gradient tolerances.
     max_inner : int, default=20
@@ -553,7 +554,7 @@ class LevenbergMarquardt:
             self.status = "converged"
             self.message = f"The gradient was below gtol={self.gtol:g}."
         elif not self.holding and self.plateau.update(self.loss):
-            if self.use_evidence and self.mode_gtol is not None:
+            if self.mode_gtol is not None:
                 # Slow progress is no stationary point: hold the penalties
                 # and go on to one.
                 self.holding = True

@@ -266,7 +266,7 @@ def test_the_committee_widths_grow_with_the_rows_and_fit_the_budget():
 def test_auto_width_fits_a_committee_of_every_width_with_equal_weights(sine):
     X, y = sine
     est = TanhNetRegressor("auto", random_state=0).fit(X, y)
-    assert est.hidden_layer_sizes_ == ((5,), (10,), (20,))
+    assert est.hidden_layer_sizes_ == ((5,), (10,), (20,))  # narrowest first
     assert est.hidden_layer_sizes == "auto"  # the parameter is left as given
     assert [r["hidden_layer_sizes"] for r in est.members_] == [
         (5,),

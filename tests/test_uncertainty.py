@@ -565,3 +565,34 @@ def test_diagnose_says_whether_the_fit_is_at_a_stationary_point():
     assert converged.status_ == "converged", converged.message_
     assert report.at_stationary_point, (report.relative_gradient, str(report))
     assert "at a stationary point: relative gradient" in str(report)
+
+
+def test_run_to_mode_ends_every_network_of_the_committee_at_a_stationary_point():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:150], y[:150]
+    params = dict(hidden_layer_sizes=(4,), n_starts=3, random_state=0)
+    settled = TanhNetRegressor(**params).fit(X, y)
+    report = settled.diagnose(X, y)
+    assert len(report.members) == 3 and not report.committee_at_stationary_points
+    assert "3 of 3 networks are not at a stationary point" in str(report)
+    # With the penalties held where the evidence settled, each network goes
+    # on to relative gradient 1e-6 of its own objective (autograd's gradient
+    # and Hessian judge it, not the solver's Gauss-Newton figures).
+    moded = TanhNetRegressor(run_to_mode=True, max_iter=3000, **params).fit(X, y)
+    report = moded.diagnose(X, y)
+    assert report.committee_at_stationary_points, str(report)
+    assert all(m.relative_gradient <= 1e-6 for m in report.members)
+    assert "every network is at a stationary point" in str(report)
+    assert all(r["status"] == "converged" for r in moded.members_)
+    # Its penalties are those where the evidence settled, held.
+    assert moded.alpha_ == pytest.approx(settled.alpha_, rel=0.1)
+
+
+def test_run_to_mode_needs_the_packages_levenberg_marquardt():
+    X, y = np.zeros((5, 1)), np.zeros(5)
+    for params in (dict(solver="adam"), dict(method="trf")):
+        est = TanhNetRegressor((2,), run_to_mode=True, **params)
+        with pytest.raises(ValueError, match="run_to_mode=True .* method='lm'"):
+            est.fit(X, y)
