@@ -149,7 +149,8 @@ def _add_estimator_options(fit):
         nargs="+",
         metavar="UNITS",
         help="units per hidden layer, e.g. --hidden 10 10 for two layers "
-        f"(default: {' '.join(map(str, _DEFAULTS['hidden_layer_sizes']))})",
+        "(default: a committee of one-hidden-layer networks whose widths grow "
+        "with the rows, two starts each, predicting with their mean)",
     )
     fit.add_argument(
         "--solver",

@@ -558,13 +558,16 @@ class Diagnostics:
         lines.append("  log evidence, these errors) are taken where the fit stopped.")
         if self.penalties_estimated:
             lines += [
-                "  With alpha='auto' the fit ends where the evidence iteration settles",
-                "  or stalls: the penalties' estimates stop changing before the",
-                "  weights converge at them, and a longer fit (tol=0, larger",
-                "  max_iter) ends at the same point.",
+                "  With alpha='auto' a network ends where the evidence iteration",
+                "  settles or stalls: the penalties' estimates stop changing before",
+                "  the weights converge at them. run_to_mode=True (with a larger",
+                "  max_iter) goes on to a stationary point at those penalties.",
             ]
         else:
-            lines.append("  Fit longer (tol=0, larger max_iter) to reach one.")
+            lines.append(
+                "  Fit longer (run_to_mode=True, or tol=0 and a larger max_iter) "
+                "to reach one."
+            )
         if self.stop_reason:
             lines.append(f"  Why the fit ended: {self.stop_reason}")
         return lines

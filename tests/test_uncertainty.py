@@ -555,7 +555,7 @@ def test_diagnose_says_whether_the_fit_is_at_a_stationary_point():
     assert report.relative_gradient > 1e-6
     text = str(report)
     assert "not at a stationary point" in text
-    assert "With alpha='auto' the fit ends where the evidence" in text
+    assert "With alpha='auto' a network ends where the evidence" in text
     assert settled.message_ in text
     # A fixed penalty run to convergence is at a minimum: gradient and
     # curvature from autograd at the fitted weights.
