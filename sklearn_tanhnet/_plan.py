@@ -370,8 +370,8 @@ COMMITTEE_STARTS = 2
 # The most multiply-adds that one Gauss-Newton step of all the committee's
 # members together may cost (each n * K * P^2, or M^2 * units + M^3 / 3 in
 # the residual space): about a second a step. Beyond it the committee has
-# one start per width, then fewer widths, then one network of the width this
-# budget affords.
+# one start per width, then only its widest widths, then one network as wide
+# as the budget affords.
 COMMITTEE_FLOPS = 5e9
 
 
@@ -414,7 +414,8 @@ def step_flops(n_rows, n_features, hidden, n_outputs):
 
 
 def committee_widths(n_rows):
-    """The widths of ``hidden_layer_sizes='auto'`` for ``n_rows`` training rows."""
+    """The widths of ``hidden_layer_sizes='auto'`` for ``n_rows`` training
+    rows, narrowest first."""
     top = max(COMMITTEE_MIN_WIDTH, round(n_rows**0.5))
     return tuple((max(1, round(top / ratio)),) for ratio in COMMITTEE_WIDTH_RATIOS)
 
@@ -473,13 +474,13 @@ def plan_committee(widths, n_starts, n_rows, n_features, n_outputs):
     )
     if cost(ladder, 1) <= COMMITTEE_FLOPS:
         return CommitteePlan(ladder, 1, reduced)
-    # Fewer widths, the widest kept: on much data, capacity matters more than
+    # Fewer widths, the widest kept: on much data capacity matters more than
     # averaging (the narrow members are the ones that underfit).
     for first in range(1, len(ladder)):
         if cost(ladder[first:], 1) <= COMMITTEE_FLOPS:
             return CommitteePlan(ladder[first:], 1, reduced)
-    # One network, as wide as the budget affords.
-    width = ladder[0][0]
+    # One network, as wide as the budget affords (at most the widest's width).
+    width = ladder[-1][0]
     while width > 1 and cost([(width,)], 1) > COMMITTEE_FLOPS:
-        width -= max(1, width // 8)
+        width -= max(1, width // 16)
     return CommitteePlan(((width,),), 1, reduced)
