@@ -51,6 +51,30 @@ MIN_GAMMA = 1e-3
 MAX_ALPHA = 1e12
 
 
+# The evidence iteration has settled when the effective number of parameters
+# and the noise precision change by less than this, relatively, between two
+# successive estimates (both are invariant under the rescalings of tanh units
+# that let per-layer penalties drift without changing the fit). One rule for
+# every solver: the Levenberg-Marquardt loop asks it after each step (twice in
+# a row, EVIDENCE_PATIENCE), the solvers that re-estimate between runs after
+# each run.
+EVIDENCE_RTOL = 2e-2
+
+
+def evidence_settled(previous, current, penalty_negligible, rtol=EVIDENCE_RTOL):
+    """Whether two successive :class:`Evidence` estimates count as settled.
+
+    ``gamma`` and ``beta`` changed by at most ``rtol`` relatively; where the
+    penalty no longer matters (``penalty_negligible``: noise-free data drive
+    ``beta`` up without end) ``gamma`` alone. False without a ``previous``.
+    """
+    if previous is None:
+        return False
+    stable_gamma = abs(current.gamma - previous.gamma) <= rtol * abs(previous.gamma)
+    stable_beta = abs(current.beta - previous.beta) <= rtol * abs(previous.beta)
+    return stable_gamma and (stable_beta or penalty_negligible)
+
+
 @dataclass
 class Evidence:
     """One evidence update.

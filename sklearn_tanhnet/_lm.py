@@ -62,13 +62,17 @@ import numpy as np
 from numpy.linalg import LinAlgError
 from scipy.linalg.lapack import dpotrf, dpotrs
 
-from ._evidence import inverse_diagonal, problem_evidence, residual_space_shrinkage
+from ._evidence import (
+    EVIDENCE_RTOL,
+    evidence_settled,
+    inverse_diagonal,
+    problem_evidence,
+    residual_space_shrinkage,
+)
 from ._solvers import Control, SolverResult, breakdown_message
 
-# The evidence iteration has settled when the effective number of parameters
-# and the noise precision change by less than this, relatively, over
-# EVIDENCE_PATIENCE consecutive steps.
-EVIDENCE_RTOL = 2e-2
+# The evidence iteration has settled when _evidence.evidence_settled holds
+# over this many consecutive steps.
 EVIDENCE_PATIENCE = 2
 # Damping beyond this (relative to the largest diagonal entry of A) means no
 # step lowers F any more: the fit is at a minimum to rounding.
@@ -310,13 +314,8 @@ class LevenbergMarquardt:
             return
         previous, self.evidence = self.evidence, ev
         if previous is not None:
-            rtol = self.evidence_rtol
-            stable_gamma = abs(ev.gamma - previous.gamma) <= rtol * abs(previous.gamma)
-            stable_beta = abs(ev.beta - previous.beta) <= rtol * abs(previous.beta)
-            # The penalty's share is needed only when the noise moved.
-            settled = stable_gamma and (
-                stable_beta or problem.penalty_loss(self.theta) < self.negligible
-            )
+            negligible = problem.penalty_loss(self.theta) < self.negligible
+            settled = evidence_settled(previous, ev, negligible, self.evidence_rtol)
             self.stable = self.stable + 1 if settled else 0
         self.alphas = ev.alphas
         problem.set_alpha(self.alphas)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._evidence import (
+    EVIDENCE_RTOL,
+    evidence_settled,
     group_shrinkage,
     inverse_diagonal,
     problem_evidence,
@@ -31,11 +33,6 @@ from ._robust import (
 # solvers that re-estimate between runs (scipy's methods; adam runs until a
 # plateau instead, see the estimator).
 EVIDENCE_CHUNK = 5
-# The evidence iteration has settled when the effective number of parameters
-# and the noise precision change by less than this, relatively. Both are
-# invariant under the rescalings of tanh units that let per-layer penalties
-# drift without changing the fit.
-EVIDENCE_RTOL = 1e-2
 # Starting penalties per layer, relative to the weight sum. The evidence
 # iteration has several fixed points: from a strong start it tends to settle on
 # simpler fits (better on small noisy data), from a weak start it never
@@ -407,21 +404,11 @@ def _evidence_loop(make_problem, run, start, schedule):
         new = _safe_evidence(problem, theta, alphas, skipped)
         if new is not None:
             ev, updates = new, updates + 1
-            stable = [
-                previous is not None and abs(a - b) <= EVIDENCE_RTOL * abs(b)
-                for a, b in zip((ev.gamma, ev.beta), previous or (0.0, 0.0))
-            ]
-            # Noise-free data drive beta up without end while the penalty stops
-            # mattering: a penalty below `negligible` counts as settled too.
             negligible = problem.penalty_loss(theta) < schedule.negligible
-            previous = (ev.gamma, ev.beta)
-            if (
-                stable[0]
-                and (stable[1] or negligible)
-                and (
-                    not schedule.require_converged
-                    or res.status in ("converged", "plateau")
-                )
+            settled = evidence_settled(previous, ev, negligible)
+            previous = ev
+            if settled and (
+                not schedule.require_converged or res.status in ("converged", "plateau")
             ):
                 res.status, res.message = "converged", _settled_message(ev, res)
                 break
