@@ -6,10 +6,20 @@ Run from the repository root::
     python benchmarks/calibration.py --datasets mpg,hitters
 
 The data sets and folds are those of ``benchmarks/generalization.py``
-(``KFold(5, shuffle=True, random_state=0)``); ``TanhNetRegressor(random_state=0)``
-is fitted once per fold and its interval taken apart, from public attributes:
+(``KFold(5, shuffle=True, random_state=0)``). The default committee,
+``TanhNetRegressor(random_state=0)``, is fitted once per fold:
 
-* ``shipped``: ``predict_interval(X, 0.95)``: the Student-t quantile on the
+* ``committee``: its ``predict_interval(X, 0.95)``, the quantiles of the
+  mixture of its networks' Student-t predictive distributions;
+* ``committee, normal``: ``predict(X, return_std=True)``'s mean -/+ the normal
+  quantile times its standard deviation (the mixture's: the members' mean
+  variance plus the variance of their means).
+
+The network the committee calls its representative is fitted alone too
+(``combine='best'``, the same members trained, the one of largest log
+evidence kept), and its interval taken apart, from public attributes:
+
+* ``shipped``: its ``predict_interval(X, 0.95)``: the Student-t quantile on the
   residual degrees of freedom ``n - p_eff`` times ``sqrt(se^2 + sigma^2)``, with
   ``sigma^2 = RSS / (n - p_eff)`` (``noise_variance_``) and ``se`` the delta-method
   standard error of the fitted mean;
@@ -20,7 +30,7 @@ is fitted once per fold and its interval taken apart, from public attributes:
 * ``rss/n only``: the normal quantile times ``sqrt(RSS / n)``: neither.
 
 Per data set and variant: the pooled coverage over the folds' test rows and the
-mean interval width relative to ``shipped``. A variant's coverage falling below
+mean interval width relative to the committee's. A variant's coverage falling below
 0.95 by more than its width loss says that ingredient is what the coverage needs.
 """
 
@@ -44,7 +54,15 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from sklearn_tanhnet import TanhNetRegressor  # noqa: E402
 
 CONFIDENCE = 0.95
-VARIANTS = ("shipped", "gaussian", "noise only", "rss/n", "rss/n only")
+VARIANTS = (
+    "committee",
+    "committee, normal",
+    "shipped",
+    "gaussian",
+    "noise only",
+    "rss/n",
+    "rss/n only",
+)
 
 
 def half_widths(estimator, X_train, y_train, X_test):
@@ -72,17 +90,25 @@ def run_dataset(name):
     inside = {variant: [] for variant in VARIANTS}
     widths = {variant: [] for variant in VARIANTS}
     folds = KFold(N_FOLDS, shuffle=True, random_state=0).split(X)
+    z_quantile = stats.norm.ppf(0.5 + CONFIDENCE / 2)
     for train, test in folds:
-        estimator = TanhNetRegressor(random_state=0).fit(X[train], y[train])
-        mean = estimator.predict(X[test])
+        committee = TanhNetRegressor(random_state=0).fit(X[train], y[train])
+        lower, upper = committee.predict_interval(X[test], CONFIDENCE)
+        inside["committee"].append((lower <= y[test]) & (y[test] <= upper))
+        widths["committee"].append((upper - lower) / 2)
+        mean, std = committee.predict(X[test], return_std=True)
+        inside["committee, normal"].append(np.abs(y[test] - mean) <= z_quantile * std)
+        widths["committee, normal"].append(z_quantile * std)
+        best = TanhNetRegressor(random_state=0, combine="best").fit(X[train], y[train])
+        mean = best.predict(X[test])
         # The shipped interval is checked against predict_interval itself.
-        lower, upper = estimator.predict_interval(X[test], CONFIDENCE)
-        halves = half_widths(estimator, X[train], y[train], X[test])
+        lower, upper = best.predict_interval(X[test], CONFIDENCE)
+        halves = half_widths(best, X[train], y[train], X[test])
         np.testing.assert_allclose(mean + halves["shipped"], upper, rtol=1e-9)
         for variant, half in halves.items():
             inside[variant].append(np.abs(y[test] - mean) <= half)
             widths[variant].append(half)
-    shipped_width = np.concatenate(widths["shipped"]).mean()
+    shipped_width = np.concatenate(widths["committee"]).mean()
     return {
         variant: (
             np.concatenate(inside[variant]).mean(),
@@ -97,7 +123,7 @@ def main(argv=None):
     add_datasets_option(parser)
     args = parser.parse_args(argv)
     names = args.datasets or list(DATASETS)
-    print(f"pooled {CONFIDENCE:.0%} coverage (mean width / shipped width), 5 folds")
+    print(f"pooled {CONFIDENCE:.0%} coverage (mean width / the committee's), 5 folds")
     print(f"{'data set':<11}" + "".join(f"{v:>19}" for v in VARIANTS))
     for name in names:
         with threadpool_limits(1), warnings.catch_warnings():

@@ -151,8 +151,13 @@ def inverse_diagonal(A):
     L, info = dpotrf(A, lower=1, clean=0)
     diagonal = L.diagonal()
     # A factorisation that completes with pivots at rounding level belongs
-    # to a numerically singular A: take the pseudo-inverse instead.
-    if info == 0 and diagonal.min() ** 2 > 1e-12 * A.diagonal().max():
+    # to a numerically singular A: take the pseudo-inverse instead. Each
+    # pivot is judged against its own column's diagonal (the share of the
+    # column the earlier ones leave unexplained): Cholesky's accuracy
+    # depends on the condition of A scaled to a unit diagonal, and ARD's
+    # penalties (up to MAX_ALPHA) must not make a well-determined direction
+    # of small curvature look singular beside them.
+    if info == 0 and (diagonal**2 > 1e-12 * A.diagonal()).all():
         log_det = 2.0 * float(np.log(diagonal).sum())
         inverse, info = dpotri(L, lower=1, overwrite_c=1)
         if info == 0:

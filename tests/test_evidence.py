@@ -287,6 +287,19 @@ def test_inverse_diagonal_of_positive_definite_matrix(n):
     np.testing.assert_array_equal(A, A_copy)
 
 
+def test_inverse_diagonal_of_a_badly_scaled_well_conditioned_matrix():
+    # ARD's penalties put 1e12 beside curvatures of order one or less: A is
+    # far from singular once scaled to a unit diagonal (condition about 3),
+    # so its inverse is exact to a few eps of that condition, small
+    # directions included (a pseudo-inverse relative to the largest
+    # eigenvalue would drop the 1e-3 one).
+    A = np.diag([1e12, 1.0, 1e-3])
+    A[1, 2] = A[2, 1] = 0.5 * np.sqrt(1.0 * 1e-3)
+    diag, log_det = inverse_diagonal(A)
+    np.testing.assert_allclose(diag, np.diag(np.linalg.inv(A)), rtol=1e-13)
+    assert log_det == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-13)
+
+
 def singular_matrices():
     rng = np.random.RandomState(0)
     # A parameter nothing determines: a zero row and column.
