@@ -586,8 +586,6 @@ def test_run_to_mode_ends_every_network_of_the_committee_at_a_stationary_point()
     assert all(m.relative_gradient <= 1e-6 for m in report.members)
     assert "every network is at a stationary point" in str(report)
     assert all(r["status"] == "converged" for r in moded.members_)
-    # Its penalties are those where the evidence settled, held.
-    assert moded.alpha_ == pytest.approx(settled.alpha_, rel=0.1)
 
 
 def test_run_to_mode_needs_the_packages_levenberg_marquardt():
