@@ -1,4 +1,4 @@
-"""Every case of issue 12: sklearn_tanhnet beside MLPRegressor and the lecture.
+"""Every speed case: sklearn_tanhnet beside MLPRegressor and the lecture.
 
 Run from the repository root::
 
@@ -9,7 +9,7 @@ Run from the repository root::
 
 One process runs every case, this package beside its peer, and prints one
 table: case, method, seconds (median over seeds), quality, peak memory where
-it matters, the ratio of seconds to the peer's, and issue 12's target for the
+it matters, the ratio of seconds to the peer's, and the case's target for the
 row with whether this run meets it. The large cases (1e6 rows) run each
 method and seed in a fresh child process (``multiprocessing`` spawn), so
 that its peak resident memory (``VmHWM``) is its own. BLAS and OpenMP pools
@@ -573,7 +573,7 @@ def case_diamonds(cfg):
     res = _interleave(methods, seeds)
     name = f"diamonds {n_train:,} x 6"
     rows = []
-    pairs = [  # issue 12's targets, in its words
+    pairs = [  # the targets of the diamonds case
         (
             "ours (10,) defaults",
             "MLP+scaler lbfgs (10,)",

@@ -6,7 +6,7 @@ from ._persistence import trusted_types
 from ._plotting import FitDisplay, HessianSpectrumDisplay, LossCurveDisplay
 from ._uncertainty import Diagnostics
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Diagnostics",
