@@ -251,7 +251,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``noise_variance_`` and ``effective_n_params_`` these are too.
 
     loss_curve_ : list of float
-        Objective at each iteration.
+        Objective, penalty included, at every iteration run (:ref:`training_control`).
 
     n_iter_ : int
         Iterations of the last call to ``fit``; after ``partial_fit``, the

@@ -195,21 +195,32 @@ def train(
     if refine is not None and alpha0 is None:
         max_iter = max(max_iter // 2, 1)  # the refined fit gets the rest
     for alphas in _evidence_starts(probe, alpha0, schedule):
+        # The evidence starts share the budget: max_iter bounds every
+        # iteration run.
+        budget = max_iter - sum(r.n_iter for r in results)
+        if budget <= 0:
+            break
         if schedule.in_loop:
             # The first start fits on the probe itself: one problem less.
             problem = make_problem(alphas) if results else probe
             problem.set_alpha(alphas)
-            res = run(problem, theta0, max_iter, state, alphas)
+            res = run(problem, theta0, budget, state, alphas)
             result = _result(
                 res, res.loss_curve, problem, res.alpha, res.evidence, res.n_iter
             )
         else:
-            start = (theta0, alphas, max_iter, state)
+            start = (theta0, alphas, budget, state)
             result = _evidence_loop(make_problem, run, start, schedule)
         results.append(result)
         if not _collapsed(result):
             break
     best = min(results, key=lambda r: (r.gcv is None, r.gcv))
+    if len(results) > 1:
+        # Every iteration run is in the curve: a discarded evidence start's
+        # first (its penalties, from the other start, explain the jump).
+        discarded = [v for r in results if r is not best for v in r.loss_curve]
+        best.loss_curve = discarded + best.loss_curve
+        best.n_iter = len(best.loss_curve)
     if refine is None or alpha0 is not None:
         return best
     return _refined(best, refine, run, total_iter - best.n_iter, schedule)

@@ -352,3 +352,22 @@ def test_adam_ending_above_its_start_warns_and_keeps_the_best():
     # Full batches: the first epoch's loss is the objective at the start.
     assert est.loss_ <= est.loss_curve_[0]
     assert np.isfinite(est.coefs_[0]).all()
+
+
+def test_adam_with_ard_runs_max_iter_epochs_in_one_loss_curve(capsys):
+    # The per-layer stage, a second evidence start after a collapse and the
+    # per-input stage share max_iter; the curve and the verbose report hold
+    # every epoch run, once.
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    est = TanhNetRegressor(
+        (10,), solver="adam", ard=True, max_iter=5, verbose=1, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="max_iter=5"):
+        est.fit(X, y)
+    printed = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert est.n_iter_ == len(est.loss_curve_) == len(printed) == 5
+    # No jump: with this budget the per-input stage starts from the penalties
+    # the short per-layer stage ran with.
+    assert max(est.loss_curve_) == est.loss_curve_[0]
