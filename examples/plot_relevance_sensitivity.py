@@ -105,10 +105,10 @@ plt.show()
 # ARD's penalty for an input follows the size of its first-layer weights (its
 # prior variance is about their mean square). The prediction depends on those
 # weights through the next layer, with their signs: contributions through
-# different hidden units can add up or cancel. The derivative with respect to
-# ``bmi`` has one sign on every row; the one with respect to ``age`` changes
-# sign across the patients, so its mean signed effect is small beside the
-# mean absolute one:
+# different hidden units can add up or cancel. The derivatives with respect
+# to ``bp`` and ``bmi`` have one sign on every row; the one with respect to
+# ``age`` changes sign across the patients, so its mean signed effect is
+# small beside the mean absolute one:
 dydx = est.predict_gradient(X_test)
 spread = X_test.std(axis=0)
 for name in ("age", "bp", "bmi"):
@@ -135,11 +135,10 @@ for j in (s1, s2):
     print(f"{names[j]}: mean dy/dx x std {np.mean(dydx[:, j]) * spread[j]:6.1f}")
 
 # %%
-# For correlated inputs the evidence can share the prior variance between
-# them in more than one way that fits about equally well, and the
-# committee's networks split it differently. The root mean square of each
-# network's first-layer weights for the two, per standard deviation of the
-# input:
+# The data say little about how to divide the weight between two inputs
+# that move together, and the committee's networks divide it differently.
+# The root mean square of each network's first-layer weights for the two,
+# per standard deviation of the input:
 train_spread = X_train.std(axis=0)
 for member in est.members_:
     W = member["coefs"][0] * train_spread[:, None]

@@ -59,8 +59,8 @@ def input_sensitivity(estimator, X):
     The sensitivity changes each input with the others held fixed, so two
     strongly correlated inputs that the network uses with opposite signs can
     both score high although together they change the prediction little.
-    Its square, for a linear model, is each input's share of the
-    prediction's variance when the inputs are uncorrelated.
+    For a linear model with uncorrelated inputs its square is the input's
+    part of the prediction's variance: the squares sum to that variance.
 
     Examples
     --------
