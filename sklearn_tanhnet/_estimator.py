@@ -297,7 +297,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         which a row counts less.
 
     feature_relevance_ : ndarray of shape (`n_features_in_`,) or None
-        With ARD: each input's share of the first layer's prior variance.
+        With ARD: each input's share of the first layer's prior variance (:ref:`ard`).
 
     noise_variance_ : ndarray of shape (`n_outputs_`,) or None
         Residual variance per output, in the target's units (``inf`` beyond
