@@ -22,11 +22,11 @@ def _pyplot(caller):
     return plt
 
 
-def _axes(ax, caller):
+def _axes(ax, caller, figsize=None):
     if ax is None:
         # Constrained layout keeps the axis labels and a legend beside the
         # axes inside the figure, whatever the tick labels' widths.
-        _, ax = _pyplot(caller).subplots(layout="constrained")
+        _, ax = _pyplot(caller).subplots(layout="constrained", figsize=figsize)
     return ax
 
 
@@ -86,15 +86,23 @@ def _plain_labels_within_a_decade(ax):
     """Label a log y axis spanning under a decade with plain numbers.
 
     There matplotlib labels the minor ticks as ``6 x 10^-1``: wide labels that
-    crowd the axis label. ``0.6`` says the same in less room.
+    crowd the axis label. ``0.6`` says the same in less room. Over more than
+    half a decade only the ticks at 1, 2, 3 and 5 times a power of ten are
+    labelled, as the ticks bunch together towards the top of each decade.
     """
     from matplotlib.ticker import FuncFormatter
 
     low, high = ax.get_ylim()
-    if 0 < low and np.log10(high / low) < 1:
-        plain = FuncFormatter(lambda v, _: f"{v:.3g}")
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
+    if not (0 < low and np.log10(high / low) < 1):
+        return
+    shown = (1, 2, 3, 5) if np.log10(high / low) > 0.5 else range(1, 10)
+
+    def plain(value, _):
+        mantissa = round(value / 10 ** np.floor(np.log10(value)))
+        return f"{value:.3g}" if mantissa in shown else ""
+
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    ax.yaxis.set_minor_formatter(FuncFormatter(plain))
 
 
 class LossCurveDisplay:
@@ -674,7 +682,8 @@ class HessianSpectrumDisplay:
     are directions of parameter space the data do not determine. Negative
     eigenvalues (not a minimum, or rounding) are drawn by magnitude in their
     own colour. The legend sits beside the axes, on the right, where it
-    covers no eigenvalue. Use :meth:`from_estimator` or
+    covers no eigenvalue (on axes of your own, leave room for it, for example
+    with ``plt.subplots(layout="constrained")``). Use :meth:`from_estimator` or
     :meth:`from_diagnostics` to create one; the constructor only stores data.
 
     Parameters
@@ -761,7 +770,8 @@ class HessianSpectrumDisplay:
             raise ValueError(
                 f"kind must be 'auto', 'bar', 'stem' or 'step', got {kind!r}"
             )
-        ax = _axes(ax, f"{type(self).__name__}.plot")
+        # Wider than matplotlib's default figure: the legend takes the right.
+        ax = _axes(ax, f"{type(self).__name__}.plot", figsize=(9, 4.8))
         rel, mag, floor = _relative_spectrum(self.eigenvalues, self.rcond)
         n = rel.size
         if kind == "auto":
