@@ -2,7 +2,8 @@
 
 Each display's ``__init__`` only stores data, ``plot`` draws it and keeps the
 artists, and ``from_estimator`` computes what is needed from a fitted
-:class:`~sklearn_tanhnet.TanhNetRegressor` and delegates to ``plot``.
+:class:`~sklearn_tanhnet.TanhNetRegressor` (alone, at the end of a Pipeline,
+or as a fitted search's best estimator) and delegates to ``plot``.
 matplotlib is imported inside the functions that draw, so importing the
 package does not import it.
 """
@@ -76,10 +77,6 @@ def _needs(what, attribute, estimator, final):
             f"{what} needs a TanhNetRegressor, a Pipeline ending in one or a "
             f"fitted search over either, got {_describe(estimator, final)}."
         )
-
-
-def _name_of(estimator):
-    return type(_unwrap(estimator)[0]).__name__
 
 
 def _plain_labels_within_a_decade(ax):
@@ -266,12 +263,12 @@ class LossCurveDisplay:
             details = ", ".join(
                 str(v) for v in (solver, getattr(est, "status_", None)) if v is not None
             )
-            title = f"Loss curve of {_name_of(est)}"
+            title = f"Loss curve of {type(est).__name__}"
             title += f" ({details})" if details else ""
         disp = cls(
             loss_curve=est.loss_curve_,
             validation_loss_curve=getattr(est, "validation_loss_curve_", None),
-            estimator_name=_name_of(est),
+            estimator_name=type(est).__name__,
             iteration_label=label,
         )
         return disp.plot(
@@ -929,8 +926,9 @@ class HessianSpectrumDisplay:
 
         member : int, default=None
             For a committee of networks: which member's spectrum to draw, an
-            index into the committee's members (``diagnose(X, y).members``). None draws the
-            representative network's (member 0). A committee's title names the member drawn.
+            index into ``diagnose(X, y).members``. None draws the
+            representative network's (member 0). A committee's title names
+            the member drawn.
 
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.

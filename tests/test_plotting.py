@@ -328,9 +328,7 @@ def test_hessian_spectrum_many_eigenvalues_as_filled_steps(pyplot):
     groups = [disp.determined_, disp.undetermined_, disp.negative_]
     assert all(isinstance(g, StepPatch) for g in groups)
     edges = np.concatenate([g.get_data().edges for g in groups])
-    np.testing.assert_allclose(
-        np.unique(edges), np.arange(0.5, evals.size + 1, 1.0)
-    )
+    np.testing.assert_allclose(np.unique(edges), np.arange(0.5, evals.size + 1, 1.0))
     assert [g.get_data().values.size for g in groups] == [117, 2, 2]
 
 
@@ -430,3 +428,11 @@ def test_hessian_spectrum_from_diagnostics_uses_its_rank(pyplot, diagnostics):
 def test_hessian_spectrum_errors(pyplot, evals, kind, msg):
     with pytest.raises(ValueError, match=msg):
         HessianSpectrumDisplay(eigenvalues=evals, rcond=1e-6).plot(kind=kind)
+
+
+@pytest.mark.parametrize("member", [1, -1, True, 0.0])
+def test_hessian_spectrum_member_of_one_network(pyplot, diagnostics, member):
+    with pytest.raises(ValueError, match=r"member must be None or an index from 0"):
+        HessianSpectrumDisplay.from_diagnostics(diagnostics, member=member)
+    disp = HessianSpectrumDisplay.from_diagnostics(diagnostics, member=0)
+    assert "\n" not in disp.ax_.get_title()
