@@ -124,10 +124,11 @@ print(f"smallest Hessian eigenvalue / largest: {h[-1] / h[0]:.1e}")
 # %%
 # The gradient is small and the objective had stopped improving by more than
 # ``tol``, so training ended on a plateau. The smallest eigenvalue is zero
-# relative to the largest (a tiny negative value, red): the objective is
-# flat along that direction, hence rank 60 of 61 despite the penalty. The
-# many equal eigenvalues are the penalty's curvature on weight combinations
-# the data hardly inform.
+# relative to the largest: a tiny negative value, below the cutoff in
+# magnitude and so grey (red marks negative eigenvalues above the cutoff).
+# The objective is flat along that direction, hence rank 60 of 61 despite
+# the penalty. The many equal eigenvalues are the penalty's curvature on
+# weight combinations the data hardly inform.
 HessianSpectrumDisplay.from_diagnostics(
     diagnostics, estimator_name="5 hidden units", kind="stem"
 )

@@ -34,7 +34,7 @@ disp.ax_.legend(loc="lower right")
 plt.show()
 
 # %%
-# Inside the shaded training range, fit and truth agree. Beyond :math:`x = 1`
+# Inside the training range, fit and truth agree. Beyond :math:`x = 1` (shaded)
 # the network levels off near 1.17 while :math:`x^{1/3}` reaches 2.15 at
 # :math:`x = 10`.
 x_check = np.array([[0.5], [1.0], [2.0], [5.0], [10.0]])

@@ -2,10 +2,13 @@
 
 Each display's ``__init__`` only stores data, ``plot`` draws it and keeps the
 artists, and ``from_estimator`` computes what is needed from a fitted
-:class:`~sklearn_tanhnet.TanhNetRegressor` and delegates to ``plot``.
+:class:`~sklearn_tanhnet.TanhNetRegressor` (alone, at the end of a Pipeline,
+or as a fitted search's best estimator) and delegates to ``plot``.
 matplotlib is imported inside the functions that draw, so importing the
 package does not import it.
 """
+
+import numbers
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -20,19 +23,83 @@ def _pyplot(caller):
     return plt
 
 
-def _axes(ax, caller):
+def _axes(ax, caller, figsize=None):
     if ax is None:
-        _, ax = _pyplot(caller).subplots()
+        # Constrained layout keeps the axis labels and a legend beside the
+        # axes inside the figure, whatever the tick labels' widths.
+        _, ax = _pyplot(caller).subplots(layout="constrained", figsize=figsize)
     return ax
 
 
-def _final_estimator(estimator):
-    """The last step of a Pipeline (which holds the fitted attributes), else itself."""
-    return estimator[-1] if hasattr(estimator, "steps") else estimator
+def _unwrap(estimator):
+    """The fitted model at the end of ``estimator``, and the map from X to its inputs.
+
+    A fitted search stands for its ``best_estimator_``, a Pipeline for its
+    last step fed by the steps before it, nested in any order.
+    """
+    check_is_fitted(estimator)
+    final, transforms = estimator, []
+    while True:
+        if hasattr(final, "cv_results_"):
+            if not hasattr(final, "best_estimator_"):
+                raise ValueError(
+                    f"{type(final).__name__} was fitted with refit=False and has "
+                    "no best_estimator_ to draw: fit it with refit=True, or pass "
+                    "the estimator you fitted yourself."
+                )
+            final = final.best_estimator_
+        elif hasattr(final, "steps"):
+            if len(final.steps) > 1:
+                transforms.append(final[:-1])
+            final = final[-1]
+        else:
+            break
+
+    def to_inputs(X):
+        for transform in transforms:
+            X = transform.transform(X)
+        return X
+
+    return final, to_inputs
 
 
-def _name_of(estimator):
-    return _final_estimator(estimator).__class__.__name__
+def _describe(estimator, final):
+    """``Pipeline ending in Ridge``, or the class name when there is no wrapper."""
+    if final is estimator:
+        return type(estimator).__name__
+    return f"{type(estimator).__name__} ending in {type(final).__name__}"
+
+
+def _needs(what, attribute, estimator, final):
+    """Raise unless the final model has ``attribute``."""
+    if not hasattr(final, attribute):
+        raise ValueError(
+            f"{what} needs a TanhNetRegressor, a Pipeline ending in one or a "
+            f"fitted search over either, got {_describe(estimator, final)}."
+        )
+
+
+def _plain_labels_within_a_decade(ax):
+    """Label a log y axis spanning under a decade with plain numbers.
+
+    There matplotlib labels the minor ticks as ``6 x 10^-1``: wide labels that
+    crowd the axis label. ``0.6`` says the same in less room. Over more than
+    half a decade only the ticks at 1, 2, 3 and 5 times a power of ten are
+    labelled, as the ticks bunch together towards the top of each decade.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    low, high = ax.get_ylim()
+    if not (0 < low and np.log10(high / low) < 1):
+        return
+    shown = (1, 2, 3, 5) if np.log10(high / low) > 0.5 else range(1, 10)
+
+    def plain(value, _):
+        mantissa = round(value / 10 ** np.floor(np.log10(value)))
+        return f"{value:.3g}" if mantissa in shown else ""
+
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    ax.yaxis.set_minor_formatter(FuncFormatter(plain))
 
 
 class LossCurveDisplay:
@@ -138,6 +205,7 @@ class LossCurveDisplay:
                 },
             )[0]
         ax.set_yscale("log")
+        _plain_labels_within_a_decade(ax)
         ax.set_xlabel(self.iteration_label)
         ax.set_ylabel("loss")
         if title is None:
@@ -162,9 +230,13 @@ class LossCurveDisplay:
 
         Parameters
         ----------
-        estimator : TanhNetRegressor or Pipeline ending in one
-            Fitted estimator with a ``loss_curve_``; its
-            ``validation_loss_curve_`` is drawn too when it has one.
+        estimator : TanhNetRegressor, Pipeline or fitted search
+            A fitted :class:`TanhNetRegressor`, a Pipeline whose last step is
+            one, or a fitted search (such as
+            :class:`~sklearn.model_selection.GridSearchCV`) whose
+            ``best_estimator_`` is either. Its ``loss_curve_`` is drawn (for
+            a committee, the representative network's), and its
+            ``validation_loss_curve_`` too when it has one.
 
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
@@ -183,20 +255,20 @@ class LossCurveDisplay:
         display : LossCurveDisplay
             The display, with its artists set.
         """
-        est = _final_estimator(estimator)
-        check_is_fitted(est)
+        est, _ = _unwrap(estimator)
+        _needs("LossCurveDisplay", "loss_curve_", estimator, est)
         solver = getattr(est, "solver", None)
         label = "epoch" if solver == "adam" else "iteration"
         if title is None:
             details = ", ".join(
                 str(v) for v in (solver, getattr(est, "status_", None)) if v is not None
             )
-            title = f"Loss curve of {_name_of(est)}"
+            title = f"Loss curve of {type(est).__name__}"
             title += f" ({details})" if details else ""
         disp = cls(
             loss_curve=est.loss_curve_,
             validation_loss_curve=getattr(est, "validation_loss_curve_", None),
-            estimator_name=_name_of(est),
+            estimator_name=type(est).__name__,
             iteration_label=label,
         )
         return disp.plot(
@@ -210,8 +282,9 @@ class LossCurveDisplay:
 class FitDisplay:
     """Data, fitted curve and interval band of a model with one input.
 
-    The grid may reach beyond the training data: the training range is shaded
-    so that the extrapolated part of the curve stands out. Use
+    The grid may reach beyond the training data: the parts of the grid
+    outside the training range are shaded so that the extrapolated curve
+    stands out (nothing is shaded when the grid stays within the range). Use
     :meth:`from_estimator` to create one; the constructor only stores data.
 
     Parameters
@@ -235,7 +308,8 @@ class FitDisplay:
         Legend entry of the band.
 
     training_range : tuple of float, default=None
-        ``(low, high)`` range of the training inputs, shaded.
+        ``(low, high)`` range of the training inputs; the grid outside it is
+        shaded.
 
     y_true : ndarray of shape (n_grid,), default=None
         True function at ``x_grid``, drawn dashed.
@@ -260,8 +334,9 @@ class FitDisplay:
     band_ : matplotlib PolyCollection or None
         The interval band.
 
-    span_ : matplotlib Rectangle or Polygon, or None
-        The shaded training range.
+    span_ : list of matplotlib Rectangle
+        The shaded parts of the grid outside the training range, below and
+        above it; empty when the grid stays within the range.
 
     true_line_ : matplotlib Line2D or None
         The true function.
@@ -339,8 +414,9 @@ class FitDisplay:
 
         line_kw, scatter_kw, band_kw, span_kw, true_line_kw : dict, default=None
             Keyword arguments of the prediction's ``ax.plot``, the data's
-            ``ax.scatter``, the band's ``ax.fill_between``, the training
-            range's ``ax.axvspan`` and the true function's ``ax.plot``.
+            ``ax.scatter``, the band's ``ax.fill_between``, the shading
+            outside the training range's ``ax.axvspan`` and the true
+            function's ``ax.plot``.
 
         Returns
         -------
@@ -366,20 +442,27 @@ class FitDisplay:
         return self
 
     def _draw_span(self, ax, span_kw):
-        """Shade the training range; None when there is none."""
+        """Shade the grid outside the training range; one legend entry at most."""
+        spans = []
+        for low, high in self._extrapolated():
+            label = "outside the training range" if not spans else "_nolegend_"
+            spans.append(
+                ax.axvspan(
+                    low,
+                    high,
+                    **{"color": "0.9", "zorder": 0, "label": label, **(span_kw or {})},
+                )
+            )
+        return spans
+
+    def _extrapolated(self):
+        """The ``(low, high)`` stretches of the grid outside the training range."""
         if self.training_range is None:
-            return None
+            return []
         low, high = self.training_range
-        return ax.axvspan(
-            low,
-            high,
-            **{
-                "color": "0.9",
-                "zorder": 0,
-                "label": "training range",
-                **(span_kw or {}),
-            },
-        )
+        grid_low, grid_high = np.min(self.x_grid), np.max(self.x_grid)
+        stretches = [(grid_low, min(low, grid_high)), (max(high, grid_low), grid_high)]
+        return [(a, b) for a, b in stretches if a < b]
 
     def _draw_band(self, ax, band_kw):
         """Fill the interval band; None when there is no interval."""
@@ -428,10 +511,7 @@ class FitDisplay:
     def _default_title(self, name):
         """``Fit of <name>``, saying so when the grid leaves the training range."""
         title = f"Fit of {name}"
-        if self.training_range is not None and (
-            np.min(self.x_grid) < self.training_range[0]
-            or np.max(self.x_grid) > self.training_range[1]
-        ):
+        if self._extrapolated():
             title += ", extrapolated beyond the training range"
         return title
 
@@ -460,11 +540,18 @@ class FitDisplay:
         Parameters
         ----------
         estimator : fitted regressor with one input and one output
-            A :class:`TanhNetRegressor` (needed for ``interval``) or any
-            fitted regressor, e.g. a Pipeline.
+            Any fitted regressor for the prediction. For ``interval``: a
+            :class:`TanhNetRegressor`, a Pipeline whose last step is one, or
+            a fitted search (such as
+            :class:`~sklearn.model_selection.GridSearchCV`) whose
+            ``best_estimator_`` is either. The prediction is the
+            estimator's; the interval is its last step's
+            ``predict_interval`` on the grid passed through the steps before
+            it, so it surrounds the same prediction.
 
         X : array-like of shape (n_samples, 1)
-            Training inputs: drawn as points, and their range is shaded.
+            Training inputs: drawn as points; the grid outside their range is
+            shaded.
 
         y : array-like of shape (n_samples,), default=None
             Training targets; the points are not drawn when None.
@@ -477,8 +564,8 @@ class FitDisplay:
             Number of grid points.
 
         interval : {'prediction', 'confidence'} or None, default=None
-            Draw the delta-method interval of this kind from
-            ``estimator.predict_interval``.
+            Draw the delta-method interval of this kind from the final
+            :class:`TanhNetRegressor`'s ``predict_interval``.
 
         confidence : float, default=0.95
             Coverage of the interval.
@@ -521,7 +608,7 @@ def _fit_display_data(
     estimator, X, y, x_range, n_grid, interval, confidence, true_function
 ):
     """The :class:`FitDisplay` constructor arguments of ``from_estimator``."""
-    check_is_fitted(estimator)
+    final, to_inputs = _unwrap(estimator)
     x = _single_input(X)
     if interval not in (None, "prediction", "confidence"):
         raise ValueError(
@@ -539,13 +626,9 @@ def _fit_display_data(
     y_pred = _single_output(estimator.predict(X_grid))
     bounds, interval_label = None, "interval"
     if interval is not None:
-        if not hasattr(estimator, "predict_interval"):
-            raise ValueError(
-                f"interval={interval!r} needs an estimator with "
-                f"predict_interval, got {_name_of(estimator)}."
-            )
-        lower, upper = estimator.predict_interval(
-            X_grid, confidence=confidence, kind=interval
+        _needs(f"interval={interval!r}", "predict_interval", estimator, final)
+        lower, upper = final.predict_interval(
+            to_inputs(X_grid), confidence=confidence, kind=interval
         )
         bounds = (np.ravel(lower), np.ravel(upper))
         interval_label = f"{confidence:.0%} {interval} interval"
@@ -558,7 +641,7 @@ def _fit_display_data(
         interval_label=interval_label,
         training_range=(x.min(), x.max()),
         y_true=None if true_function is None else true_function(grid),
-        estimator_name=_name_of(estimator),
+        estimator_name=type(final).__name__,
         feature_name="x" if columns is None else str(columns[0]),
         target_name="y" if getattr(y, "name", None) is None else str(y.name),
     )
@@ -595,8 +678,10 @@ class HessianSpectrumDisplay:
     Eigenvalues below ``rcond`` times the largest (below the horizontal line)
     are directions of parameter space the data do not determine. Negative
     eigenvalues (not a minimum, or rounding) are drawn by magnitude in their
-    own colour. Use :meth:`from_estimator` or :meth:`from_diagnostics` to
-    create one; the constructor only stores data.
+    own colour. The legend sits beside the axes, on the right, where it
+    covers no eigenvalue (on axes of your own, leave room for it, for example
+    with ``plt.subplots(layout="constrained")``). Use :meth:`from_estimator` or
+    :meth:`from_diagnostics` to create one; the constructor only stores data.
 
     Parameters
     ----------
@@ -615,14 +700,16 @@ class HessianSpectrumDisplay:
 
     Attributes
     ----------
-    determined_ : matplotlib container or None
-        Bars or stems of the eigenvalues above the cutoff.
+    determined_ : matplotlib container or StepPatch, or None
+        Bars, stems or filled steps of the eigenvalues above the cutoff.
 
-    undetermined_ : matplotlib container or None
-        Bars or stems of the eigenvalues whose magnitude is below the cutoff.
+    undetermined_ : matplotlib container or StepPatch, or None
+        Bars, stems or filled steps of the eigenvalues whose magnitude is
+        below the cutoff.
 
-    negative_ : matplotlib container or None
-        Bars or stems of negative eigenvalues above the cutoff in magnitude.
+    negative_ : matplotlib container or StepPatch, or None
+        Bars, stems or filled steps of negative eigenvalues above the cutoff
+        in magnitude.
 
     cutoff_line_ : matplotlib Line2D
         Horizontal line at ``rcond``.
@@ -654,7 +741,7 @@ class HessianSpectrumDisplay:
         self.rank = rank
         self.estimator_name = estimator_name
 
-    def plot(self, ax=None, *, kind="bar", title=None):
+    def plot(self, ax=None, *, kind="auto", title=None):
         """Plot the spectrum.
 
         Parameters
@@ -662,8 +749,11 @@ class HessianSpectrumDisplay:
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
 
-        kind : {'bar', 'stem'}, default='bar'
-            Bars or stems.
+        kind : {'auto', 'bar', 'stem', 'step'}, default='auto'
+            Bars, stems, or a filled step plot (bars of full width, edge to
+            edge). ``'auto'`` draws bars for up to 40 eigenvalues and filled
+            steps for more, where the gaps between narrow bars would alias
+            into irregular white stripes.
 
         title : str, default=None
             Axes title; by default gives the rank.
@@ -673,11 +763,16 @@ class HessianSpectrumDisplay:
         display : HessianSpectrumDisplay
             The display, with its artists set.
         """
-        if kind not in ("bar", "stem"):
-            raise ValueError(f"kind must be 'bar' or 'stem', got {kind!r}")
-        ax = _axes(ax, f"{type(self).__name__}.plot")
+        if kind not in ("auto", "bar", "stem", "step"):
+            raise ValueError(
+                f"kind must be 'auto', 'bar', 'stem' or 'step', got {kind!r}"
+            )
+        # Wider than matplotlib's default figure: the legend takes the right.
+        ax = _axes(ax, f"{type(self).__name__}.plot", figsize=(9, 4.8))
         rel, mag, floor = _relative_spectrum(self.eigenvalues, self.rcond)
         n = rel.size
+        if kind == "auto":
+            kind = "bar" if n <= 40 else "step"
         rank = int(np.sum(rel > self.rcond)) if self.rank is None else self.rank
         index = np.arange(1, n + 1)
         handles = self._draw_groups(ax, kind, index, rel, mag, floor)
@@ -693,7 +788,14 @@ class HessianSpectrumDisplay:
             name = f" of {self.estimator_name}" if self.estimator_name else ""
             title = f"Hessian spectrum{name}: rank {rank} of {n}"
         ax.set_title(title)
-        ax.legend(handles=[*handles, self.cutoff_line_])
+        # Bars or stems fill everything below the spectrum and the spectrum
+        # reaches the top on the left: inside the axes the legend covers some.
+        ax.legend(
+            handles=[*handles, self.cutoff_line_],
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1),
+            borderaxespad=0,
+        )
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -727,7 +829,14 @@ class HessianSpectrumDisplay:
 
     @classmethod
     def from_diagnostics(
-        cls, diagnostics, *, estimator_name=None, ax=None, kind="bar", title=None
+        cls,
+        diagnostics,
+        *,
+        member=None,
+        estimator_name=None,
+        ax=None,
+        kind="auto",
+        title=None,
     ):
         """Plot the spectrum held by a :class:`Diagnostics`.
 
@@ -736,14 +845,23 @@ class HessianSpectrumDisplay:
         diagnostics : Diagnostics
             What :meth:`TanhNetRegressor.diagnose` returned.
 
+        member : int, default=None
+            For a committee of networks: which member's spectrum to draw, an
+            index into ``diagnostics.members``. None draws the
+            representative network's (member 0, the one ``diagnostics``
+            describes itself). A committee's title names the member drawn.
+
         estimator_name : str, default=None
             Name shown in the title.
 
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
 
-        kind : {'bar', 'stem'}, default='bar'
-            Bars or stems.
+        kind : {'auto', 'bar', 'stem', 'step'}, default='auto'
+            Bars, stems, or a filled step plot (bars of full width, edge to
+            edge). ``'auto'`` draws bars for up to 40 eigenvalues and filled
+            steps for more, where the gaps between narrow bars would alias
+            into irregular white stripes.
 
         title : str, default=None
             Axes title; by default gives the rank.
@@ -753,13 +871,17 @@ class HessianSpectrumDisplay:
         display : HessianSpectrumDisplay
             The display, with its artists set.
         """
+        chosen, note = _member(diagnostics, member)
         disp = cls(
-            eigenvalues=diagnostics.hessian_eigenvalues,
-            rcond=diagnostics.rcond,
-            rank=diagnostics.rank,
+            eigenvalues=chosen.hessian_eigenvalues,
+            rcond=chosen.rcond,
+            rank=chosen.rank,
             estimator_name=estimator_name,
         )
-        return disp.plot(ax=ax, kind=kind, title=title)
+        disp.plot(ax=ax, kind=kind, title=title)
+        if title is None and note:
+            disp.ax_.set_title(f"{disp.ax_.get_title()}\n{note}")
+        return disp
 
     @classmethod
     def from_estimator(
@@ -770,19 +892,28 @@ class HessianSpectrumDisplay:
         *,
         sample_weight=None,
         rcond=1e-6,
+        member=None,
         ax=None,
-        kind="bar",
+        kind="auto",
         title=None,
     ):
         """Diagnose a fitted estimator on its training data and plot the spectrum.
 
+        For a committee of networks (the default estimator) the spectrum is
+        the representative network's, the one whose ``loss_curve_`` the
+        estimator keeps, and the title says so; ``member`` picks another.
+
         Parameters
         ----------
-        estimator : TanhNetRegressor
-            Fitted estimator.
+        estimator : TanhNetRegressor, Pipeline or fitted search
+            A fitted :class:`TanhNetRegressor`, a Pipeline whose last step is
+            one (diagnosed on ``X`` passed through the steps before it), or a
+            fitted search (such as
+            :class:`~sklearn.model_selection.GridSearchCV`) whose
+            ``best_estimator_`` is either.
 
         X : array-like of shape (n_samples, n_features)
-            Training inputs.
+            Training inputs (of the Pipeline, when ``estimator`` is one).
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Training targets.
@@ -793,11 +924,20 @@ class HessianSpectrumDisplay:
         rcond : float, default=1e-6
             Relative cutoff of the rank.
 
+        member : int, default=None
+            For a committee of networks: which member's spectrum to draw, an
+            index into ``diagnose(X, y).members``. None draws the
+            representative network's (member 0). A committee's title names
+            the member drawn.
+
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
 
-        kind : {'bar', 'stem'}, default='bar'
-            Bars or stems.
+        kind : {'auto', 'bar', 'stem', 'step'}, default='auto'
+            Bars, stems, or a filled step plot (bars of full width, edge to
+            edge). ``'auto'`` draws bars for up to 40 eigenvalues and filled
+            steps for more, where the gaps between narrow bars would alias
+            into irregular white stripes.
 
         title : str, default=None
             Axes title; by default gives the rank.
@@ -807,14 +947,43 @@ class HessianSpectrumDisplay:
         display : HessianSpectrumDisplay
             The display, with its artists set.
         """
-        diagnostics = estimator.diagnose(X, y, sample_weight=sample_weight, rcond=rcond)
+        final, to_inputs = _unwrap(estimator)
+        _needs("HessianSpectrumDisplay", "diagnose", estimator, final)
+        diagnostics = final.diagnose(
+            to_inputs(X), y, sample_weight=sample_weight, rcond=rcond
+        )
         return cls.from_diagnostics(
             diagnostics,
-            estimator_name=_name_of(estimator),
+            member=member,
+            estimator_name=type(final).__name__,
             ax=ax,
             kind=kind,
             title=title,
         )
+
+
+def _member(diagnostics, member):
+    """The member's diagnostics, and a line naming it (empty for one network)."""
+    members = diagnostics.members or [diagnostics]
+    n = len(members)
+    if member is not None and not (
+        isinstance(member, numbers.Integral)
+        and not isinstance(member, bool)
+        and 0 <= member < n
+    ):
+        raise ValueError(
+            f"member must be None or an index from 0 to {n - 1} (the networks "
+            f"diagnosed), got {member!r}"
+        )
+    if diagnostics.members is None:
+        return diagnostics, ""
+    index = 0 if member is None else int(member)
+    widths = diagnostics.member_widths[index]
+    which = "representative network" if index == 0 else "network"
+    return (
+        members[index],
+        f"{which} (member {index} of {n}), hidden_layer_sizes {widths}",
+    )
 
 
 def _relative_spectrum(eigenvalues, rcond):
@@ -836,6 +1005,13 @@ def _draw_eigenvalues(ax, kind, index, mag, floor, color, label):
     if kind == "bar":
         # Bars grow from the floor so that tiny values stay visible.
         return ax.bar(index, mag - floor, bottom=floor, color=color, label=label)
+    if kind == "step":
+        # Each group is a run of consecutive indices (the spectrum is sorted),
+        # so one filled step patch per group has no gaps.
+        edges = np.r_[index - 0.5, index[-1] + 0.5]
+        return ax.stairs(
+            mag, edges, baseline=floor, fill=True, color=color, label=label
+        )
     artist = ax.stem(index, mag, bottom=floor, label=label)
     artist.markerline.set_color(color)
     artist.stemlines.set_color(color)
