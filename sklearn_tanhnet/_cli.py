@@ -19,6 +19,7 @@ import codecs
 import csv
 import io
 import math
+import os
 import re
 import sys
 import warnings
@@ -136,7 +137,9 @@ def _add_fit_parser(subparsers):
     plot.add_argument(
         "--plot",
         default="fit.png",
-        help="plot of predicted against actual values (default: %(default)s)",
+        help="plot of predicted against actual values (default: %(default)s); "
+        "the extension picks the format (.png, .pdf, .svg, ...), and a name "
+        "without one gets .png",
     )
     plot.add_argument("--no-plot", action="store_true", help="write no plot")
 
@@ -222,12 +225,72 @@ def main(argv=None):
     with warnings.catch_warnings(record=True) as caught:
         try:
             status = _COMMANDS[command](args)
+            # A closed pipe shows here, not at exit where it cannot be caught.
+            sys.stdout.flush()
         except CLIError as exc:
             message = " ".join(str(exc).split())
             print(f"tanhnet {command}: error: {message}", file=sys.stderr)
             return 2
+        except BrokenPipeError:
+            # The reader left (``tanhnet predict ... | head -1``): stop writing
+            # and exit 0, as Unix tools do, without a traceback.
+            _discard_stdout()
+            return 0
     _report_warnings(caught, command)
     return status
+
+
+def _discard_stdout():
+    """Point standard output at the null device, so that the interpreter's
+    final flush of what is still buffered does not fail on the closed pipe."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (output captured in memory): nothing to flush
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+# --- outputs ------------------------------------------------------------------
+
+
+def _check_writable(path, option):
+    """Raise CLIError unless ``path`` can be written, before any work is done.
+
+    The file is opened as the command will open it: for appending if it
+    exists (its content stays), else created and removed again.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"cannot write {option} {path}: it is a directory")
+    if not path.parent.is_dir():
+        raise CLIError(f"cannot write {path}: its directory does not exist")
+    try:
+        if path.exists():
+            open(path, "ab").close()
+        else:
+            open(path, "xb").close()
+            path.unlink()
+    except OSError as exc:
+        raise CLIError(f"cannot write {option} {path}: {exc.strerror}") from None
+
+
+def _plot_path(text):
+    """The file ``--plot`` writes: ``text``, with ``.png`` added if it has no
+    extension; raise CLIError if matplotlib cannot write its file type."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(text).suffix
+    if not suffix:
+        return f"{text}.png"
+    supported = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix[1:].lower() not in supported:
+        raise CLIError(
+            f"cannot write --plot {text}: unsupported file type {suffix!r}; "
+            f"use one of {', '.join('.' + s for s in supported)}"
+        )
+    return text
 
 
 # --- CSV input --------------------------------------------------------------
@@ -417,12 +480,14 @@ _N_FOLDS = 5
 
 
 def _fit(args):
+    # Fail before reading and fitting, not after them, when an output cannot
+    # be written.
+    _check_writable(args.output, "--output")
+    if not args.no_plot:
+        args.plot = _plot_path(args.plot)
+        _check_writable(args.plot, "--plot")
     X, y, features = _training_data(args)
     est = _estimator_from_args(args)
-    # Fail before the fits, not after them, when an output cannot be written.
-    for out in [args.output] + ([] if args.no_plot else [args.plot]):
-        if not Path(out).resolve().parent.is_dir():
-            raise CLIError(f"cannot write {out}: its directory does not exist")
     print(
         f"Data: {args.data}, {len(y)} rows, target {args.target!r}, "
         f"{len(features)} feature(s): {', '.join(features)}"
@@ -724,6 +789,8 @@ def _load_pickle(path):
 
 
 def _predict(args):
+    if args.output is not None:
+        _check_writable(args.output, "--output")
     est, features = load_model(args.model, trust_pickle=args.trust_pickle)
     table = read_csv(args.data)
     if features is None:

@@ -410,3 +410,92 @@ def test_python_dash_m_reports_errors_without_traceback(tmp_path):
     )
     assert res.returncode == 2
     assert res.stderr == "tanhnet predict: error: no such file: nope.skops\n"
+
+
+# --- pipes and outputs ----------------------------------------------------------
+
+
+def test_predict_into_a_pipe_closed_early_exits_0_quietly(fitted, tmp_path):
+    """``tanhnet predict ... | head -1``: more output than a pipe buffers."""
+    data = tmp_path / "many.csv"
+    many = np.tile(X, (500, 1))  # 20000 rows, several pipe buffers of output
+    np.savetxt(data, many, delimiter=",", header="temp,pressure,noise", comments="")
+    # This checkout's package, whichever one the console script would import.
+    root = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sklearn_tanhnet", "predict", fitted["model"], data],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    assert proc.stdout.readline() == b"prediction\n"
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""
+
+
+def _never_fit(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("fitted before checking the outputs")
+
+    monkeypatch.setattr("sklearn_tanhnet._cli._fit_and_cross_validate", fail)
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("directory", "cannot write --output {tmp}: it is a directory"),
+        ("missing_directory", "cannot write {tmp}/no/m.skops: its directory does"),
+        ("sys", "cannot write --output /sys/m.skops: "),
+    ],
+)
+def test_fit_refuses_an_unwritable_output_before_fitting(
+    where, message, data_csv, tmp_path, monkeypatch
+):
+    _never_fit(monkeypatch)
+    output = {
+        "directory": tmp_path,
+        "missing_directory": tmp_path / "no" / "m.skops",
+        "sys": "/sys/m.skops",
+    }[where]
+    rc, out, err = run(["fit", data_csv, "--target", "yield", "--output", output])
+    assert (rc, out) == (2, "")
+    assert err.count("\n") == 1
+    assert message.format(tmp=tmp_path) in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_refuses_a_plot_type_matplotlib_cannot_write_before_fitting(
+    data_csv, tmp_path, monkeypatch
+):
+    _never_fit(monkeypatch)
+    plot = tmp_path / "fit.jpgx"
+    argv = ["fit", data_csv, "--target", "yield", "--output", tmp_path / "m.skops"]
+    rc, out, err = run([*argv, "--plot", plot])
+    assert (rc, out) == (2, "")
+    assert err.startswith(
+        f"tanhnet fit: error: cannot write --plot {plot}: unsupported file type "
+        "'.jpgx'; use one of "
+    )
+    assert err.count("\n") == 1 and ".png" in err and ".pdf" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_adds_png_to_a_plot_name_without_extension_and_says_so(
+    data_csv, tmp_path
+):
+    plot = tmp_path / "fitplot"
+    argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS]
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--plot", plot])
+    assert rc == 0, err
+    assert f"Wrote {plot}.png\n" in out
+    assert Path(f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plot.exists()
+
+
+def test_predict_refuses_an_unwritable_output_before_predicting(fitted, tmp_path):
+    argv = ["predict", fitted["model"], tmp_path / "nope.csv", "--output", tmp_path]
+    rc, out, err = run(argv)
+    assert (rc, out) == (2, "")
+    assert f"cannot write --output {tmp_path}: it is a directory" in err
