@@ -83,7 +83,7 @@ def test_fit_prints_cross_validated_r2(fitted):
     scores = cross_val_score(
         expected_estimator(), X, Y, cv=KFold(5, shuffle=True, random_state=0)
     )
-    line = f"5-fold cross-validated R^2: {scores.mean():.4f} ± {scores.std():.4f}"
+    line = f"5-fold CV R^2, mean over folds: {scores.mean():.4f} ± {scores.std():.4f}"
     assert line in fitted["out"]
     assert scores.mean() > 0.9
 
@@ -91,7 +91,7 @@ def test_fit_prints_cross_validated_r2(fitted):
 def test_fit_prints_the_diagnostics_of_the_full_fit(fitted):
     est = expected_estimator().fit(X, Y)
     assert str(est.diagnose(X, Y)) in fitted["out"]
-    assert re.search(r"Fit on all 40 rows: R\^2 0\.9\d+", fitted["out"])
+    assert re.search(r"Fit on all 40 rows: training R\^2 0\.9\d+", fitted["out"])
 
 
 def test_fit_saves_model_with_feature_and_target_names(fitted):
@@ -229,7 +229,7 @@ def _files(tmp_path):
         "infinite": "a,b\n1,2\n3,inf\n",
         "ragged": "a,b,c\n1,2,3\n4,5\n",
         "no_header": "1,2\n3,4\n",
-        "few_rows": "a,b\n1,2\n3,4\n",
+        "one_row": "a,b\n1,2\n",
         "one_column": "a\n1\n2\n3\n4\n5\n6\n",
         "text_model": "not a model\n",
     }
@@ -279,7 +279,7 @@ ERRORS = {
         ["fit", "{no_header}", "--target", "y"],
         "available columns: 1, 2 (the first line looks like data",
     ),
-    "few_rows": (["fit", "{few_rows}", "--target", "a"], "needs at least 5 rows"),
+    "one_row": (["fit", "{one_row}", "--target", "a"], "a fit needs at least 2"),
     "only_target": (
         ["fit", "{one_column}", "--target", "a"],
         "{one_column} has no feature columns besides 'a'",
@@ -379,9 +379,15 @@ def test_demo_stays_the_default_command(monkeypatch):
 def _entry_point():
     """The installed ``tanhnet`` script, else ``python -m sklearn_tanhnet``."""
     script = Path(sys.executable).with_name("tanhnet")
+    # PYTHONPATH (see _checkout_env) makes the script import this checkout.
     return (
         [str(script)] if script.exists() else [sys.executable, "-m", "sklearn_tanhnet"]
     )
+
+
+def _checkout_env():
+    """The environment, with this checkout's package first on the path."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
 def test_console_script_fit_and_predict(data_csv, tmp_path):
@@ -391,11 +397,11 @@ def test_console_script_fit_and_predict(data_csv, tmp_path):
         [*_entry_point(), *map(str, argv), "--plot", str(tmp_path / "fit.png")],
         capture_output=True,
         encoding="utf-8",
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        env={**_checkout_env(), "PYTHONIOENCODING": "utf-8"},
         timeout=120,
     )
     assert res.returncode == 0, res.stderr
-    assert "5-fold cross-validated R^2" in res.stdout
+    assert "5-fold CV R^2, mean over folds" in res.stdout
     assert "TanhNet diagnostics" in res.stdout
     assert (tmp_path / "fit.png").exists()
 
@@ -420,13 +426,11 @@ def test_predict_into_a_pipe_closed_early_exits_0_quietly(fitted, tmp_path):
     data = tmp_path / "many.csv"
     many = np.tile(X, (500, 1))  # 20000 rows, several pipe buffers of output
     np.savetxt(data, many, delimiter=",", header="temp,pressure,noise", comments="")
-    # This checkout's package, whichever one the console script would import.
-    root = str(Path(__file__).resolve().parents[1])
     proc = subprocess.Popen(
         [sys.executable, "-m", "sklearn_tanhnet", "predict", fitted["model"], data],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": root},
+        env=_checkout_env(),
     )
     assert proc.stdout.readline() == b"prediction\n"
     proc.stdout.close()  # as head does after its line
@@ -482,9 +486,7 @@ def test_fit_refuses_a_plot_type_matplotlib_cannot_write_before_fitting(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fit_adds_png_to_a_plot_name_without_extension_and_says_so(
-    data_csv, tmp_path
-):
+def test_fit_adds_png_to_a_plot_name_without_extension_and_says_so(data_csv, tmp_path):
     plot = tmp_path / "fitplot"
     argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS]
     rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--plot", plot])
@@ -499,3 +501,41 @@ def test_predict_refuses_an_unwritable_output_before_predicting(fitted, tmp_path
     rc, out, err = run(argv)
     assert (rc, out) == (2, "")
     assert f"cannot write --output {tmp_path}: it is a directory" in err
+
+
+# --- tiny data --------------------------------------------------------------------
+
+
+def tiny_csv(tmp_path, n_rows):
+    rows = [[repr(float(v)) for v in (x[0], x[1], y, x[2])] for x, y in zip(X, Y)]
+    return write_csv(tmp_path / "tiny.csv", HEADER, rows[:n_rows])
+
+
+@pytest.mark.parametrize("n_rows, n_folds", [(6, 3), (7, 3), (9, 4)])
+def test_fit_on_6_to_9_rows_cross_validates_in_folds_of_two_rows_or_more(
+    n_rows, n_folds, tmp_path
+):
+    argv = ["fit", tiny_csv(tmp_path, n_rows), "--target", "yield", *FIT_OPTIONS]
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--no-plot"])
+    assert rc == 0, err
+    folds = KFold(n_folds, shuffle=True, random_state=0)
+    scores = cross_val_score(expected_estimator(), X[:n_rows], Y[:n_rows], cv=folds)
+    assert np.isfinite(scores).all()
+    assert f"{n_folds}-fold CV R^2, mean over folds: {scores.mean():.4f}" in out
+    assert f"{n_folds}-fold CV R^2, pooled out-of-fold predictions: " in out
+
+
+@pytest.mark.parametrize("n_rows", [2, 5])
+def test_fit_on_fewer_than_6_rows_skips_cross_validation_and_says_why(n_rows, tmp_path):
+    argv = ["fit", tiny_csv(tmp_path, n_rows), "--target", "yield", *FIT_OPTIONS]
+    rc, out, err = run(
+        [*argv, "--output", tmp_path / "m.skops", "--plot", tmp_path / "f.png"]
+    )
+    assert rc == 0, err
+    assert (
+        f"Cross-validation skipped: {n_rows} rows are too few; it needs 6, for 3 "
+        "folds of 2 test rows (the fewest R^2 can score).\n"
+    ) in out
+    assert "CV R^2" not in out
+    assert f"Fit on all {n_rows} rows: training R^2" in out
+    assert (tmp_path / "f.png").exists()
