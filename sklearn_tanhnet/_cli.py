@@ -136,6 +136,12 @@ def _add_fit_parser(subparsers):
         "'tanhnet predict' loads safely; a name ending in "
         f"{', '.join(PICKLE_SUFFIXES)} writes joblib (a pickle) instead",
     )
+    fit.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every Hessian eigenvalue in the diagnostics (default: "
+        "their count, largest, smallest and how many are negative)",
+    )
     plot = fit.add_mutually_exclusive_group()
     plot.add_argument(
         "--plot",
@@ -500,6 +506,7 @@ def _fit(args):
         args.plot = _plot_path(args.plot)
         _check_writable(args.plot, "--plot")
     X, y, features = _training_data(args)
+    X_named = _with_names(X, features)
     est = _estimator_from_args(args)
     print(
         f"Data: {args.data}, {len(y)} rows, target {args.target!r}, "
@@ -510,11 +517,11 @@ def _fit(args):
     n_folds = _n_folds(len(y))
     try:
         (final, caught), (cv, caught_cv) = _fit_and_cross_validate(
-            est, X, y, args.random_state, n_folds
+            est, X_named, X, y, args.random_state, n_folds
         )
     except CLIError as exc:
         raise CLIError(f"{exc}{_extreme_values_hint(X, y, names)}") from None
-    _check_finite(final, cv, X, y, names)
+    _check_finite(final, cv, X_named, X, y, names)
     if n_folds:
         out_of_fold = _report_cross_validation(cv, caught_cv, X, y, n_folds)
     else:
@@ -524,7 +531,7 @@ def _fit(args):
             f"{_MIN_FOLDS * _MIN_TEST_ROWS}, for {_MIN_FOLDS} folds of "
             f"{_MIN_TEST_ROWS} test rows (the fewest R^2 can score)."
         )
-    fitted = _report_fit(final, caught, X, y)
+    fitted = _report_fit(final, caught, X_named, y, args.verbose)
     _save_model(args.output, final, features, args.target)
     if not args.no_plot:
         _plot_fit(args.plot, y, fitted, out_of_fold, n_folds, args.target, args.data)
@@ -546,6 +553,17 @@ def _training_data(args):
     return X, y, features
 
 
+def _with_names(X, names):
+    """``X`` as a pandas DataFrame with columns ``names``, if pandas is
+    installed, so that the fit records them (``feature_names_in_``) and its
+    diagnostics name the inputs; else ``X`` itself."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return X
+    return pd.DataFrame(X, columns=names, copy=False)
+
+
 def _recording_warnings(call):
     """``(call(), the warnings it raised)``."""
     with warnings.catch_warnings(record=True) as caught:
@@ -554,9 +572,10 @@ def _recording_warnings(call):
     return result, caught
 
 
-def _fit_and_cross_validate(est, X, y, random_state, n_folds):
-    """Fit a clone of ``est`` on all rows, then cross-validate it in
-    ``n_folds`` folds (not at all if 0).
+def _fit_and_cross_validate(est, X_named, X, y, random_state, n_folds):
+    """Fit a clone of ``est`` on all rows of ``X_named`` (``X`` with the
+    column names, see :func:`_with_names`), then cross-validate it on ``X``
+    in ``n_folds`` folds (not at all if 0).
 
     Returns ``((fitted, warnings), (cross_validate result, warnings))``, the
     latter ``(None, [])`` without cross-validation.
@@ -566,7 +585,7 @@ def _fit_and_cross_validate(est, X, y, random_state, n_folds):
     from sklearn.utils._param_validation import InvalidParameterError
 
     try:
-        final = _recording_warnings(lambda: clone(est).fit(X, y))
+        final = _recording_warnings(lambda: clone(est).fit(X_named, y))
         if not n_folds:
             return final, (None, [])
         folds = KFold(n_folds, shuffle=True, random_state=random_state)
@@ -592,13 +611,13 @@ def _fit_and_cross_validate(est, X, y, random_state, n_folds):
 _HUGE, _TINY = 1e100, 1e-100
 
 
-def _check_finite(final, cv, X, y, names):
+def _check_finite(final, cv, X_named, X, y, names):
     """Raise CLIError if a fit overflowed: non-finite weights, predictions, scores."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         finite = (
             all(np.isfinite(w).all() for w in final.coefs_ + final.intercepts_)
-            and np.isfinite(final.predict(X)).all()
+            and np.isfinite(final.predict(X_named)).all()
             and (cv is None or np.isfinite(cv["test_score"]).all())
         )
     if not finite:
@@ -642,8 +661,12 @@ def _report_cross_validation(cv, caught, X, y, n_folds):
     return out_of_fold
 
 
-def _report_fit(final, caught, X, y):
-    """Print the fit on all rows and its diagnostics; return its predictions."""
+def _report_fit(final, caught, X, y, verbose=False):
+    """Print the fit on all rows and its diagnostics; return its predictions.
+
+    The diagnostics list every Hessian eigenvalue only if ``verbose``; else
+    one line summarises them.
+    """
     from sklearn.metrics import r2_score
 
     fitted = final.predict(X)
@@ -653,10 +676,37 @@ def _report_fit(final, caught, X, y):
     )
     _report_warnings(caught, "fit on all rows")
     try:
-        print(final.diagnose(X, y))
+        diagnostics = final.diagnose(X, y)
     except ValueError as exc:
         print(f"Diagnostics unavailable: {exc}")
+    else:
+        text = str(diagnostics)
+        print(text if verbose else _summarise_eigenvalues(text, diagnostics))
     return fitted
+
+
+_EIGENVALUES_HEADING = "  Hessian eigenvalues / largest:"
+
+
+def _summarise_eigenvalues(text, diagnostics):
+    """``text`` (the diagnostics' report) with its list of Hessian eigenvalues
+    replaced by one line: how many, the largest, the smallest, how many are
+    negative."""
+    lines = text.split("\n")
+    if _EIGENVALUES_HEADING not in lines:
+        return text
+    start = lines.index(_EIGENVALUES_HEADING)
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1  # the list's lines are indented deeper than the report's
+    h = diagnostics.hessian_eigenvalues
+    n_negative = int(np.sum(h < -diagnostics.rcond * h[0]))
+    summary = (
+        f"  Hessian eigenvalues     {h.size}: largest {h[0]:.3e}, smallest "
+        f"{h[-1]:.3e}, {n_negative} negative (below -{diagnostics.rcond:g} x "
+        "largest); --verbose lists them all"
+    )
+    return "\n".join(lines[:start] + [summary] + lines[end:])
 
 
 def _save_model(path, estimator, features, target):

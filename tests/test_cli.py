@@ -89,8 +89,21 @@ def test_fit_prints_cross_validated_r2(fitted):
 
 
 def test_fit_prints_the_diagnostics_of_the_full_fit(fitted):
-    est = expected_estimator().fit(X, Y)
-    assert str(est.diagnose(X, Y)) in fitted["out"]
+    pd = pytest.importorskip("pandas")
+    named = pd.DataFrame(X, columns=FEATURES)
+    diagnostics = expected_estimator().fit(named, Y).diagnose(named, Y)
+    full = str(diagnostics).split("\n")
+    heading = full.index("  Hessian eigenvalues / largest:")
+    # Every line but the eigenvalue list, which one line summarises.
+    before, after = full[:heading], full[heading + 1 :]
+    after = after[next(i for i, line in enumerate(after) if line[:4] != "    ") :]
+    h = diagnostics.hessian_eigenvalues
+    summary = (
+        f"  Hessian eigenvalues     {h.size}: largest {h[0]:.3e}, smallest "
+        f"{h[-1]:.3e}, {int(np.sum(h < -1e-6 * h[0]))} negative (below -1e-06 x "
+        "largest); --verbose lists them all"
+    )
+    assert "\n".join([*before, summary, *after]) in fitted["out"]
     assert re.search(r"Fit on all 40 rows: training R\^2 0\.9\d+", fitted["out"])
 
 
@@ -539,3 +552,24 @@ def test_fit_on_fewer_than_6_rows_skips_cross_validation_and_says_why(n_rows, tm
     assert "CV R^2" not in out
     assert f"Fit on all {n_rows} rows: training R^2" in out
     assert (tmp_path / "f.png").exists()
+
+
+# --- names and eigenvalues ----------------------------------------------------------
+
+
+def test_fit_names_the_inputs_by_the_csv_header(fitted):
+    assert fitted["rc"] == 0, fitted["err"]
+    relevance = fitted["out"].split("inputs by relevance")[1].split("\n")[1:4]
+    assert sorted(line.split()[0] for line in relevance) == sorted(FEATURES)
+    assert not re.search(r"\bx\d+\b", fitted["out"])
+    assert list(load(fitted["model"])["estimator"].feature_names_in_) == FEATURES
+
+
+def test_fit_verbose_prints_every_hessian_eigenvalue(data_csv, tmp_path):
+    argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS, "--verbose"]
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--no-plot"])
+    assert rc == 0, err
+    pd = pytest.importorskip("pandas")
+    named = pd.DataFrame(X, columns=FEATURES)
+    assert str(expected_estimator().fit(named, Y).diagnose(named, Y)) in out
+    assert "--verbose lists them all" not in out
