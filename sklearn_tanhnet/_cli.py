@@ -121,6 +121,20 @@ def _add_fit_parser(subparsers):
         metavar="COLUMN",
         help="name of the column to predict",
     )
+    fit.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="leave this column out of the features, e.g. a text or ID column "
+        "(repeat for several)",
+    )
+    fit.add_argument(
+        "--dropna",
+        action="store_true",
+        help="leave out the rows with an empty cell in the target or a feature "
+        "(default: an empty cell is an error)",
+    )
     _add_estimator_options(fit)
     fit.add_argument(
         "--random-state",
@@ -182,6 +196,13 @@ def _add_estimator_options(fit):
         type=_positive_float,
         metavar="LR",
         help=f"adam's step size (default: {_DEFAULTS['learning_rate']:g})",
+    )
+    fit.add_argument(
+        "--tol",
+        type=_nonnegative_float,
+        metavar="TOL",
+        help="stop when the objective improves by less than this, relative to "
+        f"its scale (default: {_DEFAULTS['tol']:g})",
     )
     fit.add_argument(
         "--max-iter",
@@ -335,6 +356,18 @@ class Table:
             return ""
         return " (the first line looks like data: the file needs a header row)"
 
+    def drop_incomplete_rows(self, names):
+        """Leave out the rows with an empty cell in a column of ``names``;
+        return how many."""
+        columns = [self.names.index(name) for name in names]
+        keep = [
+            i for i, row in enumerate(self.rows) if all(row[k].strip() for k in columns)
+        ]
+        n_dropped = len(self.rows) - len(keep)
+        self.rows = [self.rows[i] for i in keep]
+        self.lines = [self.lines[i] for i in keep]
+        return n_dropped
+
     def numeric(self, names):
         """The columns ``names`` as a float array of shape (n_rows, len(names))."""
         self.require(names)
@@ -472,7 +505,7 @@ def _estimator_from_args(args):
     params = {"random_state": args.random_state}
     if args.hidden is not None:
         params["hidden_layer_sizes"] = tuple(args.hidden)
-    for name in ("solver", "alpha", "learning_rate", "max_iter"):
+    for name in ("solver", "alpha", "learning_rate", "tol", "max_iter"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     return TanhNetRegressor(**params)
@@ -542,14 +575,26 @@ def _fit(args):
 def _training_data(args):
     """``(X, y, feature_names)`` from ``args.data``: every column but the target."""
     table = read_csv(args.data)
-    table.require([args.target])
-    features = [name for name in table.names if name != args.target]
+    table.require([args.target, *args.drop])
+    if args.target in args.drop:
+        raise CLIError(f"--drop {args.target}: it is the target (--target)")
+    features = [n for n in table.names if n != args.target and n not in args.drop]
     if not features:
-        raise CLIError(f"{args.data} has no feature columns besides {args.target!r}")
+        left = "" if not args.drop else " and the --drop columns"
+        raise CLIError(
+            f"{args.data} has no feature columns besides {args.target!r}{left}"
+        )
+    if args.dropna:
+        n_dropped = table.drop_incomplete_rows([*features, args.target])
+        if n_dropped:
+            print(f"Left out {n_dropped} row(s) with an empty cell (--dropna)")
     X = table.numeric(features)
     y = table.numeric([args.target])[:, 0]
     if len(y) < _MIN_TEST_ROWS:
-        raise CLIError(f"{args.data} has 1 data row: a fit needs at least 2")
+        raise CLIError(
+            f"{args.data} has {len(y)} data row(s){' left' if args.dropna else ''}"
+            f": a fit needs at least {_MIN_TEST_ROWS}"
+        )
     return X, y, features
 
 

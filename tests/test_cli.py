@@ -140,6 +140,8 @@ def test_fit_passes_options_to_the_estimator(data_csv, tmp_path):
             "0.02",
             "--max-iter",
             "20",
+            "--tol",
+            "0.001",
             "--random-state",
             "3",
             "--output",
@@ -150,7 +152,7 @@ def test_fit_passes_options_to_the_estimator(data_csv, tmp_path):
     assert rc == 0, err
     params = load(model)["estimator"].get_params()
     expected = dict(hidden_layer_sizes=(3, 2), solver="adam", alpha=0.01)
-    expected.update(learning_rate=0.02, max_iter=20, random_state=3)
+    expected.update(learning_rate=0.02, max_iter=20, tol=0.001, random_state=3)
     assert {k: params[k] for k in expected} == expected
     # 20 adam epochs stop at max_iter: said once per context on stderr.
     assert "warning (5-fold cross-validation) (5 times): adam stopped" in err
@@ -243,6 +245,7 @@ def _files(tmp_path):
         "ragged": "a,b,c\n1,2,3\n4,5\n",
         "no_header": "1,2\n3,4\n",
         "one_row": "a,b\n1,2\n",
+        "gappy": "a,b\n1,\n,4\n5,6\n",
         "one_column": "a\n1\n2\n3\n4\n5\n6\n",
         "text_model": "not a model\n",
     }
@@ -293,6 +296,22 @@ ERRORS = {
         "available columns: 1, 2 (the first line looks like data",
     ),
     "one_row": (["fit", "{one_row}", "--target", "a"], "a fit needs at least 2"),
+    "drop_missing_column": (
+        ["fit", "{data}", "--target", "yield", "--drop", "nope"],
+        "column 'nope' not found in {data}",
+    ),
+    "drop_the_target": (
+        ["fit", "{data}", "--target", "yield", "--drop", "yield"],
+        "--drop yield: it is the target (--target)",
+    ),
+    "drop_every_feature": (
+        ["fit", "{one_column}", "--target", "a", "--drop", "a"],
+        "--drop a: it is the target",
+    ),
+    "dropna_leaves_one_row": (
+        ["fit", "{gappy}", "--target", "a", "--dropna"],
+        "{gappy} has 1 data row(s) left: a fit needs at least 2",
+    ),
     "only_target": (
         ["fit", "{one_column}", "--target", "a"],
         "{one_column} has no feature columns besides 'a'",
@@ -573,3 +592,42 @@ def test_fit_verbose_prints_every_hessian_eigenvalue(data_csv, tmp_path):
     named = pd.DataFrame(X, columns=FEATURES)
     assert str(expected_estimator().fit(named, Y).diagnose(named, Y)) in out
     assert "--verbose lists them all" not in out
+
+
+# --- --drop and --dropna ------------------------------------------------------------
+
+
+def test_fit_drop_leaves_a_text_column_out(tmp_path):
+    rows = [
+        [f"s{i}", *(repr(float(v)) for v in (x[0], x[1], y, x[2]))]
+        for i, (x, y) in enumerate(zip(X, Y))
+    ]
+    data = write_csv(tmp_path / "ids.csv", ["id", *HEADER], rows)
+    argv = ["fit", data, "--target", "yield", *FIT_OPTIONS, "--no-plot"]
+    rc, _, err = run([*argv, "--output", tmp_path / "m.skops"])
+    assert rc == 2 and "non-numeric value 's0' in column 'id'" in err
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--drop", "id"])
+    assert rc == 0, err
+    saved = load(tmp_path / "m.skops")
+    assert saved["feature_names"] == FEATURES
+    np.testing.assert_array_equal(
+        saved["estimator"].predict(X), expected_estimator().fit(X, Y).predict(X)
+    )
+
+
+def test_fit_dropna_leaves_out_rows_with_an_empty_cell(tmp_path):
+    rows = [[repr(float(v)) for v in (x[0], x[1], y, x[2])] for x, y in zip(X, Y)]
+    rows[3][0] = ""  # a feature
+    rows[7][2] = " "  # the target
+    data = write_csv(tmp_path / "gaps.csv", HEADER, rows)
+    argv = ["fit", data, "--target", "yield", *FIT_OPTIONS, "--no-plot"]
+    rc, _, err = run([*argv, "--output", tmp_path / "m.skops"])
+    assert rc == 2 and "missing value in column 'temp' at line 5" in err
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--dropna"])
+    assert rc == 0, err
+    assert "Left out 2 row(s) with an empty cell (--dropna)\n" in out
+    keep = np.setdiff1d(np.arange(len(X)), [3, 7])
+    expected = expected_estimator().fit(X[keep], Y[keep]).predict(X)
+    np.testing.assert_array_equal(
+        load(tmp_path / "m.skops")["estimator"].predict(X), expected
+    )
