@@ -382,21 +382,34 @@ class Table:
                 try:
                     value = float(text)
                 except ValueError:
-                    hint = (
-                        " (use '.' as the decimal mark)"
-                        if _DECIMAL_COMMA.match(text)
-                        else ""
-                    )
-                    raise CLIError(
-                        f"non-numeric value {text!r} {where}{hint}"
-                    ) from None
-                if not math.isfinite(value):
+                    value = None
+                if value is not None and not math.isfinite(value):
                     raise CLIError(f"non-finite value {text!r} {where}")
+                # float() also takes '1_000' and digits of other scripts,
+                # which a CSV file's numbers are not written in.
+                if value is None or not _PLAIN_NUMBER.match(text):
+                    raise CLIError(
+                        f"non-numeric value {text!r} {where}{_number_hint(text)}"
+                    ) from None
                 out[i, j] = value
         return out
 
 
-_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+\Z", re.ASCII)
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}([,_ ]\d{3})+(\.\d*)?\Z", re.ASCII)
+
+
+def _number_hint(text):
+    """What to change in a cell that is not a plain number, if that can be told."""
+    if _THOUSANDS.match(text):
+        return " (write numbers without a thousands separator)"
+    if _DECIMAL_COMMA.match(text):
+        return " (use '.' as the decimal mark)"
+    if text.isdecimal() or not text.isascii():
+        return " (write numbers with the digits 0-9)"
+    return ""
+
 
 # UTF-32's little-endian mark begins with UTF-16's: look for it first.
 _BYTE_ORDER_MARKS = (
