@@ -19,6 +19,7 @@ import codecs
 import csv
 import io
 import math
+import os
 import re
 import sys
 import warnings
@@ -108,7 +109,10 @@ def _add_fit_parser(subparsers):
         description="Fit a TanhNetRegressor on every column of DATA except the "
         "target, print its 5-fold cross-validated R^2 and the diagnostics of "
         "the fit on all rows, save the model (skops) and a plot of predicted "
-        "against actual values.",
+        "against actual values. Every test fold holds at least 2 rows, which "
+        "R^2 needs: from 6 to 9 rows the folds are fewer (rows // 2); below "
+        "6 rows the cross-validation is skipped, and only the fit on all rows "
+        "is reported.",
     )
     fit.add_argument("data", help="CSV file with a header row and numeric columns")
     fit.add_argument(
@@ -116,6 +120,20 @@ def _add_fit_parser(subparsers):
         required=True,
         metavar="COLUMN",
         help="name of the column to predict",
+    )
+    fit.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="leave this column out of the features, e.g. a text or ID column "
+        "(repeat for several)",
+    )
+    fit.add_argument(
+        "--dropna",
+        action="store_true",
+        help="leave out the rows with an empty cell in the target or a feature "
+        "(default: an empty cell is an error)",
     )
     _add_estimator_options(fit)
     fit.add_argument(
@@ -132,11 +150,19 @@ def _add_fit_parser(subparsers):
         "'tanhnet predict' loads safely; a name ending in "
         f"{', '.join(PICKLE_SUFFIXES)} writes joblib (a pickle) instead",
     )
+    fit.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every Hessian eigenvalue in the diagnostics (default: "
+        "their count, largest, smallest and how many are negative)",
+    )
     plot = fit.add_mutually_exclusive_group()
     plot.add_argument(
         "--plot",
         default="fit.png",
-        help="plot of predicted against actual values (default: %(default)s)",
+        help="plot of predicted against actual values (default: %(default)s); "
+        "the extension picks the format (.png, .pdf, .svg, ...), and a name "
+        "without one gets .png",
     )
     plot.add_argument("--no-plot", action="store_true", help="write no plot")
 
@@ -170,6 +196,13 @@ def _add_estimator_options(fit):
         type=_positive_float,
         metavar="LR",
         help=f"adam's step size (default: {_DEFAULTS['learning_rate']:g})",
+    )
+    fit.add_argument(
+        "--tol",
+        type=_nonnegative_float,
+        metavar="TOL",
+        help="stop when the objective improves by less than this, relative to "
+        f"its scale (default: {_DEFAULTS['tol']:g})",
     )
     fit.add_argument(
         "--max-iter",
@@ -222,12 +255,72 @@ def main(argv=None):
     with warnings.catch_warnings(record=True) as caught:
         try:
             status = _COMMANDS[command](args)
+            # A closed pipe shows here, not at exit where it cannot be caught.
+            sys.stdout.flush()
         except CLIError as exc:
             message = " ".join(str(exc).split())
             print(f"tanhnet {command}: error: {message}", file=sys.stderr)
             return 2
+        except BrokenPipeError:
+            # The reader left (``tanhnet predict ... | head -1``): stop writing
+            # and exit 0, as Unix tools do, without a traceback.
+            _discard_stdout()
+            return 0
     _report_warnings(caught, command)
     return status
+
+
+def _discard_stdout():
+    """Point standard output at the null device, so that the interpreter's
+    final flush of what is still buffered does not fail on the closed pipe."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (output captured in memory): nothing to flush
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+# --- outputs ------------------------------------------------------------------
+
+
+def _check_writable(path, option):
+    """Raise CLIError unless ``path`` can be written, before any work is done.
+
+    The file is opened as the command will open it: for appending if it
+    exists (its content stays), else created and removed again.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"cannot write {option} {path}: it is a directory")
+    if not path.parent.is_dir():
+        raise CLIError(f"cannot write {path}: its directory does not exist")
+    try:
+        if path.exists():
+            open(path, "ab").close()
+        else:
+            open(path, "xb").close()
+            path.unlink()
+    except OSError as exc:
+        raise CLIError(f"cannot write {option} {path}: {exc.strerror}") from None
+
+
+def _plot_path(text):
+    """The file ``--plot`` writes: ``text``, with ``.png`` added if it has no
+    extension; raise CLIError if matplotlib cannot write its file type."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(text).suffix
+    if not suffix:
+        return f"{text}.png"
+    supported = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix[1:].lower() not in supported:
+        raise CLIError(
+            f"cannot write --plot {text}: unsupported file type {suffix!r}; "
+            f"use one of {', '.join('.' + s for s in supported)}"
+        )
+    return text
 
 
 # --- CSV input --------------------------------------------------------------
@@ -263,6 +356,18 @@ class Table:
             return ""
         return " (the first line looks like data: the file needs a header row)"
 
+    def drop_incomplete_rows(self, names):
+        """Leave out the rows with an empty cell in a column of ``names``;
+        return how many."""
+        columns = [self.names.index(name) for name in names]
+        keep = [
+            i for i, row in enumerate(self.rows) if all(row[k].strip() for k in columns)
+        ]
+        n_dropped = len(self.rows) - len(keep)
+        self.rows = [self.rows[i] for i in keep]
+        self.lines = [self.lines[i] for i in keep]
+        return n_dropped
+
     def numeric(self, names):
         """The columns ``names`` as a float array of shape (n_rows, len(names))."""
         self.require(names)
@@ -277,21 +382,34 @@ class Table:
                 try:
                     value = float(text)
                 except ValueError:
-                    hint = (
-                        " (use '.' as the decimal mark)"
-                        if _DECIMAL_COMMA.match(text)
-                        else ""
-                    )
-                    raise CLIError(
-                        f"non-numeric value {text!r} {where}{hint}"
-                    ) from None
-                if not math.isfinite(value):
+                    value = None
+                if value is not None and not math.isfinite(value):
                     raise CLIError(f"non-finite value {text!r} {where}")
+                # float() also takes '1_000' and digits of other scripts,
+                # which a CSV file's numbers are not written in.
+                if value is None or not _PLAIN_NUMBER.match(text):
+                    raise CLIError(
+                        f"non-numeric value {text!r} {where}{_number_hint(text)}"
+                    ) from None
                 out[i, j] = value
         return out
 
 
-_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+\Z", re.ASCII)
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}([,_ ]\d{3})+(\.\d*)?\Z", re.ASCII)
+
+
+def _number_hint(text):
+    """What to change in a cell that is not a plain number, if that can be told."""
+    if _THOUSANDS.match(text):
+        return " (write numbers without a thousands separator)"
+    if _DECIMAL_COMMA.match(text):
+        return " (use '.' as the decimal mark)"
+    if text.isdecimal() or not text.isascii():
+        return " (write numbers with the digits 0-9)"
+    return ""
+
 
 # UTF-32's little-endian mark begins with UTF-16's: look for it first.
 _BYTE_ORDER_MARKS = (
@@ -400,7 +518,7 @@ def _estimator_from_args(args):
     params = {"random_state": args.random_state}
     if args.hidden is not None:
         params["hidden_layer_sizes"] = tuple(args.hidden)
-    for name in ("solver", "alpha", "learning_rate", "max_iter"):
+    for name in ("solver", "alpha", "learning_rate", "tol", "max_iter"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     return TanhNetRegressor(**params)
@@ -414,33 +532,55 @@ def _report_warnings(caught, context):
 
 
 _N_FOLDS = 5
+# R^2 needs two rows in a test fold, and a cross-validation three folds to say
+# more than the fit on all rows.
+_MIN_TEST_ROWS, _MIN_FOLDS = 2, 3
+
+
+def _n_folds(n_rows):
+    """Folds of at least two test rows each: 5, fewer below 10 rows, or 0
+    (no cross-validation) below 6."""
+    n_folds = min(_N_FOLDS, n_rows // _MIN_TEST_ROWS)
+    return n_folds if n_folds >= _MIN_FOLDS else 0
 
 
 def _fit(args):
+    # Fail before reading and fitting, not after them, when an output cannot
+    # be written.
+    _check_writable(args.output, "--output")
+    if not args.no_plot:
+        args.plot = _plot_path(args.plot)
+        _check_writable(args.plot, "--plot")
     X, y, features = _training_data(args)
+    X_named = _with_names(X, features)
     est = _estimator_from_args(args)
-    # Fail before the fits, not after them, when an output cannot be written.
-    for out in [args.output] + ([] if args.no_plot else [args.plot]):
-        if not Path(out).resolve().parent.is_dir():
-            raise CLIError(f"cannot write {out}: its directory does not exist")
     print(
         f"Data: {args.data}, {len(y)} rows, target {args.target!r}, "
         f"{len(features)} feature(s): {', '.join(features)}"
     )
     print(f"Model: {est!r}\n")
     names = [*features, args.target]
+    n_folds = _n_folds(len(y))
     try:
         (final, caught), (cv, caught_cv) = _fit_and_cross_validate(
-            est, X, y, args.random_state
+            est, X_named, X, y, args.random_state, n_folds
         )
     except CLIError as exc:
         raise CLIError(f"{exc}{_extreme_values_hint(X, y, names)}") from None
-    _check_finite(final, cv, X, y, names)
-    out_of_fold = _report_cross_validation(cv, caught_cv, X, y)
-    fitted = _report_fit(final, caught, X, y)
+    _check_finite(final, cv, X_named, X, y, names)
+    if n_folds:
+        out_of_fold = _report_cross_validation(cv, caught_cv, X, y, n_folds)
+    else:
+        out_of_fold = None
+        print(
+            f"Cross-validation skipped: {len(y)} rows are too few; it needs "
+            f"{_MIN_FOLDS * _MIN_TEST_ROWS}, for {_MIN_FOLDS} folds of "
+            f"{_MIN_TEST_ROWS} test rows (the fewest R^2 can score)."
+        )
+    fitted = _report_fit(final, caught, X_named, y, args.verbose)
     _save_model(args.output, final, features, args.target)
     if not args.no_plot:
-        _plot_fit(args.plot, y, fitted, out_of_fold, args.target, args.data)
+        _plot_fit(args.plot, y, fitted, out_of_fold, n_folds, args.target, args.data)
         print(f"Wrote {args.plot}")
     return 0
 
@@ -448,18 +588,38 @@ def _fit(args):
 def _training_data(args):
     """``(X, y, feature_names)`` from ``args.data``: every column but the target."""
     table = read_csv(args.data)
-    table.require([args.target])
-    features = [name for name in table.names if name != args.target]
+    table.require([args.target, *args.drop])
+    if args.target in args.drop:
+        raise CLIError(f"--drop {args.target}: it is the target (--target)")
+    features = [n for n in table.names if n != args.target and n not in args.drop]
     if not features:
-        raise CLIError(f"{args.data} has no feature columns besides {args.target!r}")
+        left = "" if not args.drop else " and the --drop columns"
+        raise CLIError(
+            f"{args.data} has no feature columns besides {args.target!r}{left}"
+        )
+    if args.dropna:
+        n_dropped = table.drop_incomplete_rows([*features, args.target])
+        if n_dropped:
+            print(f"Left out {n_dropped} row(s) with an empty cell (--dropna)")
     X = table.numeric(features)
     y = table.numeric([args.target])[:, 0]
-    if len(y) < _N_FOLDS:
+    if len(y) < _MIN_TEST_ROWS:
         raise CLIError(
-            f"{_N_FOLDS}-fold cross-validation needs at least {_N_FOLDS} rows, "
-            f"{args.data} has {len(y)}"
+            f"{args.data} has {len(y)} data row(s){' left' if args.dropna else ''}"
+            f": a fit needs at least {_MIN_TEST_ROWS}"
         )
     return X, y, features
+
+
+def _with_names(X, names):
+    """``X`` as a pandas DataFrame with columns ``names``, if pandas is
+    installed, so that the fit records them (``feature_names_in_``) and its
+    diagnostics name the inputs; else ``X`` itself."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return X
+    return pd.DataFrame(X, columns=names, copy=False)
 
 
 def _recording_warnings(call):
@@ -470,18 +630,23 @@ def _recording_warnings(call):
     return result, caught
 
 
-def _fit_and_cross_validate(est, X, y, random_state):
-    """Fit a clone of ``est`` on all rows, then cross-validate it.
+def _fit_and_cross_validate(est, X_named, X, y, random_state, n_folds):
+    """Fit a clone of ``est`` on all rows of ``X_named`` (``X`` with the
+    column names, see :func:`_with_names`), then cross-validate it on ``X``
+    in ``n_folds`` folds (not at all if 0).
 
-    Returns ``((fitted, warnings), (cross_validate result, warnings))``.
+    Returns ``((fitted, warnings), (cross_validate result, warnings))``, the
+    latter ``(None, [])`` without cross-validation.
     """
     from sklearn.base import clone
     from sklearn.model_selection import KFold, cross_validate
     from sklearn.utils._param_validation import InvalidParameterError
 
     try:
-        final = _recording_warnings(lambda: clone(est).fit(X, y))
-        folds = KFold(_N_FOLDS, shuffle=True, random_state=random_state)
+        final = _recording_warnings(lambda: clone(est).fit(X_named, y))
+        if not n_folds:
+            return final, (None, [])
+        folds = KFold(n_folds, shuffle=True, random_state=random_state)
         cv = _recording_warnings(
             lambda: cross_validate(
                 est,
@@ -504,14 +669,14 @@ def _fit_and_cross_validate(est, X, y, random_state):
 _HUGE, _TINY = 1e100, 1e-100
 
 
-def _check_finite(final, cv, X, y, names):
+def _check_finite(final, cv, X_named, X, y, names):
     """Raise CLIError if a fit overflowed: non-finite weights, predictions, scores."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         finite = (
             all(np.isfinite(w).all() for w in final.coefs_ + final.intercepts_)
-            and np.isfinite(final.predict(X)).all()
-            and np.isfinite(cv["test_score"]).all()
+            and np.isfinite(final.predict(X_named)).all()
+            and (cv is None or np.isfinite(cv["test_score"]).all())
         )
     if not finite:
         raise CLIError(
@@ -532,35 +697,74 @@ def _extreme_values_hint(X, y, names):
     )
 
 
-def _report_cross_validation(cv, caught, X, y):
+def _report_cross_validation(cv, caught, X, y, n_folds):
     """Print the fold scores and warnings; return the out-of-fold predictions."""
+    from sklearn.metrics import r2_score
+
     scores = cv["test_score"]
-    print(
-        f"{_N_FOLDS}-fold cross-validated R^2: {scores.mean():.4f} ± "
-        f"{scores.std():.4f}  (folds: {', '.join(f'{s:.4f}' for s in scores)})"
-    )
-    _report_warnings(caught, f"{_N_FOLDS}-fold cross-validation")
     out_of_fold = np.empty_like(y)
     for fold_est, test in zip(cv["estimator"], cv["indices"]["test"]):
         out_of_fold[test] = fold_est.predict(X[test])
+    # Two numbers, two labels: the mean of the folds' R^2 and the R^2 of all
+    # out-of-fold predictions pooled (the one the plot shows) differ.
+    print(
+        f"{n_folds}-fold CV R^2, mean over folds: {scores.mean():.4f} ± "
+        f"{scores.std():.4f}  (folds: {', '.join(f'{s:.4f}' for s in scores)})"
+    )
+    print(
+        f"{n_folds}-fold CV R^2, pooled out-of-fold predictions: "
+        f"{r2_score(y, out_of_fold):.4f}"
+    )
+    _report_warnings(caught, f"{n_folds}-fold cross-validation")
     return out_of_fold
 
 
-def _report_fit(final, caught, X, y):
-    """Print the fit on all rows and its diagnostics; return its predictions."""
+def _report_fit(final, caught, X, y, verbose=False):
+    """Print the fit on all rows and its diagnostics; return its predictions.
+
+    The diagnostics list every Hessian eigenvalue only if ``verbose``; else
+    one line summarises them.
+    """
     from sklearn.metrics import r2_score
 
     fitted = final.predict(X)
     print(
-        f"\nFit on all {len(y)} rows: R^2 {r2_score(y, fitted):.4f}, "
+        f"\nFit on all {len(y)} rows: training R^2 {r2_score(y, fitted):.4f}, "
         f"{final.n_iter_} iterations, stopped: {final.status_} ({final.message_})"
     )
     _report_warnings(caught, "fit on all rows")
     try:
-        print(final.diagnose(X, y))
+        diagnostics = final.diagnose(X, y)
     except ValueError as exc:
         print(f"Diagnostics unavailable: {exc}")
+    else:
+        text = str(diagnostics)
+        print(text if verbose else _summarise_eigenvalues(text, diagnostics))
     return fitted
+
+
+_EIGENVALUES_HEADING = "  Hessian eigenvalues / largest:"
+
+
+def _summarise_eigenvalues(text, diagnostics):
+    """``text`` (the diagnostics' report) with its list of Hessian eigenvalues
+    replaced by one line: how many, the largest, the smallest, how many are
+    negative."""
+    lines = text.split("\n")
+    if _EIGENVALUES_HEADING not in lines:
+        return text
+    start = lines.index(_EIGENVALUES_HEADING)
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1  # the list's lines are indented deeper than the report's
+    h = diagnostics.hessian_eigenvalues
+    n_negative = int(np.sum(h < -diagnostics.rcond * h[0]))
+    summary = (
+        f"  Hessian eigenvalues     {h.size}: largest {h[0]:.3e}, smallest "
+        f"{h[-1]:.3e}, {n_negative} negative (below -{diagnostics.rcond:g} x "
+        "largest); --verbose lists them all"
+    )
+    return "\n".join(lines[:start] + [summary] + lines[end:])
 
 
 def _save_model(path, estimator, features, target):
@@ -585,31 +789,34 @@ def _save_model(path, estimator, features, target):
     print(f"\nSaved the model to {path}")
 
 
-def _plot_fit(path, y, fitted, out_of_fold, target, data):
-    """Predicted against actual values: out-of-fold and in-sample."""
+def _plot_fit(path, y, fitted, out_of_fold, n_folds, target, data):
+    """Predicted against actual values: out-of-fold (unless None) and
+    in-sample."""
     from matplotlib.figure import Figure
     from sklearn.metrics import r2_score
 
     # A bare Figure draws with Agg and leaves pyplot's global state alone.
     fig = Figure(figsize=(5.5, 5))
     ax = fig.subplots()
-    lo = min(y.min(), fitted.min(), out_of_fold.min())
-    hi = max(y.max(), fitted.max(), out_of_fold.max())
+    shown = [y, fitted] + ([] if out_of_fold is None else [out_of_fold])
+    lo, hi = min(v.min() for v in shown), max(v.max() for v in shown)
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = actual")
-    ax.scatter(
-        y,
-        out_of_fold,
-        s=16,
-        alpha=0.7,
-        label=f"5-fold CV, out of fold (R$^2$ = {r2_score(y, out_of_fold):.3f})",
-    )
+    if out_of_fold is not None:
+        ax.scatter(
+            y,
+            out_of_fold,
+            s=16,
+            alpha=0.7,
+            label=f"{n_folds}-fold CV, out of fold "
+            f"(pooled R$^2$ = {r2_score(y, out_of_fold):.3f})",
+        )
     ax.scatter(
         y,
         fitted,
         s=16,
         marker="x",
         alpha=0.7,
-        label=f"fit on all rows (R$^2$ = {r2_score(y, fitted):.3f})",
+        label=f"fit on all rows (training R$^2$ = {r2_score(y, fitted):.3f})",
     )
     ax.set_xlabel(f"actual {target}")
     ax.set_ylabel(f"predicted {target}")
@@ -724,6 +931,8 @@ def _load_pickle(path):
 
 
 def _predict(args):
+    if args.output is not None:
+        _check_writable(args.output, "--output")
     est, features = load_model(args.model, trust_pickle=args.trust_pickle)
     table = read_csv(args.data)
     if features is None:

@@ -83,15 +83,28 @@ def test_fit_prints_cross_validated_r2(fitted):
     scores = cross_val_score(
         expected_estimator(), X, Y, cv=KFold(5, shuffle=True, random_state=0)
     )
-    line = f"5-fold cross-validated R^2: {scores.mean():.4f} ± {scores.std():.4f}"
+    line = f"5-fold CV R^2, mean over folds: {scores.mean():.4f} ± {scores.std():.4f}"
     assert line in fitted["out"]
     assert scores.mean() > 0.9
 
 
 def test_fit_prints_the_diagnostics_of_the_full_fit(fitted):
-    est = expected_estimator().fit(X, Y)
-    assert str(est.diagnose(X, Y)) in fitted["out"]
-    assert re.search(r"Fit on all 40 rows: R\^2 0\.9\d+", fitted["out"])
+    pd = pytest.importorskip("pandas")
+    named = pd.DataFrame(X, columns=FEATURES)
+    diagnostics = expected_estimator().fit(named, Y).diagnose(named, Y)
+    full = str(diagnostics).split("\n")
+    heading = full.index("  Hessian eigenvalues / largest:")
+    # Every line but the eigenvalue list, which one line summarises.
+    before, after = full[:heading], full[heading + 1 :]
+    after = after[next(i for i, line in enumerate(after) if line[:4] != "    ") :]
+    h = diagnostics.hessian_eigenvalues
+    summary = (
+        f"  Hessian eigenvalues     {h.size}: largest {h[0]:.3e}, smallest "
+        f"{h[-1]:.3e}, {int(np.sum(h < -1e-6 * h[0]))} negative (below -1e-06 x "
+        "largest); --verbose lists them all"
+    )
+    assert "\n".join([*before, summary, *after]) in fitted["out"]
+    assert re.search(r"Fit on all 40 rows: training R\^2 0\.9\d+", fitted["out"])
 
 
 def test_fit_saves_model_with_feature_and_target_names(fitted):
@@ -127,6 +140,8 @@ def test_fit_passes_options_to_the_estimator(data_csv, tmp_path):
             "0.02",
             "--max-iter",
             "20",
+            "--tol",
+            "0.001",
             "--random-state",
             "3",
             "--output",
@@ -137,7 +152,7 @@ def test_fit_passes_options_to_the_estimator(data_csv, tmp_path):
     assert rc == 0, err
     params = load(model)["estimator"].get_params()
     expected = dict(hidden_layer_sizes=(3, 2), solver="adam", alpha=0.01)
-    expected.update(learning_rate=0.02, max_iter=20, random_state=3)
+    expected.update(learning_rate=0.02, max_iter=20, tol=0.001, random_state=3)
     assert {k: params[k] for k in expected} == expected
     # 20 adam epochs stop at max_iter: said once per context on stderr.
     assert "warning (5-fold cross-validation) (5 times): adam stopped" in err
@@ -229,7 +244,8 @@ def _files(tmp_path):
         "infinite": "a,b\n1,2\n3,inf\n",
         "ragged": "a,b,c\n1,2,3\n4,5\n",
         "no_header": "1,2\n3,4\n",
-        "few_rows": "a,b\n1,2\n3,4\n",
+        "one_row": "a,b\n1,2\n",
+        "gappy": "a,b\n1,\n,4\n5,6\n",
         "one_column": "a\n1\n2\n3\n4\n5\n6\n",
         "text_model": "not a model\n",
     }
@@ -279,7 +295,23 @@ ERRORS = {
         ["fit", "{no_header}", "--target", "y"],
         "available columns: 1, 2 (the first line looks like data",
     ),
-    "few_rows": (["fit", "{few_rows}", "--target", "a"], "needs at least 5 rows"),
+    "one_row": (["fit", "{one_row}", "--target", "a"], "a fit needs at least 2"),
+    "drop_missing_column": (
+        ["fit", "{data}", "--target", "yield", "--drop", "nope"],
+        "column 'nope' not found in {data}",
+    ),
+    "drop_the_target": (
+        ["fit", "{data}", "--target", "yield", "--drop", "yield"],
+        "--drop yield: it is the target (--target)",
+    ),
+    "drop_every_feature": (
+        ["fit", "{one_column}", "--target", "a", "--drop", "a"],
+        "--drop a: it is the target",
+    ),
+    "dropna_leaves_one_row": (
+        ["fit", "{gappy}", "--target", "a", "--dropna"],
+        "{gappy} has 1 data row(s) left: a fit needs at least 2",
+    ),
     "only_target": (
         ["fit", "{one_column}", "--target", "a"],
         "{one_column} has no feature columns besides 'a'",
@@ -379,9 +411,15 @@ def test_demo_stays_the_default_command(monkeypatch):
 def _entry_point():
     """The installed ``tanhnet`` script, else ``python -m sklearn_tanhnet``."""
     script = Path(sys.executable).with_name("tanhnet")
+    # PYTHONPATH (see _checkout_env) makes the script import this checkout.
     return (
         [str(script)] if script.exists() else [sys.executable, "-m", "sklearn_tanhnet"]
     )
+
+
+def _checkout_env():
+    """The environment, with this checkout's package first on the path."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
 def test_console_script_fit_and_predict(data_csv, tmp_path):
@@ -391,11 +429,11 @@ def test_console_script_fit_and_predict(data_csv, tmp_path):
         [*_entry_point(), *map(str, argv), "--plot", str(tmp_path / "fit.png")],
         capture_output=True,
         encoding="utf-8",
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        env={**_checkout_env(), "PYTHONIOENCODING": "utf-8"},
         timeout=120,
     )
     assert res.returncode == 0, res.stderr
-    assert "5-fold cross-validated R^2" in res.stdout
+    assert "5-fold CV R^2, mean over folds" in res.stdout
     assert "TanhNet diagnostics" in res.stdout
     assert (tmp_path / "fit.png").exists()
 
@@ -410,3 +448,186 @@ def test_python_dash_m_reports_errors_without_traceback(tmp_path):
     )
     assert res.returncode == 2
     assert res.stderr == "tanhnet predict: error: no such file: nope.skops\n"
+
+
+# --- pipes and outputs ----------------------------------------------------------
+
+
+def test_predict_into_a_pipe_closed_early_exits_0_quietly(fitted, tmp_path):
+    """``tanhnet predict ... | head -1``: more output than a pipe buffers."""
+    data = tmp_path / "many.csv"
+    many = np.tile(X, (500, 1))  # 20000 rows, several pipe buffers of output
+    np.savetxt(data, many, delimiter=",", header="temp,pressure,noise", comments="")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sklearn_tanhnet", "predict", fitted["model"], data],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_checkout_env(),
+    )
+    assert proc.stdout.readline() == b"prediction\n"
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""
+
+
+def _never_fit(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("fitted before checking the outputs")
+
+    monkeypatch.setattr("sklearn_tanhnet._cli._fit_and_cross_validate", fail)
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("directory", "cannot write --output {tmp}: it is a directory"),
+        ("missing_directory", "cannot write {tmp}/no/m.skops: its directory does"),
+        ("sys", "cannot write --output /sys/m.skops: "),
+    ],
+)
+def test_fit_refuses_an_unwritable_output_before_fitting(
+    where, message, data_csv, tmp_path, monkeypatch
+):
+    _never_fit(monkeypatch)
+    output = {
+        "directory": tmp_path,
+        "missing_directory": tmp_path / "no" / "m.skops",
+        "sys": "/sys/m.skops",
+    }[where]
+    rc, out, err = run(["fit", data_csv, "--target", "yield", "--output", output])
+    assert (rc, out) == (2, "")
+    assert err.count("\n") == 1
+    assert message.format(tmp=tmp_path) in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_refuses_a_plot_type_matplotlib_cannot_write_before_fitting(
+    data_csv, tmp_path, monkeypatch
+):
+    _never_fit(monkeypatch)
+    plot = tmp_path / "fit.jpgx"
+    argv = ["fit", data_csv, "--target", "yield", "--output", tmp_path / "m.skops"]
+    rc, out, err = run([*argv, "--plot", plot])
+    assert (rc, out) == (2, "")
+    assert err.startswith(
+        f"tanhnet fit: error: cannot write --plot {plot}: unsupported file type "
+        "'.jpgx'; use one of "
+    )
+    assert err.count("\n") == 1 and ".png" in err and ".pdf" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_adds_png_to_a_plot_name_without_extension_and_says_so(data_csv, tmp_path):
+    plot = tmp_path / "fitplot"
+    argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS]
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--plot", plot])
+    assert rc == 0, err
+    assert f"Wrote {plot}.png\n" in out
+    assert Path(f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plot.exists()
+
+
+def test_predict_refuses_an_unwritable_output_before_predicting(fitted, tmp_path):
+    argv = ["predict", fitted["model"], tmp_path / "nope.csv", "--output", tmp_path]
+    rc, out, err = run(argv)
+    assert (rc, out) == (2, "")
+    assert f"cannot write --output {tmp_path}: it is a directory" in err
+
+
+# --- tiny data --------------------------------------------------------------------
+
+
+def tiny_csv(tmp_path, n_rows):
+    rows = [[repr(float(v)) for v in (x[0], x[1], y, x[2])] for x, y in zip(X, Y)]
+    return write_csv(tmp_path / "tiny.csv", HEADER, rows[:n_rows])
+
+
+@pytest.mark.parametrize("n_rows, n_folds", [(6, 3), (7, 3), (9, 4)])
+def test_fit_on_6_to_9_rows_cross_validates_in_folds_of_two_rows_or_more(
+    n_rows, n_folds, tmp_path
+):
+    argv = ["fit", tiny_csv(tmp_path, n_rows), "--target", "yield", *FIT_OPTIONS]
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--no-plot"])
+    assert rc == 0, err
+    folds = KFold(n_folds, shuffle=True, random_state=0)
+    scores = cross_val_score(expected_estimator(), X[:n_rows], Y[:n_rows], cv=folds)
+    assert np.isfinite(scores).all()
+    assert f"{n_folds}-fold CV R^2, mean over folds: {scores.mean():.4f}" in out
+    assert f"{n_folds}-fold CV R^2, pooled out-of-fold predictions: " in out
+
+
+@pytest.mark.parametrize("n_rows", [2, 5])
+def test_fit_on_fewer_than_6_rows_skips_cross_validation_and_says_why(n_rows, tmp_path):
+    argv = ["fit", tiny_csv(tmp_path, n_rows), "--target", "yield", *FIT_OPTIONS]
+    rc, out, err = run(
+        [*argv, "--output", tmp_path / "m.skops", "--plot", tmp_path / "f.png"]
+    )
+    assert rc == 0, err
+    assert (
+        f"Cross-validation skipped: {n_rows} rows are too few; it needs 6, for 3 "
+        "folds of 2 test rows (the fewest R^2 can score).\n"
+    ) in out
+    assert "CV R^2" not in out
+    assert f"Fit on all {n_rows} rows: training R^2" in out
+    assert (tmp_path / "f.png").exists()
+
+
+# --- names and eigenvalues ----------------------------------------------------------
+
+
+def test_fit_names_the_inputs_by_the_csv_header(fitted):
+    assert fitted["rc"] == 0, fitted["err"]
+    relevance = fitted["out"].split("inputs by relevance")[1].split("\n")[1:4]
+    assert sorted(line.split()[0] for line in relevance) == sorted(FEATURES)
+    assert not re.search(r"\bx\d+\b", fitted["out"])
+    assert list(load(fitted["model"])["estimator"].feature_names_in_) == FEATURES
+
+
+def test_fit_verbose_prints_every_hessian_eigenvalue(data_csv, tmp_path):
+    argv = ["fit", data_csv, "--target", "yield", *FIT_OPTIONS, "--verbose"]
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--no-plot"])
+    assert rc == 0, err
+    pd = pytest.importorskip("pandas")
+    named = pd.DataFrame(X, columns=FEATURES)
+    assert str(expected_estimator().fit(named, Y).diagnose(named, Y)) in out
+    assert "--verbose lists them all" not in out
+
+
+# --- --drop and --dropna ------------------------------------------------------------
+
+
+def test_fit_drop_leaves_a_text_column_out(tmp_path):
+    rows = [
+        [f"s{i}", *(repr(float(v)) for v in (x[0], x[1], y, x[2]))]
+        for i, (x, y) in enumerate(zip(X, Y))
+    ]
+    data = write_csv(tmp_path / "ids.csv", ["id", *HEADER], rows)
+    argv = ["fit", data, "--target", "yield", *FIT_OPTIONS, "--no-plot"]
+    rc, _, err = run([*argv, "--output", tmp_path / "m.skops"])
+    assert rc == 2 and "non-numeric value 's0' in column 'id'" in err
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--drop", "id"])
+    assert rc == 0, err
+    saved = load(tmp_path / "m.skops")
+    assert saved["feature_names"] == FEATURES
+    np.testing.assert_array_equal(
+        saved["estimator"].predict(X), expected_estimator().fit(X, Y).predict(X)
+    )
+
+
+def test_fit_dropna_leaves_out_rows_with_an_empty_cell(tmp_path):
+    rows = [[repr(float(v)) for v in (x[0], x[1], y, x[2])] for x, y in zip(X, Y)]
+    rows[3][0] = ""  # a feature
+    rows[7][2] = " "  # the target
+    data = write_csv(tmp_path / "gaps.csv", HEADER, rows)
+    argv = ["fit", data, "--target", "yield", *FIT_OPTIONS, "--no-plot"]
+    rc, _, err = run([*argv, "--output", tmp_path / "m.skops"])
+    assert rc == 2 and "missing value in column 'temp' at line 5" in err
+    rc, out, err = run([*argv, "--output", tmp_path / "m.skops", "--dropna"])
+    assert rc == 0, err
+    assert "Left out 2 row(s) with an empty cell (--dropna)\n" in out
+    keep = np.setdiff1d(np.arange(len(X)), [3, 7])
+    expected = expected_estimator().fit(X[keep], Y[keep]).predict(X)
+    np.testing.assert_array_equal(
+        load(tmp_path / "m.skops")["estimator"].predict(X), expected
+    )

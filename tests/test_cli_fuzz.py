@@ -216,6 +216,11 @@ def test_read_csv_takes_utf16_with_a_mark_and_any_of_three_delimiters(
         ("y,é\n1,2\n".encode("latin-1"), "is not UTF-8 or UTF-16 text (line 1 "),
         ("y,a\n1,2\n".encode("utf-16-le"), "holds NUL characters"),
         (b"y;a\n1;2,5\n", "(use '.' as the decimal mark)"),
+        (b'y,a\n1,"1,427"\n', "'1,427' in column 'a' at line 2 of"),
+        (b'y,a\n1,"1,427"\n', "(write numbers without a thousands separator)"),
+        (b"y,a\n1,1_00\n", "non-numeric value '1_00' in column 'a'"),
+        ("y,a\n1,\u0661\u0664\n".encode(), "(write numbers with the digits 0-9)"),
+        (b"y,a\n1,2\n1,1e5x\n", "non-numeric value '1e5x' in column 'a' at line 3"),
     ],
 )
 def test_read_csv_says_what_it_cannot_read(data, message, tmp_path):
@@ -224,8 +229,9 @@ def test_read_csv_says_what_it_cannot_read(data, message, tmp_path):
         read_csv(tmp_path / "t.csv").numeric(["y", "a"])
 
 
-@pytest.mark.parametrize("column", ["y", "a"])
-@pytest.mark.parametrize("value", ["1e300", "1e-200"])
+# A target near 1e300 overflows; a feature there, or values near 1e-200, are
+# standardised and fit (their failures were test folds of one row, R^2 NaN).
+@pytest.mark.parametrize("column, value", [("y", "1e300")])
 def test_a_fit_that_overflows_is_an_error_naming_the_column(column, value, tmp_path):
     rows = [[f"{i}", f"{i % 3}"] for i in range(8)]
     k = ["y", "a"].index(column)
