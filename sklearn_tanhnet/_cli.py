@@ -327,16 +327,18 @@ def _plot_path(text):
 
 
 class Table:
-    """The text of a CSV file: column names and, per column, the raw values."""
+    """A CSV file's column names and rows: as text, cell by cell, or (when
+    every cell is a plain finite number) as one float array, ``values``."""
 
-    def __init__(self, path, names, rows, lines):
+    def __init__(self, path, names, rows, lines, values=None):
         self.path = path
         self.names = names
         self.rows = rows
         self.lines = lines
+        self.values = values
 
     def __len__(self):
-        return len(self.rows)
+        return len(self.rows) if self.values is None else len(self.values)
 
     def require(self, names):
         """Raise CLIError naming the columns of ``names`` the file lacks."""
@@ -359,6 +361,8 @@ class Table:
     def drop_incomplete_rows(self, names):
         """Leave out the rows with an empty cell in a column of ``names``;
         return how many."""
+        if self.values is not None:
+            return 0  # every cell is a number
         columns = [self.names.index(name) for name in names]
         keep = [
             i for i, row in enumerate(self.rows) if all(row[k].strip() for k in columns)
@@ -371,6 +375,8 @@ class Table:
     def numeric(self, names):
         """The columns ``names`` as a float array of shape (n_rows, len(names))."""
         self.require(names)
+        if self.values is not None:
+            return self.values[:, [self.names.index(name) for name in names]]
         out = np.empty((len(self.rows), len(names)))
         for j, name in enumerate(names):
             k = self.names.index(name)
@@ -395,6 +401,10 @@ class Table:
         return out
 
 
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+_ONLY_BLANKS = re.compile(r"\s*\Z")
+_BLANK_LINE_BYTES = re.compile(rb"\n[ \t\r]*\n")
+_ONLY_BLANKS_BYTES = re.compile(rb"\s*\Z")
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+\Z", re.ASCII)
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}([,_ ]\d{3})+(\.\d*)?\Z", re.ASCII)
@@ -423,11 +433,99 @@ _BYTE_ORDER_MARKS = (
 _DELIMITERS = (",", ";", "\t")
 
 
-def _decode(path, data):
-    """The text of ``data``: UTF-8, or what its byte-order mark says."""
-    encoding = next(
+def _encoding(data):
+    """UTF-8, or what the byte-order mark opening ``data`` says."""
+    return next(
         (name for mark, name in _BYTE_ORDER_MARKS if data.startswith(mark)), "utf-8"
     )
+
+
+def _numeric_table(path, text, encoding):
+    """The :class:`Table` of a file whose every data cell is a plain finite
+    number, read by a C parser (:func:`_parse_numbers`); None for any other
+    file, which the cell-by-cell reader then reads, or says exactly what is
+    wrong with.
+
+    ``text`` is the file's ``str``, or its ``bytes`` when UTF-8 without a
+    byte-order mark: only the header line is then decoded.
+    """
+    # Offsets into the text, no copies of it: a million-row file stays one
+    # string (lines counted, not split).
+    nl, blank, only_blanks = "\n", _BLANK_LINE, _ONLY_BLANKS
+    if isinstance(text, bytes):
+        nl, blank, only_blanks = b"\n", _BLANK_LINE_BYTES, _ONLY_BLANKS_BYTES
+    blanks = b" \t\r\n" if isinstance(text, bytes) else " \t\r\n"
+    start = len(text) - len(text.lstrip(blanks))
+    end_of_header = text.find(nl, start)
+    if (
+        end_of_header < 0
+        or only_blanks.match(text, end_of_header)
+        or blank.search(text, end_of_header)
+    ):
+        return None  # no data, or blank lines: the reader below handles them
+    first = text.count(nl, 0, start)
+    header_line = text[start:end_of_header]
+    if isinstance(header_line, bytes):
+        try:
+            header_line = header_line.decode(encoding)
+        except UnicodeDecodeError:
+            return None
+    if "\x00" in header_line:
+        return None  # not text: the reader below says so
+    delimiter = _delimiter(header_line)
+    try:
+        header = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter))
+    except csv.Error:
+        return None
+    header = [name.strip() for name in header]
+    if not all(header) or len(set(header)) < len(header):
+        return None
+    values = _parse_numbers(path, delimiter, first + 1, encoding)
+    if values is None:
+        return None
+    n_rows = text.count(nl, end_of_header + 1) + (not text.endswith(nl))
+    if values.shape != (n_rows, len(header)) or not np.isfinite(values).all():
+        return None
+    data_lines = range(first + 2, first + 2 + n_rows)
+    return Table(path, header, [], list(data_lines), values)
+
+
+def _parse_numbers(path, delimiter, skip, encoding):
+    """The file's rows after the first ``skip`` lines as a float array, by
+    pandas' C parser when pandas is installed (exact, as ``float`` of each
+    cell), else by numpy's; None where a cell is not a number."""
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    try:
+        if pd is not None:
+            frame = pd.read_csv(
+                path,
+                sep=delimiter,
+                header=None,
+                skiprows=skip,
+                dtype=float,
+                na_filter=False,
+                encoding=encoding,
+            )
+            return frame.to_numpy(dtype=float)
+        return np.loadtxt(
+            path,
+            delimiter=delimiter,
+            skiprows=skip,
+            ndmin=2,
+            encoding=encoding,
+            comments=None,
+            quotechar='"',
+        )
+    except (ValueError, TypeError):
+        return None
+
+
+def _decode(path, data):
+    """The text of ``data``: UTF-8, or what its byte-order mark says."""
+    encoding = _encoding(data)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -446,7 +544,9 @@ def _decode(path, data):
 
 def _delimiter(text):
     """The delimiter that splits the first non-blank line into the most fields."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    start = len(text) - len(text.lstrip())
+    end = text.find("\n", start)
+    first = text[start : end if end >= 0 else len(text)]
 
     def n_fields(delimiter):
         try:
@@ -469,8 +569,18 @@ def read_csv(path):
         raise CLIError(f"{path} is a directory, not a CSV file") from None
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    encoding = _encoding(data)
+    if encoding == "utf-8":  # most files: parse the bytes, decode the header only
+        table = _numeric_table(path, data, encoding)
+        if table is not None:
+            return table
     text = _decode(path, data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    delimiter = _delimiter(text)
+    if encoding != "utf-8":
+        table = _numeric_table(path, text, encoding)
+        if table is not None:
+            return table
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header, rows, lines = None, [], []
     try:
         for row in reader:

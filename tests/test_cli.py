@@ -631,3 +631,22 @@ def test_fit_dropna_leaves_out_rows_with_an_empty_cell(tmp_path):
     np.testing.assert_array_equal(
         load(tmp_path / "m.skops")["estimator"].predict(X), expected
     )
+
+
+def test_a_numeric_file_reads_the_same_by_numpys_parser_as_cell_by_cell(tmp_path):
+    from sklearn_tanhnet._cli import read_csv
+
+    rng = np.random.RandomState(0)
+    values = rng.normal(size=(50, 3)) * 10.0 ** rng.randint(-5, 6, size=(50, 3))
+    lines = ["a,b,c", *(",".join(repr(float(v)) for v in row) for row in values)]
+    fast = tmp_path / "fast.csv"
+    fast.write_text("\n".join(lines) + "\n")
+    # A blank line sends the file to the cell-by-cell reader.
+    slow = tmp_path / "slow.csv"
+    slow.write_text("\n".join([lines[0], "", *lines[1:]]) + "\n")
+    fast_table, slow_table = read_csv(fast), read_csv(slow)
+    assert fast_table.values is not None and slow_table.values is None
+    np.testing.assert_array_equal(fast_table.numeric(["c", "a"]), values[:, [2, 0]])
+    np.testing.assert_array_equal(slow_table.numeric(["c", "a"]), values[:, [2, 0]])
+    assert fast_table.lines == list(range(2, 52))
+    assert slow_table.lines == list(range(3, 53))
