@@ -1,4 +1,4 @@
-"""Issue 17's sweep: 200 default fits that must finish without an exception.
+"""A sweep of 200 default fits that must finish without an exception.
 
 10 seeds x widths (3,), (10,), (50,), (20, 20) x 5 data sets, every fit with
 ``TanhNetRegressor(hidden_layer_sizes=width, random_state=seed)`` and

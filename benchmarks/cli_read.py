@@ -9,8 +9,8 @@ Writes a numeric CSV file (a header and ``--rows`` rows of 5 columns, as
 ``repr`` of standard normal draws), then reads it in a fresh process per
 reader and repeat, three repeats interleaved: ``sklearn_tanhnet._cli.read_csv``
 and its ``numeric`` columns (what ``tanhnet fit`` does), and
-``pandas.read_csv(...).to_numpy()``; the imports are not timed. Prints the median seconds and the peak
-resident memory (VmHWM) of each, and their ratios.
+``pandas.read_csv(...).to_numpy()``; the imports are not timed. Prints the
+median seconds and the peak resident memory (VmHWM) of each, and their ratios.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Issue 18: what MLPRegressor users try first, timed beside MLPRegressor.
+"""What MLPRegressor users try first, timed beside MLPRegressor.
 
 Run from the repository root::
 
