@@ -1,12 +1,13 @@
 """The fitting layer: runs a plan on the data and returns one typed result.
 
-:func:`fit_networks` takes the fit's data (:class:`~._data.FitData`), its plan
-(:class:`~._plan.FitPlan`) and the estimator's settings
-(:class:`FitSettings`), and for each start builds the problems and solver
-runs itself: initial weights, the evidence schedule and the staged ARD
-(:func:`~._training.train`), early stopping
-(:class:`~._training.ValidationMonitor`), the robust reweighting rounds
-(:func:`~._training.reweighted`); it scores the starts, computes their
+:func:`fit_networks` trains the committee. It takes the data of each width
+(:class:`~._data.FitData`), their plans (:class:`~._plan.FitPlan`) and the
+estimator's settings (:class:`FitSettings`), and for each network (a width
+and a start) builds the problems and solver runs itself: initial weights,
+the evidence schedule and the staged ARD (:func:`~._training.train`), early
+stopping (:class:`~._training.ValidationMonitor`), the robust reweighting
+rounds (:func:`~._training.reweighted`). It scores the networks, keeps the
+committee's members (all, or the best: ``combine``), computes their
 statistics and returns a :class:`FitResult`, which the estimator stores.
 What reaches the solvers from the estimator travels as data or as the
 small :class:`StartReporter`, never as a method of the estimator.
