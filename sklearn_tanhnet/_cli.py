@@ -176,7 +176,7 @@ def _add_estimator_options(fit):
         metavar="UNITS",
         help="units per hidden layer, e.g. --hidden 10 10 for two layers "
         "(default: a committee of one-hidden-layer networks whose widths grow "
-        "with the rows, two starts each, predicting with their mean)",
+        "with the rows, predicting with their mean)",
     )
     fit.add_argument(
         "--solver",

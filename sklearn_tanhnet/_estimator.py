@@ -147,8 +147,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Share of the rows held out for early stopping.
 
     n_starts : int or 'auto', default='auto'
-        Random starts of each width. ``'auto'``: 2 with
-        ``hidden_layer_sizes='auto'``, 1 for a width given.
+        Random starts of each width. ``'auto'``: 2 with ``'auto'`` widths on
+        small data, else 1 (:ref:`committee`).
 
     combine : {'mixture', 'best'}, default='mixture'
         Predict with every network of the committee with equal weight, or

@@ -365,8 +365,12 @@ def plan_fit(
 COMMITTEE_MIN_WIDTH = 20
 COMMITTEE_WIDTH_RATIOS = (4, 2, 1)
 # n_starts='auto': random starts per width when the widths are 'auto' (one
-# for a width the user gives).
+# for a width the user gives), while a step of all of them costs at most
+# COMMITTEE_STARTS_FLOPS multiply-adds: a second start pays on small data,
+# where which optimum one start lands in weighs most and fits are cheap;
+# beyond it the fit would take seconds for the last thousandths of R^2.
 COMMITTEE_STARTS = 2
+COMMITTEE_STARTS_FLOPS = 1e9
 # The most multiply-adds that one Gauss-Newton step of all the committee's
 # members together may cost (each n * K * P^2, or M^2 * units + M^3 / 3 in
 # the residual space): about a second a step. Beyond it the committee has
@@ -460,15 +464,20 @@ def plan_committee(widths, n_starts, n_rows, n_features, n_outputs):
         starts = 1 if n_starts == "auto" else n_starts
         return CommitteePlan((tuple(widths),), starts)
     ladder = committee_widths(n_rows)
-    starts = COMMITTEE_STARTS if n_starts == "auto" else n_starts
 
     def cost(members, k):
         return k * sum(step_flops(n_rows, n_features, h, n_outputs) for h in members)
 
+    starts = n_starts
+    if n_starts == "auto":
+        affordable = cost(ladder, COMMITTEE_STARTS) <= COMMITTEE_STARTS_FLOPS
+        starts = COMMITTEE_STARTS if affordable else 1
+
     if cost(ladder, starts) <= COMMITTEE_FLOPS:
         return CommitteePlan(ladder, starts)
     reduced = (
-        f"the whole committee ({len(ladder)} widths x {starts} starts) would cost "
+        f"the whole committee ({len(ladder)} widths x {starts} "
+        f"start{'s' if starts > 1 else ''}) would cost "
         f"{cost(ladder, starts):.2g} multiply-adds a step, more than the "
         f"{COMMITTEE_FLOPS:.2g} budgeted"
     )
