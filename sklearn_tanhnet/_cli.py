@@ -848,33 +848,10 @@ def _report_fit(final, caught, X, y, verbose=False):
     except ValueError as exc:
         print(f"Diagnostics unavailable: {exc}")
     else:
-        text = str(diagnostics)
-        print(text if verbose else _summarise_eigenvalues(text, diagnostics))
+        print(diagnostics.report("list" if verbose else "summary"))
+        if not verbose:
+            print("  (--verbose lists every Hessian eigenvalue)")
     return fitted
-
-
-_EIGENVALUES_HEADING = "  Hessian eigenvalues / largest:"
-
-
-def _summarise_eigenvalues(text, diagnostics):
-    """``text`` (the diagnostics' report) with its list of Hessian eigenvalues
-    replaced by one line: how many, the largest, the smallest, how many are
-    negative."""
-    lines = text.split("\n")
-    if _EIGENVALUES_HEADING not in lines:
-        return text
-    start = lines.index(_EIGENVALUES_HEADING)
-    end = start + 1
-    while end < len(lines) and lines[end].startswith("    "):
-        end += 1  # the list's lines are indented deeper than the report's
-    h = diagnostics.hessian_eigenvalues
-    n_negative = int(np.sum(h < -diagnostics.rcond * h[0]))
-    summary = (
-        f"  Hessian eigenvalues     {h.size}: largest {h[0]:.3e}, smallest "
-        f"{h[-1]:.3e}, {n_negative} negative (below -{diagnostics.rcond:g} x "
-        "largest); --verbose lists them all"
-    )
-    return "\n".join(lines[:start] + [summary] + lines[end:])
 
 
 def _save_model(path, estimator, features, target):

@@ -572,8 +572,32 @@ class Diagnostics:
             lines.append(f"  Why the fit ended: {self.stop_reason}")
         return lines
 
-    def __str__(self):
-        rel = self.hessian_eigenvalues / self.hessian_eigenvalues[0]
+    def report(self, eigenvalues="list"):
+        """The readable report (``str(diagnostics)``).
+
+        Parameters
+        ----------
+        eigenvalues : {'list', 'summary'}, default='list'
+            Every Hessian eigenvalue relative to the largest, or one line:
+            how many, the largest, the smallest and how many are negative.
+        """
+        h = self.hessian_eigenvalues
+        cutoff = self.rcond * h[0]
+        n_negative = int(np.sum(h < -cutoff))
+        if eigenvalues == "summary":
+            spectrum = [
+                f"  Hessian eigenvalues     {h.size}: largest {h[0]:.3e}, smallest "
+                f"{h[-1]:.3e}, {n_negative} negative (below -{self.rcond:g} x "
+                "largest)"
+            ]
+        else:
+            spectrum = [
+                "  Hessian eigenvalues / largest:",
+                "    "
+                + np.array2string(
+                    h / h[0], precision=2, separator=", ", max_line_width=76
+                ).replace("\n", "\n    "),
+            ]
         lines = [
             "TanhNet diagnostics",
             f"  objective               {self.loss:.6g}",
@@ -584,14 +608,8 @@ class Diagnostics:
             f"(Hessian eigenvalues > {self.rcond:g} x largest)",
             f"  effective parameters    {self.effective_n_params:.2f}",
             f"  condition number        {self.condition_number:.3e}",
-            "  Hessian eigenvalues / largest:",
-            "    "
-            + np.array2string(
-                rel, precision=2, separator=", ", max_line_width=76
-            ).replace("\n", "\n    "),
+            *spectrum,
         ]
-        cutoff = self.rcond * self.hessian_eigenvalues[0]
-        n_negative = int(np.sum(self.hessian_eigenvalues < -cutoff))
         n_flat = self.n_params - self.rank - n_negative
         if n_flat:
             lines.append(
@@ -612,8 +630,11 @@ class Diagnostics:
             lines += [f"    {name:<20} {share:.3f}" for name, share in ranked]
         return "\n".join(lines)
 
+    def __str__(self):
+        return self.report()
+
     def __repr__(self):
-        return self.__str__()
+        return self.report()
 
 
 def neighbour_explained_share(X, Y, residuals, sample_weight, n_neighbours=10):
