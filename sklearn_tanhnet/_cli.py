@@ -401,10 +401,8 @@ class Table:
         return out
 
 
-_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
-_ONLY_BLANKS = re.compile(r"\s*\Z")
-_BLANK_LINE_BYTES = re.compile(rb"\n[ \t\r]*\n")
-_ONLY_BLANKS_BYTES = re.compile(rb"\s*\Z")
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+_ONLY_BLANKS = re.compile(rb"\s*\Z")
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+\Z", re.ASCII)
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}([,_ ]\d{3})+(\.\d*)?\Z", re.ASCII)
@@ -440,36 +438,30 @@ def _encoding(data):
     )
 
 
-def _numeric_table(path, text, encoding):
+def _numeric_table(path, utf8, encoding):
     """The :class:`Table` of a file whose every data cell is a plain finite
     number, read by a C parser (:func:`_parse_numbers`); None for any other
     file, which the cell-by-cell reader then reads, or says exactly what is
     wrong with.
 
-    ``text`` is the file's ``str``, or its ``bytes`` when UTF-8 without a
-    byte-order mark: only the header line is then decoded.
+    ``utf8`` is the file's text as UTF-8 bytes (its own bytes when it is
+    UTF-8) and ``encoding`` the file's, which the parser reads it in: only
+    the header line is decoded here, and lines are counted, not split (a
+    million-row file stays one object).
     """
-    # Offsets into the text, no copies of it: a million-row file stays one
-    # string (lines counted, not split).
-    nl, blank, only_blanks = "\n", _BLANK_LINE, _ONLY_BLANKS
-    if isinstance(text, bytes):
-        nl, blank, only_blanks = b"\n", _BLANK_LINE_BYTES, _ONLY_BLANKS_BYTES
-    blanks = b" \t\r\n" if isinstance(text, bytes) else " \t\r\n"
-    start = len(text) - len(text.lstrip(blanks))
-    end_of_header = text.find(nl, start)
+    start = len(utf8) - len(utf8.lstrip(b" \t\r\n"))
+    end_of_header = utf8.find(b"\n", start)
     if (
         end_of_header < 0
-        or only_blanks.match(text, end_of_header)
-        or blank.search(text, end_of_header)
+        or _ONLY_BLANKS.match(utf8, end_of_header)
+        or _BLANK_LINE.search(utf8, end_of_header)
     ):
         return None  # no data, or blank lines: the reader below handles them
-    first = text.count(nl, 0, start)
-    header_line = text[start:end_of_header]
-    if isinstance(header_line, bytes):
-        try:
-            header_line = header_line.decode(encoding)
-        except UnicodeDecodeError:
-            return None
+    first = utf8.count(b"\n", 0, start)
+    try:  # (utf-8-sig: a byte-order mark opens the first line)
+        header_line = utf8[start:end_of_header].decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
     if "\x00" in header_line:
         return None  # not text: the reader below says so
     delimiter = _delimiter(header_line)
@@ -483,7 +475,7 @@ def _numeric_table(path, text, encoding):
     values = _parse_numbers(path, delimiter, first + 1, encoding)
     if values is None:
         return None
-    n_rows = text.count(nl, end_of_header + 1) + (not text.endswith(nl))
+    n_rows = utf8.count(b"\n", end_of_header + 1) + (not utf8.endswith(b"\n"))
     if values.shape != (n_rows, len(header)) or not np.isfinite(values).all():
         return None
     data_lines = range(first + 2, first + 2 + n_rows)
@@ -570,16 +562,16 @@ def read_csv(path):
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
     encoding = _encoding(data)
-    if encoding == "utf-8":  # most files: parse the bytes, decode the header only
+    if encoding.startswith("utf-8"):  # most files: the bytes as they are
         table = _numeric_table(path, data, encoding)
         if table is not None:
             return table
     text = _decode(path, data)
-    delimiter = _delimiter(text)
-    if encoding != "utf-8":
-        table = _numeric_table(path, text, encoding)
+    if not encoding.startswith("utf-8"):
+        table = _numeric_table(path, text.encode("utf-8"), encoding)
         if table is not None:
             return table
+    delimiter = _delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header, rows, lines = None, [], []
     try:
