@@ -135,6 +135,10 @@ def _normal_equations(problem, theta, gram_dtype):
     return problem.normal_equations(theta, gram_dtype)
 
 
+def _residual_curvature(problem, theta):
+    return problem.residual_curvature(theta)
+
+
 def _data_loss(problem, theta):
     return problem.data_loss(theta)
 
@@ -341,6 +345,10 @@ class PartitionedProblem(LeastSquaresProblem):
     def normal_equations(self, theta, gram_dtype=np.float64):
         theta = np.asarray(theta, dtype=float)
         return self.sum_over_partitions(_normal_equations, theta, gram_dtype)
+
+    def residual_curvature(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        return self.sum_over_partitions(_residual_curvature, theta)
 
     def data_loss(self, theta):
         return self.sum_over_partitions(_data_loss, np.asarray(theta, dtype=float))

@@ -128,7 +128,12 @@ class LevenbergMarquardt:
         the relative gradient ``||g|| / (1 + |F|)`` at the current point is
         at most this, so the fit ends at a stationary point of its final
         penalised objective (or at a minimum to rounding). None ends the fit
-        where the evidence settles or at the plateau.
+        where the evidence settles or at the plateau. While holding, direct
+        steps of a one-hidden-layer network are damped Newton steps: the
+        exact Hessian (``J'J`` plus the residuals' curvature,
+        :meth:`~._derivatives.LeastSquaresProblem.residual_curvature`)
+        replaces ``J'J``, which converges only linearly where the residuals
+        do not vanish.
     xtol, gtol : float
         Step and gradient tolerances.
     max_inner : int, default=20
@@ -226,6 +231,8 @@ class LevenbergMarquardt:
         self.skipped, self.skip_reason = 0, ""
         self.at_rounding = False
         self.holding = False  # the penalties held after the evidence settled
+        # The exact Hessian is written for one hidden layer (direct steps).
+        self.newton = self.step == "direct" and len(self.problem.layer_sizes) == 3
 
     def linearize(self):
         """``J'J`` (or the operator), ``J'r`` and the data loss at ``theta``.
@@ -240,6 +247,12 @@ class LevenbergMarquardt:
                 self.theta, self.gram_dtype
             )
             self.gram_diag = self.gram.diagonal().copy()
+            if self.holding and self.newton:
+                # Newton on the way to the stationary point: with residuals
+                # that do not vanish, Gauss-Newton converges only linearly
+                # there, the exact Hessian quadratically. The damping still
+                # keeps the system positive definite where it is not.
+                self.gram += problem.residual_curvature(self.theta)
         elif self.step == "residual":
             self.space = problem.residual_space(self.theta)
             self.data_gradient = self.space.gradient

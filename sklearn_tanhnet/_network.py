@@ -72,14 +72,18 @@ def identity(x):
 class Activation:
     """An activation for the numpy kernel and for autograd.
 
-    ``function`` and ``slope(Z, A)`` (the derivative at ``Z``, given also
-    ``A = function(Z)``) are plain numpy; ``traced`` is the same function in
-    autograd.numpy, for the reference network.
+    ``function``, ``slope(Z, A)`` (the derivative at ``Z``, given also
+    ``A = function(Z)``) and ``curvature(Z, A, slope)`` (the second
+    derivative, given also the slope) are plain numpy; ``traced`` is the same
+    function in autograd.numpy, for the reference network. ``slope`` and
+    ``curvature`` are None for the identity, ``curvature`` None where the
+    second derivative is zero almost everywhere (relu).
     """
 
     function: object
     slope: object
     traced: object
+    curvature: object = None
 
 
 def _tanh_slope(Z, A):
@@ -181,12 +185,19 @@ def _logistic(Z):
 
 
 ACTIVATIONS = {
-    "tanh": Activation(np.tanh, _tanh_slope, tanh),
-    "logistic": Activation(_logistic, lambda Z, A: A * (1.0 - A), logistic),
+    # tanh'' = -2 tanh tanh', logistic'' = logistic' (1 - 2 logistic),
+    # sin'' = -sin: each from what the forward pass keeps.
+    "tanh": Activation(np.tanh, _tanh_slope, tanh, lambda Z, A, S: -2.0 * A * S),
+    "logistic": Activation(
+        _logistic,
+        lambda Z, A: A * (1.0 - A),
+        logistic,
+        lambda Z, A, S: S * (1.0 - 2.0 * A),
+    ),
     "relu": Activation(
         lambda Z: np.maximum(Z, 0.0), lambda Z, A: (Z > 0.0).astype(Z.dtype), relu
     ),
-    "sin": Activation(np.sin, lambda Z, A: np.cos(Z), anp.sin),
+    "sin": Activation(np.sin, lambda Z, A: np.cos(Z), anp.sin, lambda Z, A, S: -A),
     "identity": Activation(identity, None, identity),
 }
 
@@ -201,7 +212,13 @@ def get_activation(activation):
         return activation
     if callable(activation):
         slope = elementwise_grad(activation)
-        return Activation(activation, lambda Z, A: slope(Z), activation)
+        curvature = elementwise_grad(slope)
+        return Activation(
+            activation,
+            lambda Z, A: slope(Z),
+            activation,
+            lambda Z, A, S: curvature(Z),
+        )
     return ACTIVATIONS[activation]
 
 
@@ -566,6 +583,54 @@ class Linearization:
         column = _squared_t_dot(A, scale2[:, None]).ravel()
         blocks += [np.repeat(column, K), np.full(K, scale2.sum())]
         return np.concatenate(blocks)
+
+    def residual_curvature(self, G):
+        """``sum_ik G_ik`` times the Hessian of ``output_ik``, shape (P, P).
+
+        With ``G`` the scaled residuals times the row scale (the cotangent of
+        the data gradient ``J'r``), this is the second-order term of the data
+        loss's exact Hessian, ``J'J +`` this: Gauss-Newton drops it, Newton
+        needs it. For one hidden layer, ``output = f(X W1 + b1) W2 + b2``,
+        with ``x~ = [x, 1]`` (so that ``b1`` is a last row of ``W1``), only two
+        kinds of second derivative are not zero, both within one hidden unit
+        ``j``::
+
+            d2 / dW1[m, j] dW1[m', j] = sum_i (G W2')_ij f''(Z_ij) x~_im x~_im'
+            d2 / dW1[m, j] dW2[j, k]  = sum_i G_ik f'(Z_ij) x~_im
+
+        (first-layer parameters are laid out as ``m * h + j`` for ``m`` up to
+        ``n_features``, the bias last). Deeper networks have no such form:
+        ValueError.
+        """
+        if len(self.params) != 2:
+            raise ValueError(
+                "The residual curvature is written for networks of one hidden "
+                f"layer, got layer sizes {self.network.layer_sizes}."
+            )
+        (W1, _), (W2, _) = self.params
+        X = _dense(self.inputs[0])
+        n, h, K = X.shape[0], W1.shape[1], W2.shape[1]
+        X1 = np.concatenate([X, np.ones((n, 1))], axis=1)
+        m1 = X1.shape[1]
+        slope = self.slopes[0]
+        slope = np.ones((n, h)) if slope is None else slope
+        S = np.zeros((self.network.n_params, self.network.n_params))
+        first = m1 * h
+        units = np.arange(h)
+        curvature = self.network.activation.curvature
+        if curvature is not None:
+            W1, b1 = self.params[0]
+            U = (G @ W2.T) * curvature(X @ W1 + b1, self.inputs[1], slope)
+            # Q[m, m', j] = sum_i x~_im x~_im' U_ij: one product.
+            Q = np.tensordot(X1, X1[:, :, None] * U[:, None, :], axes=(0, 0))
+            block = S[:first, :first].reshape(m1, h, m1, h)
+            block[:, units, :, units] = Q.transpose(2, 0, 1)
+        # V[m, j, k] = sum_i x~_im f'(Z_ij) G_ik
+        V = np.tensordot(X1[:, :, None] * slope[:, None, :], G, axes=(0, 0))
+        cross = S[:first, first : first + h * K].reshape(m1, h, h, K)
+        cross[:, units, units, :] = V
+        S[first : first + h * K, :first] = S[:first, first : first + h * K].T
+        return S
 
     def gram_product(self, v, row_weight):
         """``J' diag(row_weight) J v`` for the Jacobian of the outputs.
