@@ -234,12 +234,14 @@ def n_params_of(layer_sizes):
 
 def weight_mask(layer_sizes):
     """Boolean mask over ``theta``: True for weights, False for biases."""
-    return np.concatenate(
-        [
-            np.r_[np.ones(m * n, dtype=bool), np.zeros(n, dtype=bool)]
-            for m, n in zip(layer_sizes[:-1], layer_sizes[1:])
-        ]
-    )
+    # Slices of one array: every problem of a fit builds this mask, and
+    # np.r_ per layer costs more than the rest of it.
+    mask = np.zeros(n_params_of(layer_sizes), dtype=bool)
+    start = 0
+    for m, n in zip(layer_sizes[:-1], layer_sizes[1:]):
+        mask[start : start + m * n] = True
+        start += (m + 1) * n
+    return mask
 
 
 def weight_groups(layer_sizes, ard=False):

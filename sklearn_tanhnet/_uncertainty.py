@@ -102,6 +102,11 @@ def _plus_diagonal(A, diagonal):
     return A
 
 
+def _same_bits(a, b):
+    """Whether two float arrays hold the same bits (``-0.0`` is not ``0.0``)."""
+    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
+
+
 def _pinv_psd(A, rcond):
     """Pseudo-inverse of a symmetric PSD matrix on eigenvalues > rcond * max."""
     evals, evecs = np.linalg.eigh(A)
@@ -170,18 +175,26 @@ def fit_statistics(problem, theta, rcond=RCOND, gram_dtype=np.float64, noise=Non
     # (ARD's irrelevant inputs reach 1e12): capped at PENALTY_CAP times that
     # curvature it still does, and the eigenvalue cutoff stays relative to
     # the data's information rather than to the penalty's.
-    data_scale = max(float(np.diag(H.sum(0)).max()), 1e-300)
+    gram = H.sum(0)
+    data_scale = max(float(np.diag(gram).max()), 1e-300)
     penalty = np.minimum(penalty, PENALTY_CAP * data_scale)
     # First pass with one common variance gives p_eff and so the dof.
-    A, _, _ = _pinv_psd(_plus_diagonal(H.sum(0), penalty), rcond)
-    sigma2 = np.maximum(rss / _residual_dof(S, np.trace(A @ H.sum(0)), K), 1e-300)
+    A, rank, _ = _pinv_psd(_plus_diagonal(gram.copy(), penalty), rcond)
+    first_p_eff = np.trace(A @ gram)
+    sigma2 = np.maximum(rss / _residual_dof(S, first_p_eff, K), 1e-300)
     # The information in units of the mean noise variance: H / sigma2 itself
     # overflows where the weights span float64's range (H of a weight 1e200
     # over a variance 1e-199), though the covariance ``mean(sigma2) * cov``
     # and the standard errors from it are representable.
     info_data = np.einsum("kpq,k->pq", H, sigma2.mean() / sigma2)
-    cov, rank, _ = _pinv_psd(_plus_diagonal(info_data.copy(), penalty), rcond)
-    p_eff = float(np.trace(cov @ info_data))
+    if _same_bits(info_data, gram):
+        # One output (or equal variances): the second pass would take the
+        # same matrix through the same operations, so its results are the
+        # first pass's, bit for bit.
+        cov, p_eff = A, float(first_p_eff)
+    else:
+        cov, rank, _ = _pinv_psd(_plus_diagonal(info_data.copy(), penalty), rcond)
+        p_eff = float(np.trace(cov @ info_data))
     cov = cov * sigma2.mean()
     return FitStatistics(cov, sigma2, _residual_dof(S, p_eff, K), p_eff, rank, rcond)
 
@@ -305,11 +318,16 @@ def residual_statistics(problem, theta, rcond=RCOND, noise=None):
     # largest curvature, a first pass with one common variance.
     data_scale = max(float(np.einsum("mp,mp->p", J, J).max()), 1e-300)
     penalty = np.minimum(K * problem.penalty, PENALTY_CAP * data_scale)
-    p_eff = _residual_factors(J, penalty, mask, rcond)[-1]
-    sigma2 = np.maximum(rss / _residual_dof(S, p_eff, K), 1e-300)
+    factors = _residual_factors(J, penalty, mask, rcond)
+    sigma2 = np.maximum(rss / _residual_dof(S, factors[-1], K), 1e-300)
     # Each output's rows over its relative noise variance (rows are i K + k).
-    J *= np.tile(np.sqrt(sigma2.mean() / sigma2), problem.n_samples)[:, None]
-    D, row_map, bias_map, B_pinv, p_eff = _residual_factors(J, penalty, mask, rcond)
+    relative = np.sqrt(sigma2.mean() / sigma2)
+    if not (relative == 1.0).all():
+        # (A factor of one leaves J's bits as they are: the first pass's
+        # factors are then the second's.)
+        J *= np.tile(relative, problem.n_samples)[:, None]
+        factors = _residual_factors(J, penalty, mask, rcond)
+    D, row_map, bias_map, B_pinv, p_eff = factors
     return ResidualStatistics(
         D, row_map, bias_map, B_pinv, sigma2, _residual_dof(S, p_eff, K), p_eff, rcond
     )

@@ -594,3 +594,72 @@ def test_run_to_mode_needs_the_packages_levenberg_marquardt():
         est = TanhNetRegressor((2,), run_to_mode=True, **params)
         with pytest.raises(ValueError, match="run_to_mode=True .* method='lm'"):
             est.fit(X, y)
+
+
+def _two_pass_covariance(problem, theta):
+    """fit_statistics' covariance and p_eff with both passes always taken."""
+    from sklearn_tanhnet import _uncertainty as U
+
+    H, rss = U.data_sums(problem, theta)
+    penalty = problem.n_outputs * problem.penalty
+    penalty = np.minimum(penalty, U.PENALTY_CAP * np.diag(H.sum(0)).max())
+    A, _, _ = U._pinv_psd(U._plus_diagonal(H.sum(0), penalty), RCOND)
+    dof = problem.weight_sum - np.trace(A @ H.sum(0)) / problem.n_outputs
+    sigma2 = np.maximum(rss / dof, 1e-300)
+    info = np.einsum("kpq,k->pq", H, sigma2.mean() / sigma2)
+    cov, _, _ = U._pinv_psd(U._plus_diagonal(info.copy(), penalty), RCOND)
+    return cov * sigma2.mean(), float(np.trace(cov @ info))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_one_output_statistics_reuse_the_first_pass_with_its_bits(
+    monkeypatch, n_outputs
+):
+    # With one output every noise variance is the mean: the second pass
+    # would repeat the first on the same bits, so it is skipped, and the
+    # result is still bit for bit the two-pass one.
+    from sklearn_tanhnet import _uncertainty as U
+    from sklearn_tanhnet._derivatives import LeastSquaresProblem
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(30, 2)), rng.normal(size=(30, n_outputs))
+    problem = LeastSquaresProblem(X, Y, np.ones(30), 0.1, [2, 4, n_outputs])
+    theta = rng.normal(size=problem.n_params)
+    cov, p_eff = _two_pass_covariance(problem, theta)
+    calls = []
+    pinv = U._pinv_psd
+    monkeypatch.setattr(U, "_pinv_psd", lambda *a: calls.append(1) or pinv(*a))
+    statistics = fit_statistics(problem, theta)
+    assert len(calls) == (1 if n_outputs == 1 else 2)
+    assert statistics.covariance.tobytes() == cov.tobytes()
+    assert statistics.effective_n_params == p_eff
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_one_output_residual_statistics_factor_once(monkeypatch, n_outputs):
+    from sklearn_tanhnet import _uncertainty as U
+    from sklearn_tanhnet._derivatives import LeastSquaresProblem
+
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(10, 2)), rng.normal(size=(10, n_outputs))
+    problem = LeastSquaresProblem(X, Y, np.ones(10), 20.0, [2, 8, n_outputs])
+    theta = rng.normal(size=problem.n_params)
+    # The two passes, always both taken.
+    lin = problem.network.linearize(theta, problem.X)
+    J = lin.jacobian(np.sqrt(problem.sample_weight))
+    rss = problem.sample_weight @ (lin.output - problem.Y) ** 2
+    cap = U.PENALTY_CAP * np.einsum("mp,mp->p", J, J).max()
+    penalty = np.minimum(n_outputs * problem.penalty, cap)
+    p_eff = U._residual_factors(J, penalty, problem.mask, RCOND)[-1]
+    sigma2 = np.maximum(rss / (problem.weight_sum - p_eff / n_outputs), 1e-300)
+    J = J * np.tile(np.sqrt(sigma2.mean() / sigma2), problem.n_samples)[:, None]
+    reference = U._residual_factors(J, penalty, problem.mask, RCOND)[1:4]
+    calls = []
+    factors = U._residual_factors
+    monkeypatch.setattr(
+        U, "_residual_factors", lambda *a: calls.append(1) or factors(*a)
+    )
+    statistics = residual_statistics(problem, theta)
+    assert len(calls) == (1 if n_outputs == 1 else 2)
+    for a, b in zip(statistics.arrays(), reference, strict=True):
+        assert a.tobytes() == b.tobytes()
