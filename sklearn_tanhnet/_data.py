@@ -28,7 +28,7 @@ from ._network import (
     n_params_of,
     weight_mask,
 )
-from ._plan import CommitteePlan, plan_committee, plan_fit
+from ._plan import CommitteePlan, plan_committee, plan_fit, with_run_to_mode
 
 # What validate_data asks of X for predictions, and of X and y for a fit:
 # float64 or float32 (the dtype of the fitted coefficients), CSR when sparse.
@@ -169,8 +169,8 @@ def check_in_memory_params(params):
             f"loss={params['loss']!r} is fitted by reweighted least squares: it "
             f"needs solver='least_squares', got solver={params['solver']!r}."
         )
-    lm = params["solver"] == "least_squares" and params["method"] == "lm"
-    if params["run_to_mode"] and not lm:
+    explicit = params["run_to_mode"] != "auto" and params["run_to_mode"]
+    if explicit and not _runs_lm(params):
         raise ValueError(
             "run_to_mode=True runs the package's Levenberg-Marquardt on: it "
             "needs solver='least_squares' and method='lm', got "
@@ -178,29 +178,43 @@ def check_in_memory_params(params):
         )
 
 
-def plan_widths(hidden_layer_sizes, n_starts, shape, fitted=None):
+def _runs_lm(params):
+    return params["solver"] == "least_squares" and params["method"] == "lm"
+
+
+def plan_widths(params, n_starts, shape, fitted=None, partitioned=False):
     """The :class:`~._plan.CommitteePlan` of a fresh fit, or of a continued
     one: every fitted member once.
 
-    ``shape`` is the training data's ``(n_rows, n_features, n_outputs)``,
-    ``fitted`` the :class:`Fitted` members a continued fit goes on from; it
-    raises a ValueError unless their widths and outputs match the
-    parameters and the data.
+    ``params`` are the estimator's (``get_params(deep=False)``), ``shape``
+    the training data's ``(n_rows, n_features, n_outputs)``, ``fitted`` the
+    :class:`Fitted` members a continued fit goes on from; it raises a
+    ValueError unless their widths and outputs match the parameters and the
+    data. ``run_to_mode='auto'`` applies only to in-memory evidence fits
+    (``alpha='auto'``) of the squared error by the package's
+    Levenberg-Marquardt with direct steps: conjugate-gradient steps are too
+    inexact to reach a stationary point in a few hundred steps, a robust
+    loss refits several times, and each step of a fit over Dask partitions
+    (``partitioned``) is a round trip to the workers.
     """
+    run_to_mode = params["run_to_mode"]
+    newton = params["tr_solver"] != "cg" and params["loss"] == "squared_error"
+    evidence = isinstance(params["alpha"], str) and _runs_lm(params)
+    if run_to_mode == "auto" and not (evidence and newton and not partitioned):
+        run_to_mode = False
+    hidden = params["hidden_layer_sizes"]
     if fitted is None:
-        hidden = hidden_layer_sizes
         if hidden != "auto":
             hidden = check_layer_sizes(hidden)
-        return plan_committee(hidden, n_starts, *shape)
+        return plan_committee(hidden, n_starts, *shape, run_to_mode)
     widths = tuple(tuple(member.sizes[1:-1]) for member in fitted)
-    hidden = hidden_layer_sizes
     n_outputs, fitted_outputs = shape[2], fitted[0].sizes[-1]
     if hidden != "auto" and any(w != check_layer_sizes(hidden) for w in widths):
         given = check_layer_sizes(hidden)
     elif n_outputs != fitted_outputs:
         given = hidden
     else:
-        return CommitteePlan(widths, 1)
+        return with_run_to_mode(CommitteePlan(widths, 1), run_to_mode, *shape)
     raise ValueError(
         "warm_start/partial_fit needs the same hidden_layer_sizes and "
         f"number of outputs as the fitted networks, got "
@@ -268,11 +282,8 @@ def partitioned_candidates(X, y, sample_weight, validation, params, partial, n_s
     check_partitioned_params(params, partial, validation)
     client = get_client()  # ValueError: no client
     parts = prepare_partitions(client, X, y, sample_weight, params["standardize"])
-    committee = plan_widths(
-        params["hidden_layer_sizes"],
-        n_starts,
-        (parts.n_rows, parts.n_features, parts.n_outputs),
-    )
+    shape = (parts.n_rows, parts.n_features, parts.n_outputs)
+    committee = plan_widths(params, n_starts, shape, partitioned=True)
     data = [
         partitioned_fit_data(
             client,

@@ -423,18 +423,17 @@ class LeastSquaresProblem:
 
         ``sum_ik r_ik c_i`` times the Hessian of output ``k`` at row ``i``
         (:meth:`~._network.Linearization.residual_curvature`), summed over
-        blocks of rows small enough for its (P, rows, units) tangents. The
-        data loss's exact Hessian is ``J'J`` plus this.
+        the row blocks of :meth:`normal_equations` (its arrays are the size
+        of a block's Jacobian). The data loss's exact Hessian is ``J'J`` plus
+        this.
 
         Returns
         -------
         curvature : ndarray of shape (n_params, n_params)
         """
         theta = np.asarray(theta, dtype=float)
-        widest = max(self.layer_sizes[1:])
-        rows = max(1, BLOCK_BYTES // (8 * self.n_params * widest))
         total = np.zeros((self.n_params, self.n_params))
-        for block in self.blocks(rows):
+        for block in self.blocks():
             lin = self.network.linearize(theta, self.X[block])
             R = self.scaled_residuals(lin.output, block)
             total += lin.residual_curvature(R * self.row_scale[block, None])

@@ -129,8 +129,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Minibatch size for adam; ``'auto'`` is ``min(200, n_samples)``.
 
     max_iter : int, default=200
-        Maximum number of iterations: accepted steps (Jacobian
-        evaluations) for least_squares, epochs for adam.
+        Maximum number of iterations: accepted steps for least_squares (as
+        many again for ``run_to_mode``'s), epochs for adam.
 
     tol : float, default=1e-5
         Training stops once the objective has not improved by more than ``tol``
@@ -154,10 +154,10 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Predict with every network of the committee with equal weight, or
         with the one of largest log evidence alone (:ref:`committee`).
 
-    run_to_mode : bool, default=False
-        Go on past the evidence's settling point (or the plateau) with the
-        penalties held, until each network's relative gradient is at most
-        1e-6 (``solver='least_squares'``, ``method='lm'``; :ref:`committee`).
+    run_to_mode : bool or 'auto', default='auto'
+        Go on past the evidence's settling point, the penalties held, until
+        each network's relative gradient is at most 1e-6 (``method='lm'``);
+        ``'auto'``: with ``alpha='auto'`` on small data (:ref:`committee`).
 
     n_jobs : int or None, default=None
         Processes for the committee's networks (joblib; None or 1: in this
@@ -378,7 +378,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_starts": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "combine": [StrOptions({"mixture", "best"})],
-        "run_to_mode": ["boolean"],
+        "run_to_mode": ["boolean", StrOptions({"auto"})],
         "n_restarts": [
             Interval(Integral, 1, None, closed="left"),
             Hidden(StrOptions({"deprecated"})),
@@ -418,7 +418,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         validation_fraction=0.1,
         n_starts="auto",
         combine="mixture",
-        run_to_mode=False,
+        run_to_mode="auto",
         n_jobs=None,
         warm_start=False,
         method="lm",
@@ -596,9 +596,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             candidates, committee = self._prepare(
                 X, y, sample_weight, validation, partial, n_starts, params
             )
-        settings = FitSettings.from_params(
-            params, n_starts=committee.n_starts, combine=combine
-        )
+        settings = FitSettings.from_params(params, committee, combine)
         plans = [fit_plan(data, params) for data in candidates]
         result = fit_networks(candidates, plans, settings, Callbacks(self, X, y))
         # Everything is computed; only now does the estimator change, so an
@@ -669,7 +667,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         check_in_memory_params(params)
         arrays = self._validate_xy(X, y, sample_weight, reset=fitted is None)
         shape = (*arrays[0].shape, arrays[2].shape[1])
-        committee = plan_widths(self.hidden_layer_sizes, n_starts, shape, fitted)
+        committee = plan_widths(params, n_starts, shape, fitted)
         if validation_given(validation):
             X_val, _, Y_val, sw_val, _ = self._validate_xy(*validation)
             validation = (X_val, Y_val, sw_val)

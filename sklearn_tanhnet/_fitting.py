@@ -89,14 +89,18 @@ class FitSettings:
     run_to_mode: bool
 
     @classmethod
-    def from_params(cls, params, **resolved):
+    def from_params(cls, params, committee, combine):
         """The settings among ``params`` (``get_params(deep=False)``), with
-        those the estimator resolved (``n_starts``, ``combine``) given."""
+        ``n_starts`` and ``run_to_mode`` as the committee's
+        :class:`~._plan.CommitteePlan` decided them and ``combine`` as the
+        estimator resolved it."""
+        resolved = {
+            "n_starts": committee.n_starts,
+            "run_to_mode": committee.run_to_mode,
+            "combine": combine,
+        }
         return cls(
-            **{
-                f.name: resolved[f.name] if f.name in resolved else params[f.name]
-                for f in fields(cls)
-            }
+            **{f.name: resolved.get(f.name, params[f.name]) for f in fields(cls)}
         )
 
 

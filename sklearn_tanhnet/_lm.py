@@ -127,7 +127,8 @@ class LevenbergMarquardt:
         objective reaches its plateau, hold the penalties and go on until
         the relative gradient ``||g|| / (1 + |F|)`` at the current point is
         at most this, so the fit ends at a stationary point of its final
-        penalised objective (or at a minimum to rounding). None ends the fit
+        penalised objective (or at a minimum to rounding), within
+        ``max_iter`` further steps. None ends the fit
         where the evidence settles or at the plateau. While holding, direct
         steps of a one-hidden-layer network are damped Newton steps: the
         exact Hessian (``J'J`` plus the residuals' curvature,
@@ -231,6 +232,7 @@ class LevenbergMarquardt:
         self.skipped, self.skip_reason = 0, ""
         self.at_rounding = False
         self.holding = False  # the penalties held after the evidence settled
+        self.last_iteration = self.control.max_iter
         # The exact Hessian is written for one hidden layer (direct steps).
         self.newton = self.step == "direct" and len(self.problem.layer_sizes) == 3
 
@@ -544,7 +546,8 @@ class LevenbergMarquardt:
         small_step = self.previous_loss - self.loss <= STEP_RTOL * self.loss
         settled = self.use_evidence and self.stable >= EVIDENCE_PATIENCE and small_step
         if settled and self.mode_gtol is not None:
-            self.holding = True  # on to the stationary point at these penalties
+            if not self.holding:
+                self._hold()  # on to the stationary point at these penalties
             settled = False
         if settled:
             self.status = "converged"
@@ -569,12 +572,21 @@ class LevenbergMarquardt:
             if self.mode_gtol is not None:
                 # Slow progress is no stationary point: hold the penalties
                 # and go on to one.
-                self.holding = True
+                self._hold()
             else:
                 self.status, self.message = "plateau", self.plateau.message()
-        if self.status is None and self.iteration >= control.max_iter:
+        if self.status is None and self.iteration >= self.last_iteration:
             self.status = "max_iter"
-            self.message = f"Reached max_iter={control.max_iter} iterations."
+            self.message = f"Reached max_iter={control.max_iter} iterations"
+            if self.holding:
+                self.message += " towards the stationary point"
+            self.message += "."
+
+    def _hold(self):
+        """Hold the penalties and go on to the stationary point, with a
+        budget of ``max_iter`` steps of its own."""
+        self.holding = True
+        self.last_iteration = self.iteration + self.control.max_iter
 
     def finalize(self):
         # self.loss is F at theta with the penalties in use: no pass needed

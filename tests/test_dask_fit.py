@@ -33,7 +33,9 @@ def client(dask_client):
 
 
 def in_memory_with_partition_blocks(monkeypatch, params, X, y, w=None):
-    """The in-memory fit whose row blocks are the partitions."""
+    """The in-memory fit whose row blocks are the partitions (and which, as a
+    Dask fit's run_to_mode='auto', ends where the evidence settles)."""
+    params = {"run_to_mode": False, **params}
     init = LeastSquaresProblem.__init__
 
     def blocked(self, *args, **kwargs):

@@ -13,6 +13,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from _tolerances import EPS
 from scipy.optimize import least_squares
 from scipy.optimize._numdiff import approx_derivative
 from scipy.sparse.linalg import LinearOperator
@@ -760,6 +761,41 @@ def test_gauss_newton_is_exact_hessian_at_zero_residual(layer_sizes):
         exact.gauss_newton(theta), exact.hessian(theta), rtol=1e-10, atol=1e-13
     )
     assert not np.allclose(problem.gauss_newton(theta), problem.hessian(theta))
+
+
+ONE_HIDDEN_LAYER = [c for c in CASES if len(c[0]) == 3] + [([3, 4, 2], "relu", 0.1)]
+
+
+@pytest.mark.parametrize("params", ONE_HIDDEN_LAYER, ids=map(case_id, ONE_HIDDEN_LAYER))
+def test_residual_curvature_completes_gauss_newton_to_the_exact_hessian(params):
+    problem, theta = make_problem(*params)
+    newton = problem.add_penalty(
+        problem.normal_equations(theta)[0] + problem.residual_curvature(theta)
+    )
+    reference = autograd.hessian(reference_objective(problem))(theta)
+    # Each entry is a sum over at most 16 rows of products of O(1) factors:
+    # rounding of some 16 eps relative to the largest entry, the floor below.
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(newton, reference, rtol=1e-12, atol=1e-13 * scale)
+    # The term is what Gauss-Newton leaves out: not zero on these residuals.
+    assert np.abs(problem.residual_curvature(theta)).max() > 1e-3 * scale
+
+
+def test_residual_curvature_summed_over_row_blocks_equals_one_block():
+    problem, theta = make_problem([3, 5, 2], n_samples=40)
+    whole = problem.residual_curvature(theta)
+    # Blocks of 2 rows: 20 partial sums added, each with rounding of a few eps
+    # relative to the largest entry.
+    problem.block_rows = 2
+    blocked = problem.residual_curvature(theta)
+    scale = np.abs(whole).max()
+    np.testing.assert_allclose(blocked, whole, rtol=0, atol=40 * EPS * scale)
+
+
+def test_residual_curvature_of_a_deeper_network_is_refused():
+    problem, theta = make_problem([2, 5, 3, 1])
+    with pytest.raises(ValueError, match="one hidden layer, got layer sizes"):
+        problem.residual_curvature(theta)
 
 
 def test_trial_loss_equals_loss_and_its_forward_pass_is_reused_exactly(case):

@@ -117,7 +117,8 @@ def test_fitted_attributes_agree_whatever_ends_the_fit(ending, solver, ard):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
-    assert est.n_iter_ <= 3
+    # run_to_mode's steps to the stationary point have a max_iter of their own.
+    assert est.n_iter_ <= (6 if "stationary point" in est.message_ else 3)
     _check_consistent(est, X, y)
 
 

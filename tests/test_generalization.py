@@ -141,11 +141,15 @@ def test_fresh_ard_fit_settles_per_layer_first(friedman1_ard, solver):
     X, y = X[:150], y[:150]
     params = dict(hidden_layer_sizes=(4,), solver=solver, random_state=0)
     staged = TanhNetRegressor(ard=True, **params).fit(X, y)
-    by_hand = TanhNetRegressor(**params, max_iter=100, ard=False)  # half of 200
-    by_hand.fit(X, y)
+    # The per-layer stage ends where its evidence settles; only the last
+    # stage goes on to the stationary point (run_to_mode='auto').
+    by_hand = TanhNetRegressor(**params, max_iter=100, ard=False, run_to_mode=False)
+    by_hand.fit(X, y)  # max_iter: half of 200
     n_coarse = by_hand.n_iter_
     by_hand.alpha_ = np.r_[np.full(X.shape[1], by_hand.alpha_[0]), by_hand.alpha_[1:]]
-    by_hand.set_params(ard=True, warm_start=True, max_iter=200 - n_coarse)
+    by_hand.set_params(
+        ard=True, warm_start=True, max_iter=200 - n_coarse, run_to_mode="auto"
+    )
     by_hand.fit(X, y)
     np.testing.assert_array_equal(staged.predict(X), by_hand.predict(X))
     np.testing.assert_array_equal(staged.alpha_, by_hand.alpha_)
@@ -263,6 +267,41 @@ def test_the_committee_widths_grow_with_the_rows_and_fit_the_budget():
     assert plan_committee((4,), "auto", 80, 1, 1).n_starts == 1
 
 
+def test_run_to_mode_auto_where_newton_steps_to_the_mode_are_affordable():
+    from sklearn_tanhnet._plan import MODE_FLOPS, plan_committee, step_flops
+
+    # Small data, one hidden layer, more rows than parameters: to the mode.
+    small = plan_committee("auto", "auto", 300, 10, 1, "auto")
+    assert small.run_to_mode and small.n_members == 6
+    cost = sum(step_flops(300, 10, h, 1) for h in small.widths) * small.n_starts
+    assert cost <= MODE_FLOPS
+    # A step of all the members beyond the budget (Computers' size): not.
+    assert not plan_committee("auto", "auto", 5000, 6, 1, "auto").run_to_mode
+    # Two hidden layers (no exact Hessian), or fewer residuals than
+    # parameters (Gauss-Newton steps in the residual space): not.
+    assert not plan_committee((5, 5), 1, 300, 3, 1, "auto").run_to_mode
+    assert not plan_committee((20,), 1, 30, 10, 1, "auto").run_to_mode
+    # Asked for explicitly, whatever it costs; never when declined.
+    assert plan_committee("auto", "auto", 5000, 6, 1, True).run_to_mode
+    assert not plan_committee("auto", "auto", 300, 10, 1, False).run_to_mode
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"alpha": 0.1}, {"solver": "adam"}, {"loss": "huber"}, {"tr_solver": "cg"}],
+    ids=["fixed-alpha", "adam", "huber", "cg"],
+)
+def test_run_to_mode_auto_leaves_fits_without_newton_steps_to_the_mode_as_they_were(
+    sine, params
+):
+    X, y = sine
+    common = dict(hidden_layer_sizes=(3,), max_iter=30, random_state=0, **params)
+    auto = TanhNetRegressor(**common).fit(X, y)
+    off = TanhNetRegressor(run_to_mode=False, **common).fit(X, y)
+    np.testing.assert_array_equal(auto.predict(X), off.predict(X))
+    assert auto.n_iter_ == off.n_iter_
+
+
 def test_auto_width_fits_a_committee_of_every_width_with_equal_weights(sine):
     X, y = sine
     est = TanhNetRegressor("auto", random_state=0).fit(X, y)
@@ -352,7 +391,7 @@ def test_a_continued_committee_continues_every_member(sine):
 
 def test_ensemble_keeps_the_attributes_of_a_best_start_that_is_not_the_first(sine):
     X, y = sine
-    est = TanhNetRegressor((4,), n_starts=4, random_state=4)
+    est = TanhNetRegressor((4,), n_starts=4, random_state=6)
     est.fit(X, y)
     best = int(np.argmax([r["log_evidence"] for r in est.members_]))
     assert best != 0  # the case this test is for

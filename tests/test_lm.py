@@ -424,6 +424,32 @@ def test_residual_space_evidence_settles_where_the_direct_evidence_does():
     )
 
 
+def test_steps_to_the_stationary_point_are_newton_steps_on_the_exact_hessian():
+    # Once the penalties are held, the direct steps of a one-hidden-layer
+    # network solve with J'J plus the residuals' curvature: at the last
+    # linearisation (the final point) that is autograd's exact Hessian of
+    # the objective, less the penalty. Entries are sums over 60 rows of O(1)
+    # products: rounding of some 60 eps relative to the largest.
+    rng = np.random.RandomState(0)
+    n = 60
+    X = rng.uniform(-2, 2, size=(n, 2))
+    Y = np.sin(X[:, :1]) + 0.5 * X[:, 1:] + 0.1 * rng.normal(size=(n, 1))
+    sizes = [2, 6, 1]
+    problem = LeastSquaresProblem(X, Y, np.ones(n), 1.0, sizes, "tanh")
+    solver = LevenbergMarquardt(
+        problem,
+        control=Control(max_iter=3000),
+        evidence=True,
+        alphas=np.array([1.0, 1.0]),
+        mode_gtol=1e-6,
+    )
+    result = solver.solve(pack(init_params(sizes, rng)))
+    assert result.status == "converged" and solver.holding, result.message
+    exact = problem.hessian(solver.theta) - np.diag(problem.reg2)
+    scale = np.abs(exact).max()
+    np.testing.assert_allclose(solver.gram, exact, rtol=0, atol=1e3 * EPS * scale)
+
+
 @pytest.mark.parametrize("wide", [False, True], ids=["direct", "residual-space"])
 def test_mode_gtol_ends_at_a_stationary_point_of_the_settled_penalties(wide):
     # The evidence settles first (the same penalties as without mode_gtol);
