@@ -129,8 +129,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Minibatch size for adam; ``'auto'`` is ``min(200, n_samples)``.
 
     max_iter : int, default=200
-        Maximum number of iterations: accepted steps for least_squares (as
-        many again for ``run_to_mode``'s), epochs for adam.
+        Maximum number of iterations: accepted steps for least_squares (five
+        times as many for ``run_to_mode``'s), epochs for adam.
 
     tol : float, default=1e-5
         Training stops once the objective has not improved by more than ``tol``

@@ -82,6 +82,11 @@ MIN_DECREASE = 1.0 / 3.0
 # Rejected steps in a row before the fit counts as at its minimum: nu doubles
 # each time, so mu has grown by 2**(n (n + 1) / 2) by then.
 MAX_REJECTIONS = 40
+# The steps to the stationary point after the evidence settles have a budget
+# of this many times max_iter of their own: on noisy data they run along
+# directions the penalties barely determine, for up to a few hundred steps
+# beyond a settling point reached in a few dozen.
+MODE_BUDGET = 5
 # The last step must lower F by less than this, relatively, for the fit to
 # count as settled with the evidence.
 STEP_RTOL = 1e-2
@@ -128,7 +133,7 @@ class LevenbergMarquardt:
         the relative gradient ``||g|| / (1 + |F|)`` at the current point is
         at most this, so the fit ends at a stationary point of its final
         penalised objective (or at a minimum to rounding), within
-        ``max_iter`` further steps. None ends the fit
+        ``MODE_BUDGET * max_iter`` further steps. None ends the fit
         where the evidence settles or at the plateau. While holding, direct
         steps of a one-hidden-layer network are damped Newton steps: the
         exact Hessian (``J'J`` plus the residuals' curvature,
@@ -584,9 +589,9 @@ class LevenbergMarquardt:
 
     def _hold(self):
         """Hold the penalties and go on to the stationary point, with a
-        budget of ``max_iter`` steps of its own."""
+        budget of ``MODE_BUDGET * max_iter`` steps of its own."""
         self.holding = True
-        self.last_iteration = self.iteration + self.control.max_iter
+        self.last_iteration = self.iteration + MODE_BUDGET * self.control.max_iter
 
     def finalize(self):
         # self.loss is F at theta with the penalties in use: no pass needed
