@@ -149,11 +149,11 @@ for member in est.members_:
     )
 
 # %%
-# Averaged over the networks, neither share is large, though ``s1`` has the
-# third largest sensitivity and importance. Shuffling ``s1`` alone breaks its
-# tie to ``s2`` and gives the network pairs of values it never saw, which
-# costs accuracy; the sensitivity, which moves one input with the other held
-# fixed, sees the opposite signs as two separate effects.
+# Averaged over the networks, neither share is large, though ``s1``'s
+# sensitivity and importance are among the four largest. Shuffling ``s1``
+# alone breaks its tie to ``s2`` and gives the network pairs of values it
+# never saw, which costs accuracy; the sensitivity, which moves one input with
+# the other held fixed, sees the opposite signs as two separate effects.
 #
 # What each answers
 # -----------------
