@@ -254,12 +254,13 @@ class LevenbergMarquardt:
                 self.theta, self.gram_dtype
             )
             self.gram_diag = self.gram.diagonal().copy()
+            self.gauss_newton = self.gram
             if self.holding and self.newton:
                 # Newton on the way to the stationary point: with residuals
                 # that do not vanish, Gauss-Newton converges only linearly
                 # there, the exact Hessian quadratically. The damping still
                 # keeps the system positive definite where it is not.
-                self.gram += problem.residual_curvature(self.theta)
+                self.gram = self.gram + problem.residual_curvature(self.theta)
         elif self.step == "residual":
             self.space = problem.residual_space(self.theta)
             self.data_gradient = self.space.gradient
@@ -296,6 +297,8 @@ class LevenbergMarquardt:
         if relative > self.mode_gtol:
             return False
         self.loss, self.gradient = loss, g
+        if self.use_evidence:
+            self._final_evidence()
         self.status = "converged"
         self.message = (
             f"At a stationary point: relative gradient {relative:.2g} <= "
@@ -303,6 +306,18 @@ class LevenbergMarquardt:
             "iteration settled."
         )
         return True
+
+    def _final_evidence(self):
+        """The evidence's figures (effective parameters, noise precision, log
+        evidence) at the stationary point, the penalties held: the fit's
+        statistics are taken there, not where the iteration settled. An
+        update that fails keeps the last one."""
+        try:
+            ev = self._evidence()
+        except (LinAlgError, ValueError):
+            return
+        if math.isfinite(ev.gamma) and math.isfinite(ev.beta) and ev.beta > 0:
+            self.evidence = ev
 
     def _diverge(self, what):
         self.status, self.message = "diverged", breakdown_message(what)
@@ -343,7 +358,8 @@ class LevenbergMarquardt:
     def _evidence(self):
         problem = self.problem
         if self.step == "direct":
-            inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gram))
+            # The Gauss-Newton matrix, also where Newton steps add curvature.
+            inv_diag, log_det = inverse_diagonal(problem.add_penalty(self.gauss_newton))
         elif self.step == "residual":
             sizes = np.bincount(problem.layers)
             shrinkage, log_det = residual_space_shrinkage(

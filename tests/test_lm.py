@@ -5,7 +5,11 @@ import pytest
 from _tolerances import EPS, solve_atol
 
 from sklearn_tanhnet._derivatives import LeastSquaresProblem
-from sklearn_tanhnet._evidence import evidence_update, inverse_diagonal
+from sklearn_tanhnet._evidence import (
+    evidence_update,
+    inverse_diagonal,
+    problem_evidence,
+)
 from sklearn_tanhnet._lm import LevenbergMarquardt
 from sklearn_tanhnet._network import init_params, pack, weight_groups
 from sklearn_tanhnet._solvers import Control, SolverResult
@@ -448,6 +452,20 @@ def test_steps_to_the_stationary_point_are_newton_steps_on_the_exact_hessian():
     exact = problem.hessian(solver.theta) - np.diag(problem.reg2)
     scale = np.abs(exact).max()
     np.testing.assert_allclose(solver.gram, exact, rtol=0, atol=1e3 * EPS * scale)
+    # The evidence's figures are those of the stationary point, the penalties
+    # held, from the Gauss-Newton matrix there (A is singular here: an unused
+    # unit's biases; inverse_diagonal's pseudo-inverse takes it). The same
+    # computation at the same point: equal to rounding of the sums.
+    A = problem.gauss_newton(result.theta)
+    expected = problem_evidence(
+        problem,
+        result.theta,
+        result.alpha,
+        *inverse_diagonal(A),
+        problem.data_loss(result.theta),
+    )
+    assert result.evidence.gamma == pytest.approx(expected.gamma, rel=1e-12)
+    assert result.evidence.beta == pytest.approx(expected.beta, rel=1e-12)
 
 
 @pytest.mark.parametrize("wide", [False, True], ids=["direct", "residual-space"])
