@@ -47,7 +47,7 @@ print(f"message        {est.message_}")
 # as it goes, and once they have settled the fit holds them and goes on to a
 # stationary point of its objective (``run_to_mode``, the default on data this
 # small), where most of its iterations go. ``message_`` says which rule ended
-# it. With a float ``alpha`` a fit usually ends, also as a success, once the
+# it. With a float ``alpha`` the fit ends, also as a success, once the
 # objective stops improving (``'plateau'``). The loss curve shows the
 # objective at every step:
 LossCurveDisplay.from_estimator(est)
