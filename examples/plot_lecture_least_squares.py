@@ -46,9 +46,9 @@ print(f"message        {est.message_}")
 # (``status_='converged'``): the default ``alpha='auto'`` chooses the penalties
 # as it goes, and once they have settled the fit holds them and goes on to a
 # stationary point of its objective (``run_to_mode``, the default on data this
-# small), where most of its iterations go. ``message_`` says which rule ended
-# it. With a float ``alpha`` the fit ends, also as a success, once the
-# objective stops improving (``'plateau'``). The loss curve shows the
+# small), where most of its iterations go.
+# ``message_`` says which rule ended it; a fit that stops improving first ends,
+# also as a success, on a plateau (``'plateau'``). The loss curve shows the
 # objective at every step:
 LossCurveDisplay.from_estimator(est)
 plt.show()
