@@ -42,14 +42,11 @@ print(f"message        {est.message_}")
 
 # %%
 # In the lecture, ``least_squares`` ran into its evaluation limit and reported
-# failure although the cost was tiny. Here the fit ends as a success
-# (``status_='converged'``): the default ``alpha='auto'`` chooses the penalties
-# as it goes, and once they have settled the fit holds them and goes on to a
-# stationary point of its objective (``run_to_mode``, the default on data this
-# small), where most of its iterations go.
-# ``message_`` says which rule ended it; a fit that stops improving first ends,
-# also as a success, on a plateau (``'plateau'``). The loss curve shows the
-# objective at every step:
+# failure although the cost was tiny. Here the fit also stops, as a success,
+# once the objective stops improving (``status_='plateau'``), not only when
+# scipy's own tight tolerances are met (``'converged'``); ``message_`` says
+# which rule ended it. The loss curve shows the objective at every
+# Gauss-Newton step:
 LossCurveDisplay.from_estimator(est)
 plt.show()
 

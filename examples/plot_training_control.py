@@ -249,7 +249,7 @@ print(f"kept: start {kept} (largest log evidence)")
 # %%
 # The fits are about equally good: their objectives and GCV scores are
 # within a few hundredths of each other, the training :math:`R^2` a little
-# more spread (the start kept has the lowest objective but not the lowest
+# more spread (the start kept has neither the lowest objective nor the lowest
 # GCV: the evidence scores a network by more than its fit). Their weights are
 # not: the largest output weights and the size of the input weights differ by
 # up to a factor of two, symmetries aside. The predictions agree much better

@@ -190,19 +190,22 @@ def plan_widths(params, n_starts, shape, fitted=None, partitioned=False):
     the training data's ``(n_rows, n_features, n_outputs)``, ``fitted`` the
     :class:`Fitted` members a continued fit goes on from; it raises a
     ValueError unless their widths and outputs match the parameters and the
-    data. ``run_to_mode='auto'`` applies only to in-memory evidence fits
-    (``alpha='auto'``) of the squared error by the package's
+    data. ``run_to_mode='auto'`` applies only to the Bayesian default, the
+    committee of ``hidden_layer_sizes='auto'`` fitted in memory by evidence
+    (``alpha='auto'``) on the squared error by the package's
     Levenberg-Marquardt with direct steps: conjugate-gradient steps are too
     inexact to reach a stationary point in a few hundred steps, a robust
     loss refits several times, and each step of a fit over Dask partitions
-    (``partitioned``) is a round trip to the workers.
+    (``partitioned``) is a round trip to the workers. A network whose width
+    is given ends where its evidence settles unless ``run_to_mode=True``.
     """
     run_to_mode = params["run_to_mode"]
+    hidden = params["hidden_layer_sizes"]
     newton = params["tr_solver"] != "cg" and params["loss"] == "squared_error"
     evidence = isinstance(params["alpha"], str) and _runs_lm(params)
-    if run_to_mode == "auto" and not (evidence and newton and not partitioned):
+    default = hidden == "auto" and evidence and newton and not partitioned
+    if run_to_mode == "auto" and not default:
         run_to_mode = False
-    hidden = params["hidden_layer_sizes"]
     if fitted is None:
         if hidden != "auto":
             hidden = check_layer_sizes(hidden)

@@ -157,7 +157,7 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     run_to_mode : bool or 'auto', default='auto'
         Go on past the evidence's settling point, the penalties held, until
         each network's relative gradient is at most 1e-6 (``method='lm'``);
-        ``'auto'``: with ``alpha='auto'`` on small data (:ref:`committee`).
+        ``'auto'``: the default committee on small data (:ref:`committee`).
 
     n_jobs : int or None, default=None
         Processes for the committee's networks (joblib; None or 1: in this

@@ -288,12 +288,14 @@ def test_run_to_mode_auto_where_newton_steps_to_the_mode_are_affordable():
 
 @pytest.mark.parametrize(
     "params",
-    [{"alpha": 0.1}, {"solver": "adam"}, {"loss": "huber"}, {"tr_solver": "cg"}],
-    ids=["fixed-alpha", "adam", "huber", "cg"],
+    [{}, {"alpha": 0.1}, {"solver": "adam"}, {"loss": "huber"}, {"tr_solver": "cg"}],
+    ids=["width-given", "fixed-alpha", "adam", "huber", "cg"],
 )
-def test_run_to_mode_auto_leaves_fits_without_newton_steps_to_the_mode_as_they_were(
+def test_run_to_mode_auto_leaves_all_but_the_default_committee_as_they_were(
     sine, params
 ):
+    # Only the Bayesian default (hidden_layer_sizes='auto', evidence, the
+    # package's LM with direct steps on the squared error) runs to its modes.
     X, y = sine
     common = dict(hidden_layer_sizes=(3,), max_iter=30, random_state=0, **params)
     auto = TanhNetRegressor(**common).fit(X, y)

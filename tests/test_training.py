@@ -327,9 +327,9 @@ def test_settled_message_leaves_out_a_chunk_ending_at_its_budget(lecture_data):
     est = TanhNetRegressor((3,), random_state=0).fit(X, y)
     assert est.status_ in ("converged", "plateau")
     assert "function evaluations" not in est.message_
-    # By default (run_to_mode='auto') the network then goes on to a
-    # stationary point at the settled penalties.
-    noisy = TanhNetRegressor((3,), random_state=0).fit(
+    # With run_to_mode the network then goes on to a stationary point at the
+    # settled penalties.
+    noisy = TanhNetRegressor((3,), run_to_mode=True, random_state=0).fit(
         X, y + 0.05 * np.sin(40 * X[:, 0])
     )
     assert noisy.status_ == "converged"
