@@ -576,12 +576,13 @@ class Diagnostics:
         lines.append("  log evidence, these errors) are taken where the fit stopped.")
         if self.penalties_estimated:
             lines += [
-                "  With alpha='auto' and run_to_mode=False (the 'auto' setting on",
-                "  large data) a network ends where the evidence iteration settles",
-                "  or stalls: the penalties' estimates stop changing before the",
-                "  weights converge at them. run_to_mode=True goes on to a",
-                "  stationary point at those penalties (a network that did not",
-                "  reach it within max_iter steps needs a larger max_iter).",
+                "  With alpha='auto' and run_to_mode=False (what 'auto' does for a",
+                "  width you give, or on large data) a network ends where the",
+                "  evidence iteration settles or stalls: the penalties' estimates",
+                "  stop changing before the weights converge at them.",
+                "  run_to_mode=True goes on to a stationary point at those",
+                "  penalties (a network that did not reach it within its budget",
+                "  needs a larger max_iter).",
             ]
         else:
             lines.append(
