@@ -143,8 +143,8 @@ plt.show()
 # With standardised data (the default) and a small penalty on the weights,
 # ``alpha=1e-4``, the flat directions are lifted: among all the networks that
 # fit, the one with the smallest weights wins. In canonical form the restarts
-# now agree to about two decimals, except seed 2, which ends elsewhere:
-# restarts remain a useful check.
+# now agree to two or three significant digits, except seed 2, which ends
+# elsewhere: restarts remain a useful check.
 penalised_fits = [
     TanhNetRegressor((3,), alpha=1e-4, random_state=seed).fit(X, y) for seed in seeds
 ]
