@@ -98,6 +98,17 @@ STEP_RTOL = 1e-2
 ROUNDING_RTOL = 1e-13
 
 
+def _usable(ev):
+    """Whether an evidence update's estimates are finite, its noise
+    precision positive."""
+    return (
+        math.isfinite(ev.gamma)
+        and math.isfinite(ev.beta)
+        and ev.beta > 0
+        and np.isfinite(ev.alphas).all()
+    )
+
+
 class LevenbergMarquardt:
     """Levenberg-Marquardt on a :class:`~._derivatives.LeastSquaresProblem`.
 
@@ -316,7 +327,7 @@ class LevenbergMarquardt:
             ev = self._evidence()
         except (LinAlgError, ValueError):
             return
-        if math.isfinite(ev.gamma) and math.isfinite(ev.beta) and ev.beta > 0:
+        if _usable(ev):
             self.evidence = ev
 
     def _diverge(self, what):
@@ -336,12 +347,7 @@ class LevenbergMarquardt:
             reason = f"{type(exc).__name__}: {exc}"
         else:
             reason = "non-finite estimates"
-        if ev is None or not (
-            math.isfinite(ev.gamma)
-            and math.isfinite(ev.beta)
-            and ev.beta > 0
-            and np.isfinite(ev.alphas).all()
-        ):
+        if ev is None or not _usable(ev):
             if not self.skipped:
                 self.skip_reason = f"the first at iteration {self.iteration}: {reason}"
             self.skipped += 1

@@ -609,7 +609,7 @@ class Linearization:
                 "The residual curvature is written for networks of one hidden "
                 f"layer, got layer sizes {self.network.layer_sizes}."
             )
-        (W1, _), (W2, _) = self.params
+        (W1, b1), (W2, _) = self.params
         X = _dense(self.inputs[0])
         n, h, K = X.shape[0], W1.shape[1], W2.shape[1]
         X1 = np.concatenate([X, np.ones((n, 1))], axis=1)
@@ -621,7 +621,7 @@ class Linearization:
         units = np.arange(h)
         curvature = self.network.activation.curvature
         if curvature is not None:
-            W1, b1 = self.params[0]
+            # Z again (one product): a callable's second derivative needs it.
             U = (G @ W2.T) * curvature(X @ W1 + b1, self.inputs[1], slope)
             # Q[m, m', j] = sum_i x~_im x~_im' U_ij: one product.
             Q = np.tensordot(X1, X1[:, :, None] * U[:, None, :], axes=(0, 0))

@@ -24,6 +24,8 @@ Costs, for ``n`` rows, ``K`` outputs and ``P`` parameters:
 import warnings
 from dataclasses import dataclass, replace
 
+from ._network import n_params_of
+
 # The largest dense memory a fit may allocate (a residual Jacobian for scipy,
 # the few matrices of the normal equations, the evidence and the
 # uncertainty), unless the estimator's ``memory_budget`` says otherwise.
@@ -377,14 +379,14 @@ COMMITTEE_STARTS_FLOPS = 1e9
 # one start per width, then only its widest widths, then one network as wide
 # as the budget affords.
 COMMITTEE_FLOPS = 5e9
-# run_to_mode='auto': each network of an evidence fit goes on from where its
-# evidence iteration settles to a stationary point of its objective while a
-# step of all the committee's members costs at most MODE_FLOPS multiply-adds
-# (some 500 rows of ten inputs with the 'auto' committee). Those steps are
-# damped Newton steps, hundreds of them on noisy data: on small data a
-# second or two for Laplace quantities taken at the mode they assume; on
-# large data minutes, where the posterior is narrow and the settled point
-# nearer its mode.
+# run_to_mode='auto': each network of the default committee goes on from
+# where its evidence iteration settles to a stationary point of its objective
+# while a step of all the committee's members costs at most MODE_FLOPS
+# multiply-adds (some 500 rows of ten inputs). Those steps are damped
+# Newton steps, hundreds of them on noisy data: on small data several times
+# the fit, for Laplace quantities taken at the mode they assume; on large
+# data far more, where the posterior is narrow and the settled point nearer
+# its mode.
 MODE_FLOPS = 1e8
 
 
@@ -415,19 +417,20 @@ class CommitteePlan:
         return len(self.widths) * self.n_starts
 
 
-def _n_params(n_features, hidden, n_outputs):
-    sizes = [n_features, *hidden, n_outputs]
-    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-
-
 def step_flops(n_rows, n_features, hidden, n_outputs):
     """Multiply-adds of one direct Gauss-Newton step of a network: ``n K P^2``,
     or in the residual space (fewer residuals ``M`` than parameters) the
     layers' kernels and an ``M x M`` factorisation, whichever is smaller."""
     n_data = n_rows * n_outputs
-    n_params = _n_params(n_features, hidden, n_outputs)
+    n_params = n_params_of([n_features, *hidden, n_outputs])
     residual_space = n_data**2 * (sum(hidden) + 1) + n_data**3 / 3
     return min(n_data * n_params**2, residual_space)
+
+
+def committee_step_flops(widths, n_starts, n_rows, n_features, n_outputs):
+    """Multiply-adds of one step of ``n_starts`` networks of each of
+    ``widths`` (:func:`step_flops` each)."""
+    return n_starts * sum(step_flops(n_rows, n_features, h, n_outputs) for h in widths)
 
 
 def committee_widths(n_rows):
@@ -474,12 +477,13 @@ def plan_committee(widths, n_starts, n_rows, n_features, n_outputs, run_to_mode=
         The training data's size.
     run_to_mode : bool or 'auto'
         ``'auto'``: while a step of all the members costs at most
-        :data:`MODE_FLOPS` (the caller passes False where the fit has no
-        evidence iteration or is not the package's Levenberg-Marquardt).
+        :data:`MODE_FLOPS` (:func:`with_run_to_mode`; the caller passes
+        False where ``'auto'`` does not apply, see
+        :func:`~._data.plan_widths`).
     """
 
     def cost(members, k):
-        return k * sum(step_flops(n_rows, n_features, h, n_outputs) for h in members)
+        return committee_step_flops(members, k, n_rows, n_features, n_outputs)
 
     plan = _committee_members(widths, n_starts, n_rows, cost)
     return with_run_to_mode(plan, run_to_mode, n_rows, n_features, n_outputs)
@@ -495,12 +499,14 @@ def with_run_to_mode(plan, run_to_mode, n_rows, n_features, n_outputs):
     ones, which converge only linearly there).
     """
     if run_to_mode == "auto":
-        flops = sum(step_flops(n_rows, n_features, h, n_outputs) for h in plan.widths)
+        shape = (n_rows, n_features, n_outputs)
         newton = all(
-            len(h) == 1 and n_rows * n_outputs >= _n_params(n_features, h, n_outputs)
+            len(h) == 1
+            and n_rows * n_outputs >= n_params_of([n_features, *h, n_outputs])
             for h in plan.widths
         )
-        run_to_mode = newton and plan.n_starts * flops <= MODE_FLOPS
+        flops = committee_step_flops(plan.widths, plan.n_starts, *shape)
+        run_to_mode = newton and flops <= MODE_FLOPS
     return replace(plan, run_to_mode=bool(run_to_mode))
 
 
