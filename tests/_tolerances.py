@@ -24,21 +24,3 @@ def solve_atol(A, x):
     A = np.asarray(A, dtype=float)
     n = A.shape[0]
     return 3.0 * n * n * EPS * np.linalg.cond(A) * max(1.0, np.abs(x).max())
-
-
-def stationary_point_rtol(estimator, X, y):
-    """Relative tolerance between two fits of ``X, y`` that end at stationary
-    points of objectives whose sums differ by rounding (sparse and dense
-    products, say).
-
-    Each gradient entry is a sum over the ``n`` rows, rounded by at most
-    ``n eps`` relative to the sum of its terms' sizes; a stationary point
-    moves by ``H^-1`` times that change, so relatively by ``n eps cond(H)``.
-    ``cond`` is the largest Hessian eigenvalue (``diagnose``'s, autograd's)
-    over the smallest above rounding: eigenvalues within ``P eps`` of zero
-    are directions the objective, and so the gradient, does not change
-    along, which rounding does not move either.
-    """
-    h = np.abs(estimator.diagnose(X, y).hessian_eigenvalues)
-    determined = h[h > h.size * EPS * h.max()]
-    return X.shape[0] * EPS * h.max() / determined.min()
