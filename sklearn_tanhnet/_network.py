@@ -104,6 +104,23 @@ def _column_sums(M):
     return np.ones(M.shape[0]) @ M
 
 
+def _weighted_input_grams(X, U):
+    """``Q[j] = X' diag(U[:, j]) X`` for every column ``j`` of ``U``: shape
+    (n_columns, m, m) for ``X`` of shape (n, m).
+
+    One matrix product either way, over whichever broadcast is the smaller:
+    the rows' outer products ``x_i x_i'`` (``m^2`` a row) against ``U``, or
+    ``X`` against the rows scaled per column (``m`` times ``U``'s width a row).
+    """
+    n, m = X.shape
+    h = U.shape[1]
+    if m <= h:
+        outer = (X[:, :, None] * X[:, None, :]).reshape(n, m * m)
+        return (U.T @ outer).reshape(h, m, m)
+    scaled = (X[:, :, None] * U[:, None, :]).reshape(n, m * h)
+    return (X.T @ scaled).reshape(m, m, h).transpose(2, 0, 1)
+
+
 class CenteredSparse:
     """The inputs ``S - 1 c'`` of a sparse ``S`` (CSR) and a dense centre ``c``.
 
@@ -623,12 +640,14 @@ class Linearization:
         if curvature is not None:
             # Z again (one product): a callable's second derivative needs it.
             U = (G @ W2.T) * curvature(X @ W1 + b1, self.inputs[1], slope)
-            # Q[m, m', j] = sum_i x~_im x~_im' U_ij: one product.
-            Q = np.tensordot(X1, X1[:, :, None] * U[:, None, :], axes=(0, 0))
             block = S[:first, :first].reshape(m1, h, m1, h)
-            block[:, units, :, units] = Q.transpose(2, 0, 1)
-        # V[m, j, k] = sum_i x~_im f'(Z_ij) G_ik
-        V = np.tensordot(X1[:, :, None] * slope[:, None, :], G, axes=(0, 0))
+            block[:, units, :, units] = _weighted_input_grams(X1, U)
+        # V[m, j, k] = sum_i x~_im f'(Z_ij) G_ik: one product.
+        if K == 1:
+            V = (X1.T @ (slope * G)).reshape(m1, h, 1)
+        else:
+            V = (X1.T @ (slope[:, :, None] * G[:, None, :]).reshape(n, h * K))
+            V = V.reshape(m1, h, K)
         cross = S[:first, first : first + h * K].reshape(m1, h, h, K)
         cross[:, units, units, :] = V
         S[first : first + h * K, :first] = S[:first, first : first + h * K].T

@@ -763,7 +763,13 @@ def test_gauss_newton_is_exact_hessian_at_zero_residual(layer_sizes):
     assert not np.allclose(problem.gauss_newton(theta), problem.hessian(theta))
 
 
-ONE_HIDDEN_LAYER = [c for c in CASES if len(c[0]) == 3] + [([3, 4, 2], "relu", 0.1)]
+# More inputs than hidden units in the last two: the first layer's blocks are
+# then assembled the other way round (_network._weighted_input_grams).
+ONE_HIDDEN_LAYER = [c for c in CASES if len(c[0]) == 3] + [
+    ([3, 4, 2], "relu", 0.1),
+    ([5, 2, 1], "tanh", 0.1),
+    ([4, 2, 3], "logistic", "per-weight"),
+]
 
 
 @pytest.mark.parametrize("params", ONE_HIDDEN_LAYER, ids=map(case_id, ONE_HIDDEN_LAYER))
