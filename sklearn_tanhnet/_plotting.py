@@ -548,38 +548,28 @@ class FitDisplay:
             estimator's; the interval is its last step's
             ``predict_interval`` on the grid passed through the steps before
             it, so it surrounds the same prediction.
-
         X : array-like of shape (n_samples, 1)
             Training inputs: drawn as points; the grid outside their range is
             shaded.
-
         y : array-like of shape (n_samples,), default=None
             Training targets; the points are not drawn when None.
-
         x_range : tuple of float, default=None
             ``(low, high)`` of the prediction grid, which may reach beyond
             the data; by default the range of ``X``.
-
         n_grid : int, default=200
             Number of grid points.
-
         interval : {'prediction', 'confidence'} or None, default=None
             Draw the delta-method interval of this kind from the final
             :class:`TanhNetRegressor`'s ``predict_interval``.
-
         confidence : float, default=0.95
             Coverage of the interval.
-
         true_function : callable, default=None
             Maps a 1-D array of inputs to the true mean response, drawn
             dashed for comparison.
-
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
-
         title : str, default=None
             Axes title.
-
         line_kw, scatter_kw, band_kw, span_kw, true_line_kw : dict, default=None
             Passed to :meth:`plot`.
 

@@ -191,9 +191,20 @@ def train(
         problem = make_problem(alpha)
         res = run(problem, theta0, max_iter, state, None)
         return _result(res, res.loss_curve, problem, alpha, None, 0)
-    results, probe = [], make_problem(0.0)
     if refine is not None and alpha0 is None:
         max_iter = max(max_iter // 2, 1)  # the refined fit gets the rest
+    best = _evidence_fit(make_problem, run, (theta0, alpha0, max_iter, state), schedule)
+    if refine is None or alpha0 is not None:
+        return best
+    return _refined(best, refine, run, total_iter - best.n_iter, schedule)
+
+
+def _evidence_fit(make_problem, run, start, schedule):
+    """The per-layer evidence fit from ``start = (theta0, alpha0, max_iter,
+    state)``: from each of :func:`_evidence_starts` in turn until one does
+    not collapse, the best by generalised cross-validation kept."""
+    theta0, alpha0, max_iter, state = start
+    results, probe = [], make_problem(0.0)
     for alphas in _evidence_starts(probe, alpha0, schedule):
         # The evidence starts share the budget: max_iter bounds every
         # iteration run.
@@ -209,8 +220,9 @@ def train(
                 res, res.loss_curve, problem, res.alpha, res.evidence, res.n_iter
             )
         else:
-            start = (theta0, alphas, budget, state)
-            result = _evidence_loop(make_problem, run, start, schedule)
+            result = _evidence_loop(
+                make_problem, run, (theta0, alphas, budget, state), schedule
+            )
         results.append(result)
         if not _collapsed(result):
             break
@@ -221,9 +233,7 @@ def train(
         discarded = [v for r in results if r is not best for v in r.loss_curve]
         best.loss_curve = discarded + best.loss_curve
         best.n_iter = len(best.loss_curve)
-    if refine is None or alpha0 is not None:
-        return best
-    return _refined(best, refine, run, total_iter - best.n_iter, schedule)
+    return best
 
 
 def _refined(coarse, refine, run, budget, schedule):
