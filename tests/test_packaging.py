@@ -1,5 +1,6 @@
 """What an installed package carries: one version, the typing marker."""
 
+import ast
 import importlib.metadata
 import re
 from pathlib import Path
@@ -27,3 +28,34 @@ def test_the_package_is_marked_typed():
 def test_the_changelog_names_this_version():
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert f"## {sklearn_tanhnet.__version__}" in changelog
+
+
+def _functions(tree):
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+
+
+def test_the_package_keeps_its_sizes():
+    # The sizes the code is kept within so that each piece reads in one
+    # sitting: no function over 80 lines (docstring included), the
+    # estimator's module at most 900 lines and its class at most 25 methods.
+    package = Path(sklearn_tanhnet.__file__).parent
+    too_long = []
+    for path in sorted(package.glob("*.py")):
+        for function in _functions(ast.parse(path.read_text())):
+            length = function.end_lineno - function.lineno + 1
+            if length > 80:
+                too_long.append(f"{path.name}:{function.name} ({length} lines)")
+    assert not too_long
+    source = (package / "_estimator.py").read_text()
+    assert source.count("\n") <= 900
+    estimator = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.ClassDef) and node.name == "TanhNetRegressor"
+    )
+    methods = [node for node in estimator.body if isinstance(node, ast.FunctionDef)]
+    assert len(methods) <= 25
