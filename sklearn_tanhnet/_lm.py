@@ -150,7 +150,8 @@ class LevenbergMarquardt:
         exact Hessian (``J'J`` plus the residuals' curvature,
         :meth:`~._derivatives.LeastSquaresProblem.residual_curvature`)
         replaces ``J'J``, which converges only linearly where the residuals
-        do not vanish.
+        do not vanish. Where the exact Hessian is indefinite beyond the
+        damping, the step's retries solve with ``J'J`` again.
     xtol, gtol : float
         Step and gradient tolerances.
     max_inner : int, default=20
@@ -406,6 +407,7 @@ class LevenbergMarquardt:
             # penalty (zero starting weights) must not freeze the biases.
             self.mu = 1e-3 * scale
         D = self._damping_matrix()
+        self.indefinite = False  # Newton's matrix found indefinite this step
         solved = False  # whether any damping gave a step at all
         rejections = 0
         while True:
@@ -459,29 +461,44 @@ class LevenbergMarquardt:
     def _solve(self, g, reg2, D):
         """The damped step and its curvature ``delta' A delta`` (None if singular)."""
         if self.step == "direct":
-            M = self.gram.copy()
-            # The diagonal as a view of the (C-ordered) copy: cheaper than .flat.
-            diagonal = M.reshape(-1)[:: M.shape[0] + 1]
-            diagonal += reg2 + self.mu * D
-            # LAPACK directly: scipy.linalg's wrappers cost more than the
-            # factorisation of a small network's matrix.
-            try:
-                factor, info = dpotrf(M, lower=1, overwrite_a=1, clean=0)
-                if info == 0:
-                    step, info = dpotrs(factor, g, lower=1)
-            except (LinAlgError, ValueError):  # a failed factorisation: re-damp
-                return None, None
-            if info != 0 or not np.isfinite(step).all():
-                return None, None
-            step = -step
-            # delta'(A + mu D) delta = -g'delta exactly, to rounding. (With
-            # D the identity, step * D is step itself: no product needed.)
-            identity = self.damping == "identity"
-            damped = step @ step if identity else (step * D) @ step
-            return step, -(g @ step) - self.mu * damped
+            newton = self.gram is not self.gauss_newton and not self.indefinite
+            matrix = self.gram if newton else self.gauss_newton
+            step, curvature = self._direct_step(matrix, g, reg2, D)
+            if step is None and newton:
+                # The exact Hessian is indefinite beyond this damping. Damped
+                # until it outweighs the most negative curvature, the step
+                # would shrink along every flat direction as well: this
+                # step's retries take the Gauss-Newton matrix, positive
+                # semi-definite, at the raised damping instead (the gain ratio
+                # judges them by their own model).
+                self.indefinite = True
+            return step, curvature
         if self.step == "residual":
             return self._residual_space_step(g, reg2, D)
         return self._conjugate_gradients(g, reg2, D)
+
+    def _direct_step(self, matrix, g, reg2, D):
+        """Cholesky of ``matrix + Lambda + mu D`` (None if not positive definite)."""
+        M = matrix.copy()
+        # The diagonal as a view of the (C-ordered) copy: cheaper than .flat.
+        diagonal = M.reshape(-1)[:: M.shape[0] + 1]
+        diagonal += reg2 + self.mu * D
+        # LAPACK directly: scipy.linalg's wrappers cost more than the
+        # factorisation of a small network's matrix.
+        try:
+            factor, info = dpotrf(M, lower=1, overwrite_a=1, clean=0)
+            if info == 0:
+                step, info = dpotrs(factor, g, lower=1)
+        except (LinAlgError, ValueError):  # a failed factorisation: re-damp
+            return None, None
+        if info != 0 or not np.isfinite(step).all():
+            return None, None
+        step = -step
+        # delta'(A + mu D) delta = -g'delta exactly, to rounding. (With
+        # D the identity, step * D is step itself: no product needed.)
+        identity = self.damping == "identity"
+        damped = step @ step if identity else (step * D) @ step
+        return step, -(g @ step) - self.mu * damped
 
     def _residual_space_step(self, g, reg2, D):
         """The damped step from an ``M x M`` system (Woodbury's identity).

@@ -646,7 +646,7 @@ class Linearization:
         if K == 1:
             V = (X1.T @ (slope * G)).reshape(m1, h, 1)
         else:
-            V = (X1.T @ (slope[:, :, None] * G[:, None, :]).reshape(n, h * K))
+            V = X1.T @ (slope[:, :, None] * G[:, None, :]).reshape(n, h * K)
             V = V.reshape(m1, h, K)
         cross = S[:first, first : first + h * K].reshape(m1, h, h, K)
         cross[:, units, units, :] = V

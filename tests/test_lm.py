@@ -507,3 +507,44 @@ def test_mode_gtol_ends_at_a_stationary_point_of_the_settled_penalties(wide):
     # It is further along than the settled fit, whose gradient is not small.
     g_settled = problem.gradient(settled.theta)
     assert np.linalg.norm(g_settled) > 1e3 * np.linalg.norm(g)
+
+
+def test_where_newtons_matrix_is_indefinite_the_step_is_a_gauss_newton_one():
+    # Holding the penalties, a one-hidden-layer network's step solves with
+    # the exact Hessian; where that plus the damping is indefinite, the
+    # step's retries solve with the Gauss-Newton matrix at the raised damping
+    # instead of raising it until it outweighs the negative curvature.
+    rng = np.random.RandomState(1)
+    n = 50
+    X = rng.uniform(-2, 2, size=(n, 2))
+    Y = np.sin(2 * X[:, :1]) * X[:, 1:] + 0.3 * rng.normal(size=(n, 1))
+    sizes = [2, 5, 1]
+    problem = LeastSquaresProblem(X, Y, np.ones(n), 1e-3, sizes, "tanh")
+    solver = LevenbergMarquardt(problem, control=Control(max_iter=50), mode_gtol=1e-6)
+    theta = 2.0 * pack(init_params(sizes, rng))
+    solver.setup(theta)
+    solver.holding = True
+    assert solver.linearize()
+    newton = problem.add_penalty(solver.gram)
+    gauss_newton = problem.add_penalty(solver.gauss_newton)
+    lowest = np.linalg.eigvalsh(newton)[0]
+    assert lowest < 0  # the premise: negative curvature here
+    mu = 1e-3 * -lowest  # too little damping for Newton's matrix
+    solver.mu = mu
+    assert solver.damped_step()
+    assert solver.indefinite
+    step = solver.theta - theta
+    g = solver.gradient
+    # The step solves (J'J + Lambda + m I) step = -g for the damping m it was
+    # taken at: mu raised by the re-damping's factors 2, 4, 8, ... (a product
+    # 2^(k (k + 1) / 2) after k of them).
+    m = -(step @ (gauss_newton @ step + g)) / (step @ step)
+    k = np.round(np.sqrt(2 * np.log2(m / mu) + 0.25) - 0.5)
+    assert k >= 1 and m == pytest.approx(mu * 2 ** (k * (k + 1) / 2), rel=1e-6)
+    residual = gauss_newton @ step + m * step + g
+    # A solve of a system of condition c: residual of some c eps times |g|.
+    cond = np.linalg.cond(gauss_newton + m * np.eye(len(g)))
+    assert np.linalg.norm(residual) <= 100 * EPS * cond * np.linalg.norm(g)
+    # Not Newton's step at that damping.
+    newton_residual = newton @ step + m * step + g
+    assert np.linalg.norm(newton_residual) > 1e-3 * np.linalg.norm(g)
