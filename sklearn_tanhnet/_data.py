@@ -319,6 +319,7 @@ def fit_plan(data, params):
         params["uncertainty"],
         data.ard,
         params["memory_budget"] * 2**30,
+        data.partial,
     )
 
 

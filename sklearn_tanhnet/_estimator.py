@@ -187,7 +187,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     uncertainty : {'auto', 'fit', 'lazy', 'off'}, default='auto'
         When the statistics behind the intervals, ``noise_variance_`` and
         ``effective_n_params_`` are computed: at the end of fit, on first use
-        or never (:ref:`intervals`).
+        or never; ``'auto'`` at the end of fit, after a costly
+        ``partial_fit`` call on first use (:ref:`intervals`).
 
     memory_budget : float, default=2.0
         The most memory, in GiB, the fit's dense matrices may take

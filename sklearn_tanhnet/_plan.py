@@ -51,6 +51,10 @@ STATISTICS_MATRICES = 7
 # 20 P^3 multiply-adds) cost more than this and more than the Gauss-Newton
 # matrices (n K P^2, one pass over the rows, the size of a direct step's work).
 EAGER_STATISTICS_FLOPS = 1e9
+# After partial_fit, uncertainty='auto' defers the statistics to their first
+# use where they cost more than EAGER_STATISTICS_FLOPS: a partial_fit call is
+# one epoch (some 6 n P multiply-adds), their pass over the rows some P / 6
+# epochs, and a stream of calls would pay it after every one.
 # scipy's exact step: an SVD per step is cheaper than lsmr up to this many
 # rows * n_params**2 multiply-adds.
 EXACT_FLOPS = 2e6
@@ -209,9 +213,11 @@ def residual_statistics_bytes(n_data, n_params, n_biases):
     return 8 * (3 * n_data * n_params + 6 * n_data**2 + 3 * n_biases**2)
 
 
-def _statistics_plan(uncertainty, n_data, n_outputs, n_params, budget, n_biases=0):
+def _statistics_plan(
+    uncertainty, n_data, n_outputs, n_params, budget, n_biases=0, partial=False
+):
     """Whether to compute the statistics, why not, whether to defer them and
-    whether in the residual space."""
+    whether in the residual space (``partial``: after a partial_fit call)."""
     if uncertainty == "off":
         reason = (
             "uncertainty='off': the fit computed no statistics. Refit with "
@@ -251,7 +257,9 @@ def _statistics_plan(uncertainty, n_data, n_outputs, n_params, budget, n_biases=
         residual = residual_statistics_bytes(n_data, n_params, n_biases)
         if residual <= budget:
             return True, "", False, True
-    return True, "", uncertainty == "lazy", False
+    costly = n_data * n_params**2 + eigen > EAGER_STATISTICS_FLOPS
+    defer = uncertainty == "lazy" or (uncertainty == "auto" and partial and costly)
+    return True, "", defer, False
 
 
 def _check_evidence_budget(n_data, n_params, ard, budget):
@@ -287,14 +295,15 @@ def plan_fit(
     uncertainty="auto",
     ard=False,
     memory_budget=None,
+    partial=False,
 ):
     """Plan a fit; raise ValueError for what the budgets cannot take.
 
     Parameters
     ----------
-    solver : {'least_squares', 'adam'}
-    method : {'lm', 'trf', 'dogbox'}
-    tr_solver : {'auto', 'exact', 'lsmr', 'cg'}
+    solver, method, tr_solver : str
+        ``{'least_squares', 'adam'}``, ``{'lm', 'trf', 'dogbox'}`` and
+        ``{'auto', 'exact', 'lsmr', 'cg'}``.
     n_samples, n_outputs, n_params, n_weights : int
         Size of the problem.
     auto_alpha : bool
@@ -305,6 +314,8 @@ def plan_fit(
         One penalty per input feature (the residual space takes one a layer).
     memory_budget : float, optional
         Bytes the fit's dense matrices may take (:data:`MEMORY_BUDGET` if None).
+    partial : bool, default=False
+        A partial_fit call (see :data:`EAGER_STATISTICS_FLOPS`).
 
     Returns
     -------
@@ -315,7 +326,7 @@ def plan_fit(
     gram_flops = n_data * n_params**2
     gram_dtype = "float32" if gram_flops > SINGLE_PRECISION_FLOPS else "float64"
     statistics, reason, defer, residual_statistics = _statistics_plan(
-        uncertainty, n_data, n_outputs, n_params, budget, n_params - n_weights
+        uncertainty, n_data, n_outputs, n_params, budget, n_params - n_weights, partial
     )
     if auto_alpha:
         _check_evidence_budget(n_data, n_params, ard, budget)
@@ -342,6 +353,15 @@ def plan_fit(
             **common,
         )
     n_rows = n_data + (n_weights if auto_alpha else 0)
+    return _scipy_plan(
+        method, tr_solver, (n_data, n_rows, n_params), auto_alpha, budget, common
+    )
+
+
+def _scipy_plan(method, tr_solver, shape, auto_alpha, budget, common):
+    """The :class:`FitPlan` of scipy's ``method`` on ``shape = (n_data,
+    n_rows, n_params)`` (``n_rows`` with the penalty's rows)."""
+    n_data, n_rows, n_params = shape
     step, matrix_free = _scipy_step(method, tr_solver, n_data, n_rows, n_params, budget)
     if matrix_free and auto_alpha:
         raise ValueError(
@@ -354,7 +374,7 @@ def plan_fit(
     max_inner = None
     if step == "lsmr":
         max_inner = MATRIX_FREE_LSMR_MAXITER if matrix_free else DENSE_LSMR_MAXITER
-    return FitPlan(solver, method, step, matrix_free, max_inner, **common)
+    return FitPlan("least_squares", method, step, matrix_free, max_inner, **common)
 
 
 # -- the committee ------------------------------------------------------------------

@@ -69,6 +69,29 @@ def test_lazy_statistics_equal_those_of_fit_bit_for_bit(sine):
     assert lazy._fitted_statistics() is lazy._committee[0][5].result
 
 
+def test_partial_fit_defers_costly_statistics_to_their_first_use(sine):
+    # One partial_fit call is one epoch; the statistics' pass over the rows
+    # costs some n_params / 6 epochs. Where that pass (3,000 rows x 661
+    # parameters squared) is more than 1e9 multiply-adds, 'auto' computes
+    # the statistics on first use, the same numbers as 'fit' computes.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3000, 10))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=3000)
+    params = dict(solver="adam", alpha=1e-4, random_state=0)
+    auto = TanhNetRegressor((20, 20), **params).partial_fit(X, y)
+    statistics = auto._committee[0][5]
+    assert isinstance(statistics, DeferredStatistics) and statistics.arrays
+    eager = TanhNetRegressor((20, 20), uncertainty="fit", **params).partial_fit(X, y)
+    assert not isinstance(eager._committee[0][5], DeferredStatistics)
+    for a, b in zip(eager.predict_interval(X[:50]), auto.predict_interval(X[:50])):
+        np.testing.assert_array_equal(a, b)
+    assert statistics.arrays is None
+    # A cheap pass (60 rows, a (5,) network) is taken at once, as in fit.
+    X, y = sine
+    small = TanhNetRegressor((5,), **params).partial_fit(X, y)
+    assert not isinstance(small._committee[0][5], DeferredStatistics)
+
+
 def test_uncertainty_off_computes_nothing_and_says_so(sine):
     X, y = sine
     est = TanhNetRegressor((5,), random_state=0, uncertainty="off").fit(X, y)
