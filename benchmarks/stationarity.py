@@ -19,7 +19,7 @@ import ast
 import time
 import warnings
 
-from generalization import DATASETS, add_datasets_option, parse_datasets
+from generalization import DATASETS, add_datasets_option
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
@@ -68,7 +68,7 @@ def main(argv=None):
         help="a Python dict literal of TanhNetRegressor parameters",
     )
     args = parser.parse_args(argv)
-    names = parse_datasets(args.datasets) if args.datasets else DEFAULT_DATASETS
+    names = args.datasets or DEFAULT_DATASETS  # parsed by add_datasets_option
     params = ast.literal_eval(args.params)
     with threadpool_limits(1):
         for name in names:
