@@ -200,9 +200,10 @@ def train(
 
 
 def _evidence_fit(make_problem, run, start, schedule):
-    """The per-layer evidence fit from ``start = (theta0, alpha0, max_iter,
-    state)``: from each of :func:`_evidence_starts` in turn until one does
-    not collapse, the best by generalised cross-validation kept."""
+    """The evidence fit of ``make_problem``'s groups from ``start = (theta0,
+    alpha0, max_iter, state)``: from each of :func:`_evidence_starts` in
+    turn until one does not collapse, the best by generalised
+    cross-validation kept."""
     theta0, alpha0, max_iter, state = start
     results, probe = [], make_problem(0.0)
     for alphas in _evidence_starts(probe, alpha0, schedule):
