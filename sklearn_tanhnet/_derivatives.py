@@ -219,7 +219,9 @@ class LeastSquaresProblem:
         # kernel's own passes (values, JVP, VJP) only the widest layer's.
         self.block_rows = max(1, BLOCK_BYTES // (8 * self.n_outputs * self.n_params))
         self.pass_rows = max(1, PASS_BYTES // (8 * max(self.layer_sizes)))
-        self._last = None  # (theta, its one-block linearisation, residuals): trial_loss
+        # (theta, its one-block linearisation, residuals), kept by trial_loss
+        # and normal_equations for the next call at the same theta.
+        self._last = None
 
     def set_alpha(self, alpha):
         """Set the penalties: a float, one per group or one per weight."""
@@ -335,8 +337,9 @@ class LeastSquaresProblem:
         return 0.5 * float(np.vdot(R, R)) + self.penalty_loss(theta)
 
     def _kept(self, theta):
-        """The forward pass and residuals :meth:`trial_loss` kept for this
-        ``theta`` object, or a fresh forward pass (residuals None)."""
+        """The forward pass and residuals :meth:`trial_loss` or
+        :meth:`normal_equations` kept for this ``theta`` object, or a fresh
+        forward pass (residuals None)."""
         last, self._last = self._last, None
         if last is not None and last[0] is theta:
             return last[1], last[2]
@@ -432,6 +435,12 @@ class LeastSquaresProblem:
         curvature : ndarray of shape (n_params, n_params)
         """
         theta = np.asarray(theta, dtype=float)
+        if self.n_samples <= self.block_rows:
+            # One block: the forward pass normal_equations kept, if at theta.
+            lin, R = self._kept(theta)
+            if R is None:
+                R = self.scaled_residuals(lin.output)
+            return lin.residual_curvature(R * self.row_scale[:, None])
         total = np.zeros((self.n_params, self.n_params))
         for block in self.blocks():
             lin = self.network.linearize(theta, self.X[block])
@@ -457,6 +466,8 @@ class LeastSquaresProblem:
             lin, R = self._kept(theta)
             if R is None:
                 R = self.scaled_residuals(lin.output)
+            # Kept again for :meth:`residual_curvature` at the same point.
+            self._last = (theta, lin, R)
             r = R.ravel()
             return lin.jacobian(self.row_scale), r, 0.5 * float(r @ r)
         self._last = None
