@@ -12,7 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, assert_all_finite
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _get_feature_names,
+    assert_all_finite,
+    check_X_y,
+)
 
 from ._derivatives import (
     added_in_order,
@@ -34,6 +39,9 @@ from ._plan import CommitteePlan, plan_committee, plan_fit, with_run_to_mode
 # float64 or float32 (the dtype of the fitted coefficients), CSR when sparse.
 X_CHECKS = {"accept_sparse": "csr", "dtype": [np.float64, np.float32], "order": "C"}
 XY_CHECKS = {**X_CHECKS, "multi_output": True, "y_numeric": True}
+
+# The estimator scikit-learn's messages about a fit's inputs name.
+ESTIMATOR_NAME = "TanhNetRegressor"
 
 # ard='auto' takes one penalty per input up to this many observations per
 # parameter (docs/benchmarks.rst).
@@ -139,6 +147,59 @@ class Fitted:
     sizes: tuple = None
 
 
+@dataclass(frozen=True)
+class InputNames:
+    """What a fit records of its inputs: their number (``n_features_in_``)
+    and their column names (``feature_names_in_``; None when X has none)."""
+
+    n_features: int
+    feature_names: object = None
+
+
+def validated_arrays(X, y, sample_weight, n_features=None):
+    """``(fit_arrays, InputNames)`` of a fit's X, y and sample_weight.
+
+    The checks and messages of scikit-learn's ``validate_data`` for a fit,
+    without an estimator to record on: the caller records the
+    :class:`InputNames`. ``n_features``: the number of inputs a continued
+    fit expects (its column names are the caller's to check, before).
+    """
+    _check_real_numeric(X, y)
+    feature_names = _get_feature_names(X)  # before check_X_y makes X an array
+    # scikit-learn's finiteness check sums the array: +inf beside -inf
+    # would warn 'invalid value' before its own clear error.
+    with np.errstate(invalid="ignore", over="ignore"), _naming_the_column(X):
+        X, y = check_X_y(X, y, estimator=ESTIMATOR_NAME, **XY_CHECKS)
+        sample_weight = checked_sample_weight(sample_weight, X)
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {ESTIMATOR_NAME} is expecting "
+            f"{n_features} features as input."
+        )
+    return fit_arrays(X, y, sample_weight), InputNames(X.shape[1], feature_names)
+
+
+def _check_validation_inputs(validation_names, names):
+    """X_val against X, as a fitted estimator checks what it predicts on: a
+    ValueError for another number of columns or other column names, a
+    warning when only one of them has names."""
+    if validation_names.n_features != names.n_features:
+        raise ValueError(
+            f"X_val has {validation_names.n_features} features, but X has "
+            f"{names.n_features}."
+        )
+    given, expected = validation_names.feature_names, names.feature_names
+    if given is not None and expected is not None:
+        if list(given) != list(expected):
+            raise ValueError(
+                "X_val's feature names should match X's: got "
+                f"{list(given)} for {list(expected)}."
+            )
+    elif given is not None or expected is not None:
+        which = ("X_val", "X") if given is not None else ("X", "X_val")
+        warnings.warn(f"{which[0]} has feature names, but {which[1]} has none.")
+
+
 def checked_sample_weight(sample_weight, X):
     """scikit-learn's checked ``sample_weight`` for the validated ``X``, as a
     float64 copy: deferred statistics keep the weights, and must not see the
@@ -237,14 +298,28 @@ def validation_given(validation):
     return True
 
 
-def in_memory_candidates(arrays, validation, params, committee, partial, fitted=None):
-    """The :class:`FitData` of each width of the committee, in memory.
+def in_memory_candidates(
+    X, y, sample_weight, validation, params, n_starts, partial, fitted=None
+):
+    """``(candidates, committee, names)`` of a fit in memory: the
+    :class:`FitData` of each width of the committee, its
+    :class:`~._plan.CommitteePlan` and the :class:`InputNames` of X.
 
-    ``arrays`` and ``validation`` are as :func:`in_memory_fit_data` takes
-    them, ``params`` the estimator's parameters (``get_params(deep=False)``),
-    ``committee`` the :func:`plan_widths`, ``fitted`` the members a
-    continued fit goes on from.
+    ``validation`` is ``(X_val, y_val, sample_weight_val)``, ``params`` the
+    estimator's parameters (``get_params(deep=False)``), ``fitted`` the
+    :class:`Fitted` members a continued fit goes on from.
     """
+    check_in_memory_params(params)
+    n_features = None if fitted is None else fitted[0].sizes[0]
+    arrays, names = validated_arrays(X, y, sample_weight, n_features)
+    shape = (*arrays[0].shape, arrays[2].shape[1])
+    committee = plan_widths(params, n_starts, shape, fitted)
+    if validation_given(validation):
+        (X_val, _, Y_val, sw_val, _), validation_names = validated_arrays(*validation)
+        _check_validation_inputs(validation_names, names)
+        validation = (X_val, Y_val, sw_val)
+    else:
+        validation = None
     n_outputs = arrays[2].shape[1]
     if validation is not None and validation[1].shape[1] != n_outputs:
         raise ValueError(
@@ -253,7 +328,7 @@ def in_memory_candidates(arrays, validation, params, committee, partial, fitted=
     warm = fitted is not None
     if not warm:
         fitted = [None] * len(committee.widths)
-    return [
+    candidates = [
         in_memory_fit_data(
             arrays,
             validation,
@@ -270,11 +345,12 @@ def in_memory_candidates(arrays, validation, params, committee, partial, fitted=
         )
         for hidden, member in zip(committee.widths, fitted)
     ]
+    return candidates, committee, names
 
 
 def partitioned_candidates(X, y, sample_weight, validation, params, partial, n_starts):
-    """``(candidates, committee)`` of a fit on Dask collections: the
-    :class:`FitData` of each width, whose partitions stay on the workers.
+    """:func:`in_memory_candidates` of a fit on Dask collections, whose
+    partitions stay on the workers.
 
     The package's Levenberg-Marquardt with every sum over rows taken per
     partition (:mod:`._distributed`), on the client of the current Dask
@@ -301,7 +377,10 @@ def partitioned_candidates(X, y, sample_weight, validation, params, partial, n_s
         )
         for hidden in committee.widths
     ]
-    return data, committee
+    # A Dask DataFrame's column names, from its empty pandas twin (_meta),
+    # as a pandas X's; none for a Dask array.
+    names = InputNames(parts.n_features, _get_feature_names(getattr(X, "_meta", None)))
+    return data, committee, names
 
 
 def fit_plan(data, params):

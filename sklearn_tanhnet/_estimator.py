@@ -29,27 +29,12 @@ from ._committee import (
 )
 from ._data import (
     X_CHECKS,
-    XY_CHECKS,
     _check_real_numeric,
     _naming_the_column,
-    check_in_memory_params,
-    checked_sample_weight,
-    fit_arrays,
-    fit_plan,
-    in_memory_candidates,
-    partitioned_candidates,
-    plan_widths,
-    validation_given,
+    validated_arrays,
 )
-from ._distributed import (
-    is_dask_collection,
-    lazily,
-)
-from ._fitting import (
-    Callbacks,
-    FitSettings,
-    fit_networks,
-)
+from ._distributed import is_dask_collection, lazily
+from ._fitting import Callbacks, FitRequest, fit_committee
 from ._network import (
     ACTIVATIONS,
     Network,
@@ -65,7 +50,7 @@ def _validated_inputs(estimator, X):
     dtype of what they return: float32 for float32 X on a float32 fit."""
     _check_real_numeric(X)
     with (
-        np.errstate(invalid="ignore", over="ignore"),  # as in _validate_xy
+        np.errstate(invalid="ignore", over="ignore"),  # as in validated_arrays
         _naming_the_column(X),
     ):
         X = validate_data(estimator, X, reset=False, **X_CHECKS)
@@ -548,70 +533,37 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, (None, None, None), partial=True)
 
     def _fit(self, X, y, sample_weight, validation, partial):
-        auto = self.hidden_layer_sizes == "auto"
-        if auto and partial and not self._continues(X, partial):
+        params = self.get_params(deep=False)
+        n_starts, combine = starts_and_combine(
+            self.n_starts, self.combine, self.n_restarts, self.ensemble
+        )
+        fitted = None
+        if (self.warm_start or partial) and hasattr(self, "_committee"):
+            alpha = getattr(self, "alpha_", None)
+            fitted = fitted_members(self._committee, self._scaling, self._y_1d, alpha)
+            # scikit-learn's warnings and errors for other column names.
+            _check_feature_names(self, X, reset=False)
+        if self.hidden_layer_sizes == "auto" and partial and fitted is None:
             raise ValueError(
                 "partial_fit cannot size the committee of "
                 "hidden_layer_sizes='auto' from one batch: call fit first "
                 "(partial_fit then continues its networks), or pass a width, "
                 f"got hidden_layer_sizes={self.hidden_layer_sizes!r}."
             )
-        # validate_data records the input's shape and names at once; put them
-        # back if the fit fails or is interrupted, so the estimator is as it was.
-        saved = {k: v for k, v in vars(self).items() if k.endswith("_in_")}
-        try:
-            return self._fit_unguarded(X, y, sample_weight, validation, partial)
-        except BaseException:
-            for key in [k for k in vars(self) if k.endswith("_in_")]:
-                delattr(self, key)
-            vars(self).update(saved)
-            raise
-
-    def _continues(self, X, partial):
-        """Whether this fit continues the fitted network (warm_start, partial_fit)."""
-        continued = self.warm_start or partial
-        return continued and hasattr(self, "_committee") and not is_dask_collection(X)
-
-    def _validate_xy(self, X, y, sample_weight, reset=False):
-        """The :func:`~._data.fit_arrays` of X, y and sample_weight, validated
-        on the estimator (``validate_data`` records the inputs' shape and
-        names)."""
-        _check_real_numeric(X, y)
-        # scikit-learn's finiteness check sums the array: +inf beside -inf
-        # would warn 'invalid value' before its own clear error.
-        with np.errstate(invalid="ignore", over="ignore"), _naming_the_column(X):
-            X, y = validate_data(self, X, y, reset=reset, **XY_CHECKS)
-            sample_weight = checked_sample_weight(sample_weight, X)
-        return fit_arrays(X, y, sample_weight)
-
-    def _fit_unguarded(self, X, y, sample_weight, validation, partial):
-        params = self.get_params(deep=False)
-        n_starts, combine = starts_and_combine(
-            self.n_starts, self.combine, self.n_restarts, self.ensemble
-        )
-        if is_dask_collection(X):
-            candidates, committee = self._prepare_partitioned(
-                X, y, sample_weight, validation, partial, n_starts, params
-            )
-        else:
-            candidates, committee = self._prepare(
-                X, y, sample_weight, validation, partial, n_starts, params
-            )
-        settings = FitSettings.from_params(params, committee, combine)
-        plans = [fit_plan(data, params) for data in candidates]
-        result = fit_networks(candidates, plans, settings, Callbacks(self, X, y))
+        request = FitRequest(params, n_starts, combine, partial, fitted)
+        fit = fit_committee(X, y, sample_weight, validation, request, Callbacks(self))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
-        self._store(result, candidates[result.width], committee, params)
+        self._store(fit, params)
         return self
 
-    def _store(self, result, data, committee, params):
-        """Set every fitted attribute, from the fit's :class:`FitResult`.
+    def _store(self, fit, params):
+        """Set every fitted attribute, from the fit's :class:`CommitteeFit`.
 
         The one place a fit changes the estimator, whatever ended it (see
-        ``status_``). ``data`` is the representative network's, ``params``
-        the estimator's parameters.
+        ``status_``); ``params`` are the estimator's parameters.
         """
+        result, data = fit.result, fit.data
         partial = data.partial
         validation_curve = result.validation_curve
         if data.warm:
@@ -646,7 +598,12 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.best_loss_ = min(curve) if curve and validation_curve is None else None
         if self.hidden_layer_sizes != "auto":
             vars(self).pop("hidden_layer_sizes_", None)
-        vars(self).update(fitted_state(result, data, committee, params))
+        if not data.warm:  # a continued fit keeps the names it was fitted with
+            self.n_features_in_ = fit.inputs.n_features
+            vars(self).pop("feature_names_in_", None)
+            if fit.inputs.feature_names is not None:
+                self.feature_names_in_ = fit.inputs.feature_names
+        vars(self).update(fitted_state(result, data, fit.committee, params))
 
     @property
     def restarts_(self):
@@ -656,42 +613,6 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             FutureWarning,
         )
         return self.members_
-
-    def _prepare(self, X, y, sample_weight, validation, partial, n_starts, params):
-        """The fixed inputs of the fit of each width, and the committee's plan:
-        the arrays validated on the estimator (``validate_data`` records the
-        inputs' shape and names), the rest built by :mod:`._data`."""
-        fitted = None
-        if self._continues(X, partial):
-            alpha = getattr(self, "alpha_", None)
-            fitted = fitted_members(self._committee, self._scaling, self._y_1d, alpha)
-        check_in_memory_params(params)
-        arrays = self._validate_xy(X, y, sample_weight, reset=fitted is None)
-        shape = (*arrays[0].shape, arrays[2].shape[1])
-        committee = plan_widths(params, n_starts, shape, fitted)
-        if validation_given(validation):
-            X_val, _, Y_val, sw_val, _ = self._validate_xy(*validation)
-            validation = (X_val, Y_val, sw_val)
-        else:
-            validation = None
-        candidates = in_memory_candidates(
-            arrays, validation, params, committee, partial, fitted
-        )
-        return candidates, committee
-
-    def _prepare_partitioned(
-        self, X, y, sample_weight, validation, partial, n_starts, params
-    ):
-        """:meth:`_prepare` for Dask collections: the partitions stay on the
-        workers (:func:`~._data.partitioned_candidates`)."""
-        data, committee = partitioned_candidates(
-            X, y, sample_weight, validation, params, partial, n_starts
-        )
-        self.n_features_in_ = data[0].sizes[0]
-        # A Dask DataFrame's column names, from its empty pandas twin (_meta),
-        # as a pandas X's; none for a Dask array.
-        _check_feature_names(self, getattr(X, "_meta", None), reset=True)
-        return data, committee
 
     def _layer_sizes(self):
         """Layer sizes of the network of ``coefs_``."""
@@ -882,7 +803,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             :class:`sklearn_tanhnet.Diagnostics`.
         """
         check_is_fitted(self)
-        X, _, Y, sample_weight, _ = self._validate_xy(X, y, sample_weight)
+        _check_feature_names(self, X, reset=False)
+        arrays, _ = validated_arrays(X, y, sample_weight, self.n_features_in_)
+        X, _, Y, sample_weight, _ = arrays
         diagnostics = diagnose_committee(
             self._committee,
             self._scaling,

@@ -1,5 +1,10 @@
 """The fitting layer: runs a plan on the data and returns one typed result.
 
+:func:`fit_committee` is what the estimator calls: from the inputs as given
+and a :class:`FitRequest` it builds the data of each width
+(:mod:`._data`), plans and trains the committee and returns a
+:class:`CommitteeFit`, which the estimator stores.
+
 :func:`fit_networks` trains the committee. It takes the data of each width
 (:class:`~._data.FitData`), their plans (:class:`~._plan.FitPlan`) and the
 estimator's settings (:class:`FitSettings`), and for each network (a width
@@ -21,8 +26,9 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 
+from ._data import fit_plan, in_memory_candidates, partitioned_candidates
 from ._derivatives import LeastSquaresProblem
-from ._distributed import PartitionedProblem
+from ._distributed import PartitionedProblem, is_dask_collection
 from ._evidence import BIAS_PRECISION, model_log_evidence
 from ._lm import LevenbergMarquardt
 from ._network import fold_scaling, init_params, pack, unpack, zero_output_layer
@@ -193,6 +199,75 @@ class FitResult:
     records: list
     lack_of_fit: object
     step: str
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """What the estimator asks of a fit, beside the data.
+
+    Attributes
+    ----------
+    params : dict
+        The estimator's parameters (``get_params(deep=False)``).
+    n_starts : int or 'auto'
+    combine : str
+        ``n_starts`` and ``combine`` with the deprecated ``n_restarts`` and
+        ``ensemble`` translated.
+    partial : bool
+        A ``partial_fit`` call.
+    fitted : list of Fitted or None
+        The members a continued fit (warm_start, partial_fit) goes on from.
+    """
+
+    params: dict
+    n_starts: object
+    combine: str
+    partial: bool
+    fitted: object = None
+
+
+@dataclass(frozen=True, eq=False)
+class CommitteeFit:
+    """A finished fit: its :class:`FitResult`, the representative network's
+    :class:`~._data.FitData`, the committee's :class:`~._plan.CommitteePlan`
+    and the :class:`~._data.InputNames` of X."""
+
+    result: FitResult
+    data: object
+    committee: object
+    inputs: object
+
+
+def fit_committee(X, y, sample_weight, validation, request, callbacks):
+    """Validate the inputs, plan the committee and train it.
+
+    ``X``, ``y`` and ``sample_weight`` are as the estimator's ``fit`` got
+    them (Dask collections are fitted where they lie), ``validation`` is
+    ``(X_val, y_val, sample_weight_val)``, ``callbacks`` the fit's
+    :class:`Callbacks`. Returns a :class:`CommitteeFit`; nothing of the
+    estimator changes here.
+    """
+    params = request.params
+    if is_dask_collection(X):
+        candidates, committee, inputs = partitioned_candidates(
+            X, y, sample_weight, validation, params, request.partial, request.n_starts
+        )
+    else:
+        candidates, committee, inputs = in_memory_candidates(
+            X,
+            y,
+            sample_weight,
+            validation,
+            params,
+            request.n_starts,
+            request.partial,
+            request.fitted,
+        )
+    settings = FitSettings.from_params(params, committee, request.combine)
+    plans = [fit_plan(data, params) for data in candidates]
+    callbacks.begin(X, y)
+    result = fit_networks(candidates, plans, settings, callbacks)
+    return CommitteeFit(result, candidates[result.width], committee, inputs)
 
 
 def fit_networks(candidates, plans, settings, callbacks=None):
@@ -818,9 +893,13 @@ class Callbacks:
     callback API passes it to them); nothing here calls its fitting.
     """
 
-    def __init__(self, estimator, X, y):
+    def __init__(self, estimator):
         self.estimator = estimator
         self.root = None
+
+    def begin(self, X, y):
+        """Begin the fit's task on its inputs (with scikit-learn's callback API)."""
+        estimator = self.estimator
         if hasattr(estimator, "_init_callback_context"):
             self.root = estimator._init_callback_context(max_subtasks=None)
             self.root.call_on_fit_task_begin(estimator=estimator, X=X, y=y)

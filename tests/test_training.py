@@ -75,6 +75,41 @@ def test_early_stopping_holds_out_validation_fraction():
         TanhNetRegressor().fit(X, y, X_val=X)
 
 
+def test_validation_set_must_have_the_training_columns():
+    pd = pytest.importorskip("pandas")
+    X, y = _noisy(n=60)
+    Xv, yv = _noisy(seed=1, n=30)
+    est = TanhNetRegressor((3,), alpha=1e-2, max_iter=5, random_state=0)
+    with pytest.raises(ValueError, match="X_val has 1 features, but X has 2"):
+        est.fit(X, y, X_val=Xv[:, :1], y_val=yv)
+    frame, frame_val = pd.DataFrame(X, columns=["a", "b"]), pd.DataFrame(Xv)
+    with pytest.raises(ValueError, match=r"X_val's feature names should match"):
+        est.fit(frame, y, X_val=frame_val.set_axis(["b", "a"], axis=1), y_val=yv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="X has feature names, but X_val"):
+            est.fit(frame, y, X_val=Xv, y_val=yv)
+    assert list(est.feature_names_in_) == ["a", "b"]
+    assert not hasattr(est.fit(X, y), "feature_names_in_")
+
+
+def test_failed_warm_fit_leaves_the_estimator_as_it_was():
+    pd = pytest.importorskip("pandas")
+    X, y = _noisy(n=60)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = TanhNetRegressor((3,), max_iter=5, warm_start=True, random_state=0)
+        est.fit(frame, y)
+    before = est.predict(frame)
+    with pytest.raises(ValueError, match="is expecting 2 features as input"):
+        est.fit(np.c_[X, X[:, 0]], y)
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.fit(frame.set_axis(["b", "a"], axis=1), y)
+    assert est.n_features_in_ == 2 and list(est.feature_names_in_) == ["a", "b"]
+    np.testing.assert_array_equal(est.predict(frame), before)
+
+
 def test_members_record_every_start_and_keep_the_best():
     X, y = _noisy()
     with warnings.catch_warnings():
