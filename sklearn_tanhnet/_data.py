@@ -164,6 +164,11 @@ def validated_arrays(X, y, sample_weight, n_features=None):
     :class:`InputNames`. ``n_features``: the number of inputs a continued
     fit expects (its column names are the caller's to check, before).
     """
+    if y is None:  # validate_data's message, from the estimator's tags
+        raise ValueError(
+            f"This {ESTIMATOR_NAME} estimator requires y to be passed, but the "
+            "target y is None."
+        )
     _check_real_numeric(X, y)
     feature_names = _get_feature_names(X)  # before check_X_y makes X an array
     # scikit-learn's finiteness check sums the array: +inf beside -inf
