@@ -214,10 +214,18 @@ def residual_statistics_bytes(n_data, n_params, n_biases):
 
 
 def _statistics_plan(
-    uncertainty, n_data, n_outputs, n_params, budget, n_biases=0, partial=False
+    uncertainty,
+    n_data,
+    n_outputs,
+    n_params,
+    budget,
+    n_biases=0,
+    partial=False,
+    estimated_penalties=False,
 ):
     """Whether to compute the statistics, why not, whether to defer them and
-    whether in the residual space (``partial``: after a partial_fit call)."""
+    whether in the residual space (``partial``: after a partial_fit call;
+    ``estimated_penalties``: ``alpha='auto'``)."""
     if uncertainty == "off":
         reason = (
             "uncertainty='off': the fit computed no statistics. Refit with "
@@ -246,14 +254,18 @@ def _statistics_plan(
         )
         return False, reason, False, False
     # 'auto' computes in fit, so that a fitted model holds no training data.
-    # Where the P x P eigendecompositions (about 20 P^3 multiply-adds) cost
-    # more than a moment and more than one pass of J'J over the rows (the
-    # size of a direct step), fewer residuals than parameters take the
-    # residual space instead, at about the cost of one residual-space step;
-    # otherwise they cost at most twenty such passes, a fit's worth.
+    # Fewer residuals than parameters take the residual space: the inverse
+    # of J'J + Lambda from M x M factors, at about the cost of one
+    # residual-space step, where the P x P eigendecompositions (about 20 P^3
+    # multiply-adds) cost more and keep more. It needs a positive penalty on
+    # every weight: always so with estimated penalties; with a given alpha,
+    # taken where the eigendecompositions cost more than a moment and more
+    # than one pass of J'J over the rows (the size of a direct step).
+    # Otherwise those cost at most twenty such passes, a fit's worth.
     eigen = 20 * n_params**3
     expensive = eigen > max(EAGER_STATISTICS_FLOPS, n_data * n_params**2)
-    if uncertainty == "auto" and expensive and n_data < n_params:
+    wide = n_data < n_params and (expensive or estimated_penalties)
+    if uncertainty == "auto" and wide:
         residual = residual_statistics_bytes(n_data, n_params, n_biases)
         if residual <= budget:
             return True, "", False, True
@@ -326,7 +338,14 @@ def plan_fit(
     gram_flops = n_data * n_params**2
     gram_dtype = "float32" if gram_flops > SINGLE_PRECISION_FLOPS else "float64"
     statistics, reason, defer, residual_statistics = _statistics_plan(
-        uncertainty, n_data, n_outputs, n_params, budget, n_params - n_weights, partial
+        uncertainty,
+        n_data,
+        n_outputs,
+        n_params,
+        budget,
+        n_params - n_weights,
+        partial,
+        auto_alpha,
     )
     if auto_alpha:
         _check_evidence_budget(n_data, n_params, ard, budget)

@@ -181,6 +181,22 @@ def test_residual_space_statistics_are_budgeted_by_their_size():
     assert plan_fit(*args, **roomy).residual_statistics
 
 
+def test_wide_fits_with_estimated_penalties_take_the_residual_space():
+    # 210 rows of 16 inputs, (20,): 361 parameters. Their P x P
+    # eigendecompositions cost under the eager threshold, but the residual
+    # space's M x M factors cost less: taken whenever the penalties are
+    # estimated (positive on every weight, as the factors need).
+    estimated = plan_fit("least_squares", "lm", "auto", 210, 1, 361, 340, True)
+    assert estimated.statistics and estimated.residual_statistics
+    assert not estimated.defer_statistics
+    # A given alpha may be zero: the P x P pseudo-inverse, as before.
+    given = plan_fit("least_squares", "lm", "auto", 210, 1, 361, 340, False)
+    assert given.statistics and not given.residual_statistics
+    # More rows than parameters: P x P whatever the penalties.
+    tall = plan_fit("least_squares", "lm", "auto", 400, 1, 361, 340, True)
+    assert tall.statistics and not tall.residual_statistics
+
+
 def test_auto_uncertainty_computes_in_fit_whatever_the_cost():
     cheap = plan_fit("least_squares", "lm", "auto", 1875, 1, 121, 110, True)
     assert cheap.statistics and not cheap.defer_statistics
