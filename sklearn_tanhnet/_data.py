@@ -40,9 +40,6 @@ from ._plan import CommitteePlan, plan_committee, plan_fit, with_run_to_mode
 X_CHECKS = {"accept_sparse": "csr", "dtype": [np.float64, np.float32], "order": "C"}
 XY_CHECKS = {**X_CHECKS, "multi_output": True, "y_numeric": True}
 
-# The estimator scikit-learn's messages about a fit's inputs name.
-ESTIMATOR_NAME = "TanhNetRegressor"
-
 # ard='auto' takes one penalty per input up to this many observations per
 # parameter (docs/benchmarks.rst).
 ARD_OBSERVATIONS_PER_PARAMETER = 10
@@ -156,29 +153,29 @@ class InputNames:
     feature_names: object = None
 
 
-def validated_arrays(X, y, sample_weight, n_features=None):
+def validated_arrays(X, y, sample_weight, n_features=None, name="TanhNetRegressor"):
     """``(fit_arrays, InputNames)`` of a fit's X, y and sample_weight.
 
     The checks and messages of scikit-learn's ``validate_data`` for a fit,
     without an estimator to record on: the caller records the
     :class:`InputNames`. ``n_features``: the number of inputs a continued
-    fit expects (its column names are the caller's to check, before).
+    fit expects (its column names are the caller's to check, before);
+    ``name``: the estimator's class, as the messages name it.
     """
     if y is None:  # validate_data's message, from the estimator's tags
         raise ValueError(
-            f"This {ESTIMATOR_NAME} estimator requires y to be passed, but the "
-            "target y is None."
+            f"This {name} estimator requires y to be passed, but the target y is None."
         )
     _check_real_numeric(X, y)
     feature_names = _get_feature_names(X)  # before check_X_y makes X an array
     # scikit-learn's finiteness check sums the array: +inf beside -inf
     # would warn 'invalid value' before its own clear error.
     with np.errstate(invalid="ignore", over="ignore"), _naming_the_column(X):
-        X, y = check_X_y(X, y, estimator=ESTIMATOR_NAME, **XY_CHECKS)
+        X, y = check_X_y(X, y, estimator=name, **XY_CHECKS)
         sample_weight = checked_sample_weight(sample_weight, X)
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(
-            f"X has {X.shape[1]} features, but {ESTIMATOR_NAME} is expecting "
+            f"X has {X.shape[1]} features, but {name} is expecting "
             f"{n_features} features as input."
         )
     return fit_arrays(X, y, sample_weight), InputNames(X.shape[1], feature_names)
@@ -304,7 +301,7 @@ def validation_given(validation):
 
 
 def in_memory_candidates(
-    X, y, sample_weight, validation, params, n_starts, partial, fitted=None
+    X, y, sample_weight, validation, params, n_starts, partial, fitted=None, name=None
 ):
     """``(candidates, committee, names)`` of a fit in memory: the
     :class:`FitData` of each width of the committee, its
@@ -312,15 +309,19 @@ def in_memory_candidates(
 
     ``validation`` is ``(X_val, y_val, sample_weight_val)``, ``params`` the
     estimator's parameters (``get_params(deep=False)``), ``fitted`` the
-    :class:`Fitted` members a continued fit goes on from.
+    :class:`Fitted` members a continued fit goes on from, ``name`` the
+    estimator's class (:func:`validated_arrays`).
     """
     check_in_memory_params(params)
     n_features = None if fitted is None else fitted[0].sizes[0]
-    arrays, names = validated_arrays(X, y, sample_weight, n_features)
+    named = {} if name is None else {"name": name}
+    arrays, names = validated_arrays(X, y, sample_weight, n_features, **named)
     shape = (*arrays[0].shape, arrays[2].shape[1])
     committee = plan_widths(params, n_starts, shape, fitted)
     if validation_given(validation):
-        (X_val, _, Y_val, sw_val, _), validation_names = validated_arrays(*validation)
+        (X_val, _, Y_val, sw_val, _), validation_names = validated_arrays(
+            *validation, **named
+        )
         _check_validation_inputs(validation_names, names)
         validation = (X_val, Y_val, sw_val)
     else:

@@ -550,7 +550,8 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 "(partial_fit then continues its networks), or pass a width, "
                 f"got hidden_layer_sizes={self.hidden_layer_sizes!r}."
             )
-        request = FitRequest(params, n_starts, combine, partial, fitted)
+        name = type(self).__name__
+        request = FitRequest(params, n_starts, combine, partial, fitted, name)
         fit = fit_committee(X, y, sample_weight, validation, request, Callbacks(self))
         # Everything is computed; only now does the estimator change, so an
         # error or an interrupt above leaves it as it was.
@@ -804,7 +805,9 @@ class TanhNetRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_feature_names(self, X, reset=False)
-        arrays, _ = validated_arrays(X, y, sample_weight, self.n_features_in_)
+        arrays, _ = validated_arrays(
+            X, y, sample_weight, self.n_features_in_, type(self).__name__
+        )
         X, _, Y, sample_weight, _ = arrays
         diagnostics = diagnose_committee(
             self._committee,

@@ -217,6 +217,8 @@ class FitRequest:
         A ``partial_fit`` call.
     fitted : list of Fitted or None
         The members a continued fit (warm_start, partial_fit) goes on from.
+    name : str
+        The estimator's class, as messages about the inputs name it.
     """
 
     params: dict
@@ -224,6 +226,7 @@ class FitRequest:
     combine: str
     partial: bool
     fitted: object = None
+    name: str = "TanhNetRegressor"
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,6 +265,7 @@ def fit_committee(X, y, sample_weight, validation, request, callbacks):
             request.n_starts,
             request.partial,
             request.fitted,
+            request.name,
         )
     settings = FitSettings.from_params(params, committee, request.combine)
     plans = [fit_plan(data, params) for data in candidates]

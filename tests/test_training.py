@@ -93,6 +93,17 @@ def test_validation_set_must_have_the_training_columns():
     assert not hasattr(est.fit(X, y), "feature_names_in_")
 
 
+def test_messages_about_the_inputs_name_a_subclass():
+    class SmallNet(TanhNetRegressor):
+        pass
+
+    X, y = _noisy(n=20)
+    with pytest.raises(ValueError, match="required by SmallNet"):
+        SmallNet((3,)).fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="This SmallNet estimator requires y"):
+        SmallNet((3,)).fit(X, None)
+
+
 def test_failed_warm_fit_leaves_the_estimator_as_it_was():
     pd = pytest.importorskip("pandas")
     X, y = _noisy(n=60)
