@@ -139,6 +139,31 @@ def test_fit_without_residual_degrees_of_freedom_persists():
 # --- skops ------------------------------------------------------------------
 
 
+# Few rows for the widest members: the intervals warn of few degrees of freedom.
+@pytest.mark.filterwarnings("ignore:The intervals rest on:UserWarning")
+def test_skops_round_trip_of_a_committee_with_wide_members(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    import sklearn_tanhnet
+
+    # 60 rows of 8 inputs: the (10,) and (20,) members have more parameters
+    # than rows and keep residual-space statistics, the (5,) ones P x P ones.
+    rng = np.random.RandomState(0)
+    X_wide = rng.normal(size=(60, 8))
+    y_wide = X_wide[:, 0] - X_wide[:, 1] ** 2 + 0.1 * rng.normal(size=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = TanhNetRegressor(max_iter=10, random_state=0).fit(X_wide, y_wide)
+    kinds = {type(member[5]).__name__ for member in est._committee}
+    assert kinds == {"FitStatistics", "ResidualStatistics"}
+    path = tmp_path / "committee.skops"
+    sio.dump(est, path)
+    loaded = sio.load(path, trusted=sklearn_tanhnet.trusted_types())
+    for a, b in zip(
+        est.predict(X_wide, return_std=True), loaded.predict(X_wide, return_std=True)
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_skops_round_trip_trusting_only_our_and_numpy_types(fitted, tmp_path):
     sio = pytest.importorskip("skops.io")
     from skops.io.exceptions import UntrustedTypesFoundException
