@@ -301,7 +301,15 @@ def validation_given(validation):
 
 
 def in_memory_candidates(
-    X, y, sample_weight, validation, params, n_starts, partial, fitted=None, name=None
+    X,
+    y,
+    sample_weight,
+    validation,
+    params,
+    n_starts,
+    partial,
+    fitted=None,
+    name="TanhNetRegressor",
 ):
     """``(candidates, committee, names)`` of a fit in memory: the
     :class:`FitData` of each width of the committee, its
@@ -314,13 +322,12 @@ def in_memory_candidates(
     """
     check_in_memory_params(params)
     n_features = None if fitted is None else fitted[0].sizes[0]
-    named = {} if name is None else {"name": name}
-    arrays, names = validated_arrays(X, y, sample_weight, n_features, **named)
+    arrays, names = validated_arrays(X, y, sample_weight, n_features, name)
     shape = (*arrays[0].shape, arrays[2].shape[1])
     committee = plan_widths(params, n_starts, shape, fitted)
     if validation_given(validation):
         (X_val, _, Y_val, sw_val, _), validation_names = validated_arrays(
-            *validation, **named
+            *validation, name=name
         )
         _check_validation_inputs(validation_names, names)
         validation = (X_val, Y_val, sw_val)

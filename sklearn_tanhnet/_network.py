@@ -643,11 +643,8 @@ class Linearization:
             block = S[:first, :first].reshape(m1, h, m1, h)
             block[:, units, :, units] = _weighted_input_grams(X1, U)
         # V[m, j, k] = sum_i x~_im f'(Z_ij) G_ik: one product.
-        if K == 1:
-            V = (X1.T @ (slope * G)).reshape(m1, h, 1)
-        else:
-            V = X1.T @ (slope[:, :, None] * G[:, None, :]).reshape(n, h * K)
-            V = V.reshape(m1, h, K)
+        V = X1.T @ (slope[:, :, None] * G[:, None, :]).reshape(n, h * K)
+        V = V.reshape(m1, h, K)
         cross = S[:first, first : first + h * K].reshape(m1, h, h, K)
         cross[:, units, units, :] = V
         S[first : first + h * K, :first] = S[:first, first : first + h * K].T

@@ -46,15 +46,16 @@ SINGLE_PRECISION_FLOPS = 1e9
 # at their peak (an eigendecomposition, its workspace and the products
 # around it), this many more.
 STATISTICS_MATRICES = 7
-# With uncertainty='auto', fewer residuals than parameters take the
-# residual-space statistics where the two P x P eigendecompositions (about
-# 20 P^3 multiply-adds) cost more than this and more than the Gauss-Newton
-# matrices (n K P^2, one pass over the rows, the size of a direct step's work).
+# With uncertainty='auto' and a given alpha, fewer residuals than parameters
+# take the residual-space statistics where the two P x P eigendecompositions
+# (about 20 P^3 multiply-adds) cost more than this and more than the
+# Gauss-Newton matrices (n K P^2, one pass over the rows, the size of a direct
+# step's work); with alpha='auto' they always do. After partial_fit, 'auto'
+# defers the statistics to their first use where they cost more than this: a
+# partial_fit call is one epoch (some 6 n P multiply-adds), their pass over
+# the rows some P / 6 epochs, and a stream of calls would pay it after every
+# one.
 EAGER_STATISTICS_FLOPS = 1e9
-# After partial_fit, uncertainty='auto' defers the statistics to their first
-# use where they cost more than EAGER_STATISTICS_FLOPS: a partial_fit call is
-# one epoch (some 6 n P multiply-adds), their pass over the rows some P / 6
-# epochs, and a stream of calls would pay it after every one.
 # scipy's exact step: an SVD per step is cheaper than lsmr up to this many
 # rows * n_params**2 multiply-adds.
 EXACT_FLOPS = 2e6
