@@ -166,13 +166,19 @@ def resolved(statistics):
     return statistics
 
 
-def delta_method(X, member, scaling, activation, n_outputs):
+def delta_method(X, member, scaling, activation, n_outputs, n_members=1):
     """Standard error of the mean, noise std and dof of one member of the
-    committee, in the original units."""
+    committee (of ``n_members``), in the original units."""
     sizes, theta, _, _, _, statistics = member
     statistics = resolved(statistics)
     if isinstance(statistics, str):
-        raise ValueError("Uncertainty is not available for this fit: " + statistics)
+        which = ""
+        if n_members > 1:
+            hidden = tuple(sizes[1:-1])
+            which = f" (its {hidden} network, one of the committee's {n_members})"
+        raise ValueError(
+            f"Uncertainty is not available for this fit{which}: {statistics}"
+        )
     warn_few_residual_dof(statistics, n_outputs)
     y_scale = scaling[3]
     se = prediction_std(
@@ -196,7 +202,9 @@ def member_predictions(committee, X, scaling, activation, n_outputs, with_uncert
             params = fold_scaling(unpack(theta, sizes), *scaling)
             means.append(Network(list(sizes), activation).predict(params, X))
         if with_uncertainty:
-            uncertainty.append(delta_method(X, member, scaling, activation, n_outputs))
+            uncertainty.append(
+                delta_method(X, member, scaling, activation, n_outputs, len(committee))
+            )
     return np.stack(means), uncertainty
 
 

@@ -151,7 +151,10 @@ def _residual_dof(S, p_eff, K):
     if dof <= 1e-6 * S:
         raise ValueError(
             f"No residual degrees of freedom: sum(sample_weight)={S:g} and "
-            f"{p_eff:.3g} effective parameters for {K} output(s)."
+            f"{p_eff:.3g} effective parameters for {K} output(s). The network "
+            "interpolates its training rows, which leave nothing to estimate "
+            "the noise from; more rows, fewer hidden units or a larger fixed "
+            "alpha leave some."
         )
     return dof
 

@@ -274,6 +274,25 @@ def test_uncertainty_errors(sin_fit):
         one.predict(np.ones((1, 1)), return_std=True)
 
 
+@pytest.mark.filterwarnings("ignore:The intervals rest on:UserWarning")
+def test_committee_without_a_noise_estimate_names_the_network_and_a_remedy():
+    """Ten rows of eight inputs: a member of the default committee
+    interpolates them, and the error says which and what leaves residual
+    degrees of freedom."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10, 8))
+    est = TanhNetRegressor(random_state=0).fit(X, np.sin(X[:, 0]))
+    widths = [f"{tuple(h)}" for h in est.hidden_layer_sizes_]
+    with pytest.raises(ValueError) as caught:
+        est.predict(X, return_std=True)
+    message = str(caught.value)
+    assert "one of the committee's 6" in message
+    assert any(f"its {w} network" in message for w in widths)
+    assert (
+        "No residual degrees of freedom" in message and "fewer hidden units" in message
+    )
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_lecture_fit_has_rank_five_of_ten(lecture_data, seed):
     """The lecture's 1-3-1 fit in raw units: five of ten directions determined.
